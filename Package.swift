@@ -42,6 +42,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // telemetryctl's commands, input parsers (CSV, JSON lines, line protocol) and output rendering.
+        .target(
+            name: "TelemetryCLI",
+            dependencies: [
+                "TelemetryCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The storage benchmark (docs/BENCHMARKS.md).
         .executableTarget(
             name: "telemetry-storage-bench",
@@ -63,6 +72,11 @@ let package = Package(
         .testTarget(
             name: "TelemetryWireTests",
             dependencies: ["TelemetryWire", "TelemetryCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TelemetryCLITests",
+            dependencies: ["TelemetryCLI", "TelemetryCore"],
             swiftSettings: strictSettings
         ),
     ]
