@@ -1,0 +1,116 @@
+/// The keyspaces of one store and how their keys are laid out (docs/storage-format.md).
+///
+/// Every key starts with a one-byte keyspace prefix; integers are big-endian and signed
+/// ones have their sign bit flipped, so byte order is numeric order, negatives first.
+public enum Keyspace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Format version, dictionaries, gateway resume points.
+    case metadata = 0x01
+    /// Canonical records: partition, vehicle, timestamp.
+    case canonical = 0x02
+    /// Latest state per vehicle.
+    case latest = 0x03
+    /// Raw provider records as received (cold tier).
+    case raw = 0x04
+    /// Records that failed mapping, by received time.
+    case deadLetter = 0x05
+    /// Which time partitions hold records of a vehicle: lets a range query skip empty ones.
+    case partitionIndex = 0x06
+
+    public var description: String {
+        switch self {
+        case .metadata: return "metadata"
+        case .canonical: return "canonical"
+        case .latest: return "latest"
+        case .raw: return "raw"
+        case .deadLetter: return "dead-letter"
+        case .partitionIndex: return "partition-index"
+        }
+    }
+
+    /// The first key of the keyspace (inclusive).
+    public var lowerBound: [UInt8] { [rawValue] }
+    /// The first key after the keyspace (exclusive).
+    public var upperBound: [UInt8] { [rawValue + 1] }
+}
+
+/// Builds and parses keys.
+enum KeyLayout {
+    /// Time partition of a timestamp: floor division, so -1 ms falls in partition -1.
+    @inlinable static func partition(of timestamp: Int64, width: Int64) -> Int64 {
+        let q = timestamp / width
+        return (timestamp % width < 0) ? q - 1 : q
+    }
+
+    /// `| 0x02 | partition: i64 | vehicle code: u32 | timestamp: i64 |` (21 bytes); raw records
+    /// use the same layout behind 0x04.
+    static func recordKey(_ keyspace: Keyspace, partition: Int64, vehicle: UInt32, timestamp: Int64) -> [UInt8] {
+        var key = [UInt8]()
+        key.reserveCapacity(21)
+        key.append(keyspace.rawValue)
+        key.appendOrderedInt64(partition)
+        key.appendBigEndian(vehicle)
+        key.appendOrderedInt64(timestamp)
+        return key
+    }
+
+    static let recordKeyLength = 21
+
+    /// Decodes a record key of the given keyspace.
+    static func parseRecordKey(_ key: UnsafeBufferPointer<UInt8>) -> (partition: Int64, vehicle: UInt32, timestamp: Int64)? {
+        guard key.count == recordKeyLength else { return nil }
+        var reader = ByteReader(key, offset: 1)
+        guard let partition = try? reader.readOrderedInt64(),
+            let vehicle = try? reader.readBigEndianUInt32(),
+            let timestamp = try? reader.readOrderedInt64()
+        else { return nil }
+        return (partition, vehicle, timestamp)
+    }
+
+    /// `| 0x06 | vehicle code: u32 | partition: i64 |`, empty value.
+    static func partitionIndexKey(vehicle: UInt32, partition: Int64) -> [UInt8] {
+        var key: [UInt8] = [Keyspace.partitionIndex.rawValue]
+        key.reserveCapacity(13)
+        key.appendBigEndian(vehicle)
+        key.appendOrderedInt64(partition)
+        return key
+    }
+
+    /// `| 0x03 | vehicle code: u32 |`
+    static func latestKey(vehicle: UInt32) -> [UInt8] {
+        var key: [UInt8] = [Keyspace.latest.rawValue]
+        key.appendBigEndian(vehicle)
+        return key
+    }
+
+    /// `| 0x05 | received at: i64 | sequence: u64 |`
+    static func deadLetterKey(receivedAt: Int64, sequence: UInt64) -> [UInt8] {
+        var key: [UInt8] = [Keyspace.deadLetter.rawValue]
+        key.appendOrderedInt64(receivedAt)
+        key.appendBigEndian(sequence)
+        return key
+    }
+
+    /// `| 0x01 | name (UTF-8) |`
+    static func metadataKey(_ name: String) -> [UInt8] {
+        [Keyspace.metadata.rawValue] + Array(name.utf8)
+    }
+
+    /// `| 0x01 | prefix (UTF-8) | suffix bytes |`
+    static func metadataKey(_ prefix: String, _ suffix: [UInt8]) -> [UInt8] {
+        [Keyspace.metadata.rawValue] + Array(prefix.utf8) + suffix
+    }
+
+    /// Metadata names.
+    enum Meta {
+        static let format = "format"
+        static let partitionWidth = "partition-width-ms"
+        /// `vehicle/<id bytes>` -> code (u32 BE)
+        static let vehiclePrefix = "vehicle/"
+        /// `field/<name bytes>` -> id (u32 BE)
+        static let fieldPrefix = "field/"
+        /// `provenance/<id u32 BE>` -> provider, mapping version (length-prefixed)
+        static let provenancePrefix = "provenance/"
+        /// `gateway/<gateway id bytes>` -> last committed sequence (u64 BE)
+        static let gatewayPrefix = "gateway/"
+    }
+}

@@ -1,0 +1,24 @@
+/// Tuning of one LevelDB database. Defaults suit the telemetry workload on a small machine.
+public struct LevelDBOptions: Sendable, Hashable {
+    /// Create the database when the folder holds none.
+    public var createIfMissing = true
+    /// LRU block cache, bytes. LevelDB's own default is 8 MiB.
+    public var blockCacheBytes = 32 << 20
+    /// Bloom filter bits per key; 0 disables the filter. 10 gives about 1 % false positives.
+    public var bloomFilterBitsPerKey = 10
+    /// Memtable size, bytes: larger means fewer, larger level-0 files (LevelDB default 4 MiB).
+    public var writeBufferBytes = 16 << 20
+    /// Target size of a table file (LevelDB default 2 MiB).
+    public var maxFileBytes = 4 << 20
+    /// Uncompressed size of a table block (LevelDB default 4 KiB).
+    public var blockBytes = 16 << 10
+    /// Open files LevelDB may keep for its table cache.
+    public var maxOpenFiles = 500
+    /// Snappy block compression.
+    public var compression = true
+    /// Paranoid checks: a damaged log or manifest stops the open instead of silently
+    /// dropping what it holds (acknowledged writes).
+    public var paranoidChecks = true
+
+    public init() {}
+}

@@ -1,0 +1,409 @@
+public import TelemetryCore
+import Synchronization
+
+extension TelemetryStore {
+    // MARK: - Range queries
+
+    /// One page of a vehicle's canonical records in [from, to).
+    /// - Returns: up to `limit` records in the asked order, and a cursor when more remain.
+    /// - Throws: `StorageError`: `.invalidArgument` (from after to, bad limit, bad cursor),
+    ///   `.dataLoss` naming the damaged key range.
+    public func range(_ query: RangeQuery) throws -> RangePage {
+        var from = query.from
+        var to = query.to
+        guard from <= to else {
+            throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
+        }
+        if let limit = query.limit, limit <= 0 {
+            throw StorageError(code: .invalidArgument, message: "limit must be positive, got \(limit)")
+        }
+        if let cursor = query.cursor {
+            let bound = try RangeCursor.parse(cursor, order: query.order, from: from, to: to)
+            if query.order == .ascending { from = bound } else { to = bound }
+        }
+        var records = [TelemetryRecord]()
+        var more = false
+        let limit = query.limit ?? .max
+        try forEachRecord(vehicle: query.vehicle, from: from, to: to, fields: query.fields, order: query.order) { record in
+            if records.count == limit {
+                more = true
+                return false
+            }
+            records.append(record)
+            return true
+        }
+        var next: String? = nil
+        if more, let last = records.last {
+            next = RangeCursor.make(order: query.order, bound: query.order == .ascending ? last.timestamp + 1 : last.timestamp)
+        }
+        return RangePage(records: records, nextCursor: next)
+    }
+
+    /// Streams a vehicle's canonical records in [from, to) to `body`, which returns false to stop.
+    /// - Parameter fields: names to decode; nil decodes all.
+    public func forEachRecord(
+        vehicle: VehicleID, from: Int64, to: Int64, fields: [String]? = nil, order: SortOrder = .ascending,
+        _ body: (TelemetryRecord) throws -> Bool
+    ) throws {
+        guard from < to else { return }
+        let db = try database()
+        let lookup = view.withLock { v in
+            (code: v.vehicleCodesLookup(vehicle), names: v.dictionaries.fieldNames, provenances: v.dictionaries.provenances, state: v.vehicleState(for: vehicle))
+        }
+        guard let code = lookup.code, let state = lookup.state, state.count > 0 else { return }
+        let keep = fields.map { names in
+            Set(names.compactMap { name in lookup.names.first(where: { $0.value == name })?.key })
+        }
+        let lo = max(from, state.first)
+        let hi = min(to - 1, state.last)
+        guard lo <= hi else { return }
+        var userError: (any Error)? = nil
+        try scan(db: db, keyspace: .canonical, code: code, vehicle: vehicle, first: lo, last: hi, order: order) { ts, value throws(StorageError) in
+            let decoded: RecordCodec.Decoded
+            do throws(ByteDecodingError) {
+                decoded = try RecordCodec.decode(value, keep: keep.map { set in { set.contains($0) } })
+            } catch {
+                throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
+            }
+            let record = try Self.makeRecord(
+                vehicle: vehicle, timestamp: ts, decoded: decoded, names: lookup.names, provenances: lookup.provenances)
+            do { return try body(record) } catch {
+                userError = error
+                return false
+            }
+        }
+        if let userError { throw userError }
+    }
+
+    static func makeRecord(
+        vehicle: VehicleID, timestamp: Int64, decoded: RecordCodec.Decoded, names: [UInt32: String],
+        provenances: [UInt32: ProvenanceKey]
+    ) throws(StorageError) -> TelemetryRecord {
+        var fields = [Field]()
+        fields.reserveCapacity(decoded.fields.count)
+        for f in decoded.fields {
+            guard let name = names[f.id] else {
+                throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) uses field id \(f.id), which has no dictionary entry")
+            }
+            fields.append(Field(name, f.value))
+        }
+        guard let p = provenances[decoded.provenance] else {
+            throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) has unknown provenance id \(decoded.provenance)")
+        }
+        return TelemetryRecord(
+            vehicle: vehicle, timestamp: timestamp, fields: fields,
+            provenance: Provenance(provider: p.provider, mappingVersion: p.mappingVersion, receivedAt: timestamp &+ decoded.receivedDelta))
+    }
+
+    /// Visits the keys of one vehicle with timestamps in [first, last] (inclusive), partition by
+    /// partition; `visit` returns false to stop. Canonical scans use the partition index; raw
+    /// scans walk partitions arithmetically between the keyspace's own bounds.
+    func scan(
+        db: LevelDB, keyspace: Keyspace, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, order: SortOrder,
+        visit: (Int64, UnsafeBufferPointer<UInt8>) throws(StorageError) -> Bool
+    ) throws(StorageError) {
+        let width = partitionWidthMs
+        let p0 = KeyLayout.partition(of: first, width: width)
+        let p1 = KeyLayout.partition(of: last, width: width)
+        try db.withIterator { it throws(StorageError) in
+            var partitions = [Int64]()
+            if keyspace == .canonical {
+                it.seek(KeyLayout.partitionIndexKey(vehicle: code, partition: p0))
+                let end = KeyLayout.partitionIndexKey(vehicle: code, partition: p1)
+                while it.isValid {
+                    let key = it.key
+                    guard key.count == 13, key.lexicographicallyPrecedes(end) || key == end else { break }
+                    partitions.append(Int64(bitPattern: key[5...].reduce(0) { ($0 << 8) | UInt64($1) } ^ 0x8000_0000_0000_0000))
+                    it.next()
+                }
+                try it.checkStatus(reading: "the partition index of vehicle \(vehicle)")
+            } else {
+                // Clamp to the partitions the keyspace holds at all, so an open range stays finite.
+                it.seek(keyspace.lowerBound)
+                guard it.isValid, let firstKey = Optional(it.key), firstKey.first == keyspace.rawValue,
+                    let lowest = firstKey.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition
+                else { return }
+                it.seek(keyspace.upperBound)
+                if it.isValid { it.previous() } else { it.seekToLast() }
+                guard it.isValid, let highest = it.key.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition else { return }
+                let a = max(p0, lowest)
+                let b = min(p1, highest)
+                if a <= b { partitions = Array(a...b) }
+            }
+            if order == .descending { partitions.reverse() }
+            for p in partitions {
+                var prefix: [UInt8] = [keyspace.rawValue]
+                prefix.appendOrderedInt64(p)
+                prefix.appendBigEndian(code)
+                if order == .ascending {
+                    it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: first))
+                } else {
+                    // The first key after `last` in this partition, then step back.
+                    if last == .max {
+                        var after = prefix
+                        after.append(contentsOf: [UInt8](repeating: 0xFF, count: 9))
+                        it.seek(after)
+                    } else {
+                        it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: last + 1))
+                    }
+                    if it.isValid { it.previous() } else { it.seekToLast() }
+                }
+                while it.isValid {
+                    let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
+                        guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
+                        var ts: UInt64 = 0
+                        for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
+                        let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
+                        return (t, t >= first && t <= last)
+                    }
+                    guard let step, step.inRange else { break }
+                    let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, value) }
+                    if !goOn { return }
+                    if order == .ascending { it.next() } else { it.previous() }
+                }
+                try it.checkStatus(reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)")
+            }
+        }
+    }
+
+    // MARK: - Downsampling
+
+    /// Buckets of width `bucketMs` (aligned to multiples of it since 1970) over [from, to), with
+    /// count, min, max, sum, first and last of each numeric field (bools count as 0 and 1).
+    /// - Parameter fields: the fields to aggregate; empty aggregates every numeric field.
+    public func aggregate(vehicle: VehicleID, from: Int64, to: Int64, bucketMs: Int64, fields: [String]) throws -> [AggregateBucket] {
+        guard bucketMs > 0 else {
+            throw StorageError(code: .invalidArgument, message: "bucket width must be positive, got \(bucketMs) ms")
+        }
+        guard from <= to else {
+            throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
+        }
+        var buckets = [AggregateBucket]()
+        var current: Int64? = nil
+        var accumulators: [String: FieldAggregate] = [:]
+        var order: [String] = []
+        func flush() {
+            guard let start = current else { return }
+            buckets.append(AggregateBucket(start: start, fields: order.compactMap { accumulators[$0] }))
+            accumulators.removeAll(keepingCapacity: true)
+            order.removeAll(keepingCapacity: true)
+        }
+        try forEachRecord(vehicle: vehicle, from: from, to: to, fields: fields.isEmpty ? nil : fields) { record in
+            let start = KeyLayout.partition(of: record.timestamp, width: bucketMs) &* bucketMs
+            if start != current {
+                flush()
+                current = start
+            }
+            for f in record.fields {
+                let x: Double
+                switch f.value {
+                case .double(let d): x = d
+                case .int(let i): x = Double(i)
+                case .bool(let b): x = b ? 1 : 0
+                case .null, .string, .bytes, .array: continue
+                }
+                if var a = accumulators[f.name] {
+                    a.count += 1
+                    a.min = Swift.min(a.min, x)
+                    a.max = Swift.max(a.max, x)
+                    a.sum += x
+                    a.last = x
+                    accumulators[f.name] = a
+                } else {
+                    accumulators[f.name] = FieldAggregate(field: f.name, count: 1, min: x, max: x, sum: x, first: x, last: x)
+                    order.append(f.name)
+                }
+            }
+            return true
+        }
+        flush()
+        return buckets
+    }
+
+    // MARK: - Latest state and vehicles
+
+    /// The latest state of one vehicle, or nil when the store has no record of it.
+    /// - Parameter fields: names to return; nil returns all.
+    public func latest(_ vehicle: VehicleID, fields: [String]? = nil) throws -> LatestState? {
+        try latest([vehicle], fields: fields).first
+    }
+
+    /// The latest state of each known vehicle among `vehicles` (unknown ones are left out).
+    public func latest(_ vehicles: [VehicleID], fields: [String]? = nil) throws -> [LatestState] {
+        _ = try database()
+        let wanted = fields.map(Set.init)
+        return try view.withLock { (v: inout ReadView) throws(StorageError) -> [LatestState] in
+            var out = [LatestState]()
+            for vehicle in vehicles {
+                guard let state = v.vehicleState(for: vehicle), state.count > 0 else { continue }
+                var entries = [LatestField]()
+                for e in state.latest {
+                    guard let name = v.dictionaries.fieldNames[e.id] else {
+                        throw StorageError(code: .dataLoss, message: "latest state of \(vehicle) uses field id \(e.id), which has no dictionary entry")
+                    }
+                    if let wanted, !wanted.contains(name) { continue }
+                    entries.append(LatestField(name: name, value: e.value, timestamp: e.timestamp))
+                }
+                entries.sort { $0.name < $1.name }
+                out.append(LatestState(vehicle: vehicle, timestamp: state.last, fields: entries))
+            }
+            return out
+        }
+    }
+
+    /// Every vehicle with at least one record: its first and last timestamps and record count.
+    public func vehicles() throws -> [VehicleSummary] {
+        _ = try database()
+        return view.withLock { v in
+            v.vehicles.values.filter { $0.count > 0 }
+                .map { VehicleSummary(vehicle: $0.vehicle, firstTimestamp: $0.first, lastTimestamp: $0.last, recordCount: $0.count) }
+        }.sorted { $0.vehicle < $1.vehicle }
+    }
+
+    // MARK: - Raw records and dead letters
+
+    /// Raw records of one vehicle in [from, to), in time order.
+    public func rawRecords(vehicle: VehicleID, from: Int64, to: Int64, limit: Int? = nil) throws -> [RawRecord] {
+        guard from < to else { return [] }
+        let db = try database()
+        let lookup = view.withLock { v in (code: v.vehicleCodesLookup(vehicle), names: v.dictionaries.fieldNames) }
+        guard let code = lookup.code else { return [] }
+        var out = [RawRecord]()
+        let limit = limit ?? .max
+        try scan(db: db, keyspace: .raw, code: code, vehicle: vehicle, first: from, last: to - 1, order: .ascending) { ts, value throws(StorageError) in
+            do throws(ByteDecodingError) {
+                out.append(try RawRecordCodec.decode(value, vehicle: vehicle, timestamp: ts, fieldNames: lookup.names))
+            } catch {
+                throw StorageError(code: .dataLoss, message: "damaged raw record of vehicle \(vehicle) at \(ts): \(error.reason)")
+            }
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// Dead letters in received order, starting after the one named `after`.
+    public func deadLetters(after: String? = nil, limit: Int = 100) throws -> [StoredDeadLetter] {
+        let db = try database()
+        var start = Keyspace.deadLetter.lowerBound
+        if let after {
+            guard let (t, s) = Self.parseDeadLetterID(after) else {
+                throw StorageError(code: .invalidArgument, message: "\"\(after)\" is not a dead letter id (expected <received-ms>-<sequence>)")
+            }
+            start = KeyLayout.deadLetterKey(receivedAt: t, sequence: s &+ 1)
+        }
+        return try db.withIterator { it throws(StorageError) in
+            var out = [StoredDeadLetter]()
+            it.seek(start)
+            while it.isValid, out.count < limit {
+                let key = it.key
+                guard key.first == Keyspace.deadLetter.rawValue, key.count == 17 else { break }
+                let receivedAt = Int64(bitPattern: key[1..<9].reduce(0) { ($0 << 8) | UInt64($1) } ^ 0x8000_0000_0000_0000)
+                let sequence = key[9...].reduce(0) { ($0 << 8) | UInt64($1) }
+                let id = "\(receivedAt)-\(sequence)"
+                let decoded: Result<DeadLetter, ByteDecodingError> = it.value.withUnsafeBufferPointer { v in
+                    Result { () throws(ByteDecodingError) in try DeadLetterCodec.decode(v, receivedAt: receivedAt) }
+                }
+                switch decoded {
+                case .success(let letter): out.append(StoredDeadLetter(id: id, letter: letter))
+                case .failure(let e): throw StorageError(code: .dataLoss, message: "damaged dead letter \(id): \(e.reason)")
+                }
+                it.next()
+            }
+            try it.checkStatus(reading: "the dead-letter keyspace")
+            return out
+        }
+    }
+
+    /// Deletes the named dead letters; returns how many existed.
+    @discardableResult
+    public func deleteDeadLetters(ids: [String]) throws -> Int {
+        let db = try database()
+        let batch = WriteBatch()
+        var found = 0
+        for id in ids {
+            guard let (t, s) = Self.parseDeadLetterID(id) else {
+                throw StorageError(code: .invalidArgument, message: "\"\(id)\" is not a dead letter id (expected <received-ms>-<sequence>)")
+            }
+            let key = KeyLayout.deadLetterKey(receivedAt: t, sequence: s)
+            let existing: [UInt8]?
+            do throws(LevelDBError) { existing = try db.get(key) } catch { throw Self.readError(error, what: "dead letter \(id)") }
+            if existing != nil {
+                found += 1
+                batch.delete(key)
+            }
+        }
+        guard batch.count > 0 else { return 0 }
+        try writeMaintenance(batch, db: db)
+        return found
+    }
+
+    static func parseDeadLetterID(_ id: String) -> (Int64, UInt64)? {
+        // The received time may be negative: split at the last '-'.
+        guard let dash = id.lastIndex(of: "-"), dash != id.startIndex,
+            let t = Int64(id[..<dash]), let s = UInt64(id[id.index(after: dash)...])
+        else { return nil }
+        return (t, s)
+    }
+
+    /// Applies a maintenance batch (deletes) through the writer, honouring degraded mode.
+    func writeMaintenance(_ batch: WriteBatch, db: LevelDB) throws(StorageError) {
+        try writer.withLock { (w: inout WriterState) throws(StorageError) in
+            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
+            if let failure = w.failure {
+                throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
+            }
+            try commit(batch, db: db, durability: configuration.durability, writer: &w)
+        }
+    }
+
+    /// Writes a batch with the store's durability; a failure degrades the store.
+    func commit(_ batch: WriteBatch, db: LevelDB, durability: Durability, writer w: inout WriterState) throws(StorageError) {
+        do throws(LevelDBError) {
+            try faultInjection.check()
+            try db.write(batch, sync: durability == .sync)
+        } catch {
+            let failure = StorageError(code: .degraded, message: "write failed: \(error.message)")
+            w.failure = failure
+            view.withLock { $0.failure = failure }
+            throw StorageError(code: .io, message: "the write was not stored: \(error.message); the store now refuses writes until reopened")
+        }
+    }
+}
+
+extension TelemetryStore.ReadView {
+    func vehicleCodesLookup(_ vehicle: VehicleID) -> UInt32? { dictionaries.vehicleCodes[vehicle] }
+
+    func vehicleState(for vehicle: VehicleID) -> VehicleState? {
+        guard let code = dictionaries.vehicleCodes[vehicle] else { return nil }
+        return vehicles[code]
+    }
+}
+
+extension LevelDBIterator {
+    /// `withUnsafeValue` for a body with a typed error.
+    func withUnsafeValueTyped<T>(_ body: (UnsafeBufferPointer<UInt8>) throws(StorageError) -> T) throws(StorageError) -> T {
+        let result: Result<T, StorageError> = withUnsafeValue { v in Result { () throws(StorageError) in try body(v) } }
+        return try result.get()
+    }
+}
+
+/// Range cursors: `v1:a:<next from>` or `v1:d:<next to>`. Opaque to clients; they only pass them back.
+enum RangeCursor {
+    static func make(order: SortOrder, bound: Int64) -> String {
+        "v1:\(order == .ascending ? "a" : "d"):\(bound)"
+    }
+
+    static func parse(_ cursor: String, order: SortOrder, from: Int64, to: Int64) throws(StorageError) -> Int64 {
+        let parts = cursor.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "v1", parts[1] == "a" || parts[1] == "d", let bound = Int64(parts[2]) else {
+            throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" is not a cursor this store issued")
+        }
+        guard (parts[1] == "a") == (order == .ascending) else {
+            throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" belongs to a query in the other order")
+        }
+        guard bound >= from, bound <= to else {
+            throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" lies outside the range [\(from), \(to))")
+        }
+        return bound
+    }
+}
