@@ -47,8 +47,8 @@ public struct TelemetryRecord: Sendable, Hashable {
     }
 }
 
-/// The order of a range query's results.
-public enum SortOrder: String, Sendable, Hashable, CaseIterable {
+/// The time order of a range query's results (not `SortOrder`, which Foundation already names).
+public enum TimeOrder: String, Sendable, Hashable, CaseIterable {
     case ascending
     case descending
 }

@@ -98,19 +98,19 @@ public struct RangeQuery: Sendable, Hashable {
     public var vehicle: VehicleID
     /// Inclusive start, ms.
     public var from: Int64
-    /// Exclusive end, ms.
+    /// Exclusive end, ms; `Int64.max` means no upper bound (so a record at Int64.max is reachable).
     public var to: Int64
     /// Field names to return; nil returns all.
     public var fields: [String]?
     /// Most records in one page; nil for all.
     public var limit: Int?
-    public var order: SortOrder
+    public var order: TimeOrder
     /// The `nextCursor` of the previous page.
     public var cursor: String?
 
     public init(
         vehicle: VehicleID, from: Int64, to: Int64, fields: [String]? = nil, limit: Int? = nil,
-        order: SortOrder = .ascending, cursor: String? = nil
+        order: TimeOrder = .ascending, cursor: String? = nil
     ) {
         self.vehicle = vehicle
         self.from = from

@@ -42,7 +42,7 @@ extension TelemetryStore {
     /// Streams a vehicle's canonical records in [from, to) to `body`, which returns false to stop.
     /// - Parameter fields: names to decode; nil decodes all.
     public func forEachRecord(
-        vehicle: VehicleID, from: Int64, to: Int64, fields: [String]? = nil, order: SortOrder = .ascending,
+        vehicle: VehicleID, from: Int64, to: Int64, fields: [String]? = nil, order: TimeOrder = .ascending,
         _ body: (TelemetryRecord) throws -> Bool
     ) throws {
         guard from < to else { return }
@@ -55,7 +55,7 @@ extension TelemetryStore {
             Set(names.compactMap { name in lookup.names.first(where: { $0.value == name })?.key })
         }
         let lo = max(from, state.first)
-        let hi = min(to - 1, state.last)
+        let hi = min(Self.lastIncluded(before: to), state.last)
         guard lo <= hi else { return }
         var userError: (any Error)? = nil
         try scan(db: db, keyspace: .canonical, code: code, vehicle: vehicle, first: lo, last: hi, order: order) { ts, value throws(StorageError) in
@@ -73,6 +73,12 @@ extension TelemetryStore {
             }
         }
         if let userError { throw userError }
+    }
+
+    /// The last timestamp a range ending at `to` includes: ranges are half-open, except that
+    /// `to == Int64.max` means "no upper bound", so a record at Int64.max stays reachable.
+    static func lastIncluded(before to: Int64) -> Int64 {
+        to == .max ? .max : to - 1
     }
 
     static func makeRecord(
@@ -99,7 +105,7 @@ extension TelemetryStore {
     /// partition; `visit` returns false to stop. Canonical scans use the partition index; raw
     /// scans walk partitions arithmetically between the keyspace's own bounds.
     func scan(
-        db: LevelDB, keyspace: Keyspace, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, order: SortOrder,
+        db: LevelDB, keyspace: Keyspace, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, order: TimeOrder,
         visit: (Int64, UnsafeBufferPointer<UInt8>) throws(StorageError) -> Bool
     ) throws(StorageError) {
         let width = partitionWidthMs
@@ -270,7 +276,7 @@ extension TelemetryStore {
         guard let code = lookup.code else { return [] }
         var out = [RawRecord]()
         let limit = limit ?? .max
-        try scan(db: db, keyspace: .raw, code: code, vehicle: vehicle, first: from, last: to - 1, order: .ascending) { ts, value throws(StorageError) in
+        try scan(db: db, keyspace: .raw, code: code, vehicle: vehicle, first: from, last: Self.lastIncluded(before: to), order: .ascending) { ts, value throws(StorageError) in
             do throws(ByteDecodingError) {
                 out.append(try RawRecordCodec.decode(value, vehicle: vehicle, timestamp: ts, fieldNames: lookup.names))
             } catch {
@@ -389,11 +395,11 @@ extension LevelDBIterator {
 
 /// Range cursors: `v1:a:<next from>` or `v1:d:<next to>`. Opaque to clients; they only pass them back.
 enum RangeCursor {
-    static func make(order: SortOrder, bound: Int64) -> String {
+    static func make(order: TimeOrder, bound: Int64) -> String {
         "v1:\(order == .ascending ? "a" : "d"):\(bound)"
     }
 
-    static func parse(_ cursor: String, order: SortOrder, from: Int64, to: Int64) throws(StorageError) -> Int64 {
+    static func parse(_ cursor: String, order: TimeOrder, from: Int64, to: Int64) throws(StorageError) -> Int64 {
         let parts = cursor.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "v1", parts[1] == "a" || parts[1] == "d", let bound = Int64(parts[2]) else {
             throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" is not a cursor this store issued")
