@@ -14,7 +14,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "telemetryd", targets: ["telemetryd"]),
+        .executable(name: "telemetryctl", targets: ["telemetryctl"]),
         .library(name: "TelemetryStorage", targets: ["TelemetryStorage"]),
+        .library(name: "TelemetryClient", targets: ["TelemetryClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -22,7 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
@@ -32,13 +34,46 @@ let package = Package(
         .target(name: "TelemetryCore", swiftSettings: strictSettings),
         // Synchronous, thread-safe storage on LevelDB; never imports NIO.
         .target(name: "TelemetryStorage", dependencies: ["CLevelDB", "TelemetryCore"], swiftSettings: strictSettings),
+        // snappy's C API (Debian's libsnappy-dev), for compressed frames.
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
         // Frames, envelopes and generated protobuf code (protocol/).
         .target(
             name: "TelemetryWire",
             dependencies: [
                 "TelemetryCore",
+                "CSnappy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // telemetryd's server: listener, connections, dispatch, auth; storage runs on a thread pool.
+        .target(
+            name: "TelemetryServer",
+            dependencies: [
+                "TelemetryCore",
+                "TelemetryStorage",
+                "TelemetryWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The async client library: domain types only in its API.
+        .target(
+            name: "TelemetryClient",
+            dependencies: [
+                "TelemetryCore",
+                "TelemetryWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -47,6 +82,7 @@ let package = Package(
             name: "TelemetryCLI",
             dependencies: [
                 "TelemetryCore",
+                "TelemetryClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -58,10 +94,30 @@ let package = Package(
             path: "tools/storage-bench",
             swiftSettings: strictSettings
         ),
-        // Storage smoke run used by `make run` until the server lands.
+        // The server executable: flags and config file -> ServerConfiguration; logging, metrics, ServiceGroup.
         .executableTarget(
             name: "telemetryd",
-            dependencies: ["TelemetryStorage", "TelemetryCore"],
+            dependencies: [
+                "TelemetryServer",
+                "TelemetryStorage",
+                "TelemetryCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "telemetryctl",
+            dependencies: ["TelemetryCLI"],
+            swiftSettings: strictSettings
+        ),
+        // The load generator (docs/BENCHMARKS.md): replays a dataset over N connections.
+        .executableTarget(
+            name: "telemetry-load",
+            dependencies: ["TelemetryClient", "TelemetryCore", "TelemetryCLI"],
+            path: "tools/load",
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -71,7 +127,32 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemetryWireTests",
-            dependencies: ["TelemetryWire", "TelemetryCore"],
+            dependencies: [
+                "TelemetryWire", "TelemetryCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TelemetryServerTests",
+            dependencies: [
+                "TelemetryServer", "TelemetryWire", "TelemetryCore", "TelemetryStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The only tests that open sockets (127.0.0.1, ephemeral ports).
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "TelemetryServer", "TelemetryClient", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryCLI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -48,3 +48,18 @@ public protocol StatusCodeConvertible: Error {
     /// A message for the client: names the problem and where, never internal details.
     var statusMessage: String { get }
 }
+
+/// A failed request as a client sees it: a status code and a message naming the problem.
+public struct StatusError: Error, Sendable, Hashable, CustomStringConvertible, StatusCodeConvertible {
+    public var code: StatusCode
+    public var message: String
+
+    public init(_ code: StatusCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var statusCode: StatusCode { code }
+    public var statusMessage: String { message }
+    public var description: String { "\(code.name): \(message)" }
+}

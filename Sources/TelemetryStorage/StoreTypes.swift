@@ -93,35 +93,6 @@ public struct WriteSummary: Sendable, Hashable {
     public init() {}
 }
 
-/// A range query over one vehicle's canonical records.
-public struct RangeQuery: Sendable, Hashable {
-    public var vehicle: VehicleID
-    /// Inclusive start, ms.
-    public var from: Int64
-    /// Exclusive end, ms; `Int64.max` means no upper bound (so a record at Int64.max is reachable).
-    public var to: Int64
-    /// Field names to return; nil returns all.
-    public var fields: [String]?
-    /// Most records in one page; nil for all.
-    public var limit: Int?
-    public var order: TimeOrder
-    /// The `nextCursor` of the previous page.
-    public var cursor: String?
-
-    public init(
-        vehicle: VehicleID, from: Int64, to: Int64, fields: [String]? = nil, limit: Int? = nil,
-        order: TimeOrder = .ascending, cursor: String? = nil
-    ) {
-        self.vehicle = vehicle
-        self.from = from
-        self.to = to
-        self.fields = fields
-        self.limit = limit
-        self.order = order
-        self.cursor = cursor
-    }
-}
-
 /// Whether the store takes writes.
 public enum StoreHealth: Sendable, Hashable {
     case ready

@@ -1,1 +1,111 @@
-print("placeholder")
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TelemetryCore
+import TelemetryServer
+import TelemetryStorage
+import UnixSignals
+
+/// telemetryd: flags and the configuration file become a ServerConfiguration; the store
+/// opens, the server runs until SIGTERM or SIGINT, then the store closes cleanly.
+@main
+struct Telemetryd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "telemetryd",
+        abstract: "The TelemetryStore server: vehicle telemetry in LevelDB, served over TCP.",
+        discussion: "Flags override the configuration file; the file overrides the defaults (docs/configuration.md).")
+
+    @Option(name: .long, help: "Configuration file (YAML).")
+    var config: String?
+
+    @Option(name: .long, help: "Data folder. Default: ./data")
+    var data: String?
+
+    @Option(name: .long, help: "Address to listen on. Default: 127.0.0.1")
+    var listen: String?
+
+    @Option(name: .long, help: "TCP port. Default: 7400; 0 picks a free port.")
+    var port: Int?
+
+    @Option(name: .long, help: "buffered (survives a server crash) or sync (fsync per batch; survives power loss). Default: buffered")
+    var durability: String?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical. Default: info")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Largest frame payload accepted, in bytes. Default: 4194304")
+    var maxFrameBytes: Int?
+
+    @Option(name: .long, help: "Requests in flight per connection before reading pauses. Default: 32")
+    var maxInFlight: Int?
+
+    @Option(name: .long, help: "Connections served at once. Default: 1024")
+    var maxConnections: Int?
+
+    @Option(name: .long, help: "Seconds without traffic before a connection is closed. Default: 300")
+    var idleTimeout: Int?
+
+    @Option(name: .long, help: "Records per ingest batch. Default: 10000")
+    var maxRecordsPerBatch: Int?
+
+    func run() async throws {
+        var file = ConfigurationFile()
+        if let config {
+            do { file = try ConfigurationFile.load(path: config) } catch { throw ValidationError(error.message) }
+        }
+        var server = file.server
+        if let listen { server.host = listen }
+        if let port { server.port = port }
+        if let maxFrameBytes { server.maxFrameBytes = maxFrameBytes }
+        if let maxInFlight { server.maxInFlightPerConnection = maxInFlight }
+        if let maxConnections { server.maxConnections = maxConnections }
+        if let idleTimeout { server.idleTimeoutSeconds = idleTimeout }
+        if let maxRecordsPerBatch { server.maxRecordsPerBatch = maxRecordsPerBatch }
+        do { try server.validate() } catch { throw ValidationError(error.message) }
+
+        let levelName = logLevel ?? file.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ValidationError("log level \"\(levelName)\" is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        var storeConfiguration = StoreConfiguration()
+        if let name = durability ?? file.durability?.rawValue {
+            guard let d = Durability(rawValue: name) else { throw ValidationError("durability must be buffered or sync, not \"\(name)\"") }
+            storeConfiguration.durability = d
+        }
+        let dataPath = data ?? file.dataPath ?? "./data"
+
+        LoggingSystem.bootstrap { label in
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "telemetryd")
+
+        let store: TelemetryStore
+        do {
+            store = try TelemetryStore(path: dataPath, configuration: storeConfiguration)
+        } catch {
+            logger.critical("cannot open the store", metadata: ["telemetry.data": "\(dataPath)", "error": "\(error)"])
+            throw ExitCode(1)
+        }
+        logger.info(
+            "store open",
+            metadata: ["telemetry.data": "\(dataPath)", "telemetry.durability": "\(storeConfiguration.durability.rawValue)"])
+        defer {
+            store.close()
+            logger.info("store closed")
+        }
+        let listener: Server
+        do {
+            listener = try await Server.bind(configuration: server, store: store, logger: logger)
+        } catch {
+            logger.critical("cannot listen", metadata: ["telemetry.address": "\(server.host):\(server.port)", "error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: listener)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+public import TelemetryCore
+import Yams
+
+/// telemetryd's configuration file (YAML; docs/configuration.md). Every key is optional;
+/// an unknown key is an error, so a typo never silently leaves a default in force.
+///
+/// ```yaml
+/// listen: 127.0.0.1
+/// port: 7400
+/// data: /var/lib/telemetryd
+/// durability: buffered        # or sync
+/// log_level: info
+/// limits:
+///   max_frame_bytes: 4194304
+///   max_in_flight: 32
+///   max_connections: 1024
+///   idle_timeout_seconds: 300
+///   max_records_per_batch: 10000
+///   max_future_skew_ms: 86400000
+///   min_timestamp_ms: 0
+/// tokens:
+///   - role: ingest
+///     token: "at least 16 characters"
+/// ```
+public struct ConfigurationFile: Sendable, Hashable {
+    public var server = ServerConfiguration()
+    /// The data folder, if the file names one.
+    public var dataPath: String?
+    public var durability: Durability?
+    public var logLevel: String?
+
+    public init() {}
+
+    /// Reads and checks a configuration file.
+    /// - Throws: `ConfigurationError` naming the file, the key and the problem.
+    public static func load(path: String) throws(ConfigurationError) -> ConfigurationFile {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigurationError("\(path): cannot read the configuration file: \(error.localizedDescription)")
+        }
+        return try parse(text, source: path)
+    }
+
+    /// Parses configuration text; `source` names it in errors.
+    public static func parse(_ text: String, source: String) throws(ConfigurationError) -> ConfigurationFile {
+        let node: Node?
+        do { node = try Yams.compose(yaml: text) } catch {
+            throw ConfigurationError("\(source): not valid YAML: \(error)")
+        }
+        var file = ConfigurationFile()
+        guard let node else { return file }
+        guard let root = node.mapping else { throw ConfigurationError("\(source): the top level must be a mapping of keys") }
+        let reader = Reader(source: source)
+        for (keyNode, value) in root {
+            let key = keyNode.string ?? "?"
+            switch key {
+            case "listen": file.server.host = try reader.string(value, key)
+            case "port": file.server.port = try reader.int(value, key)
+            case "data": file.dataPath = try reader.string(value, key)
+            case "durability":
+                let v = try reader.string(value, key)
+                guard let d = Durability(rawValue: v) else {
+                    throw reader.error(key, "must be buffered or sync, not \"\(v)\"")
+                }
+                file.durability = d
+            case "log_level": file.logLevel = try reader.string(value, key)
+            case "limits":
+                guard let limits = value.mapping else { throw reader.error(key, "must be a mapping") }
+                for (k, v) in limits {
+                    let name = "limits.\(k.string ?? "?")"
+                    switch k.string {
+                    case "max_frame_bytes": file.server.maxFrameBytes = try reader.int(v, name)
+                    case "max_in_flight": file.server.maxInFlightPerConnection = try reader.int(v, name)
+                    case "max_connections": file.server.maxConnections = try reader.int(v, name)
+                    case "idle_timeout_seconds": file.server.idleTimeoutSeconds = try reader.int(v, name)
+                    case "max_records_per_batch": file.server.maxRecordsPerBatch = try reader.int(v, name)
+                    case "max_future_skew_ms": file.server.maxFutureSkewMs = Int64(try reader.int(v, name))
+                    case "min_timestamp_ms": file.server.minTimestampMs = Int64(try reader.int(v, name))
+                    case "records_per_frame": file.server.recordsPerFrame = try reader.int(v, name)
+                    default: throw reader.error(name, "is not a known setting")
+                    }
+                }
+            case "tokens":
+                guard let list = value.sequence else { throw reader.error(key, "must be a list of {role, token}") }
+                for (i, item) in list.enumerated() {
+                    let at = "tokens[\(i)]"
+                    guard let entry = item.mapping else { throw reader.error(at, "must be a mapping with role and token") }
+                    var role: Role?
+                    var secret: String?
+                    for (k, v) in entry {
+                        switch k.string {
+                        case "role":
+                            let r = try reader.string(v, "\(at).role")
+                            guard let parsed = Role(rawValue: r) else {
+                                throw reader.error("\(at).role", "must be ingest, query or admin, not \"\(r)\"")
+                            }
+                            role = parsed
+                        case "token": secret = try reader.string(v, "\(at).token")
+                        default: throw reader.error("\(at).\(k.string ?? "?")", "is not a known setting")
+                        }
+                    }
+                    guard let role, let secret else { throw reader.error(at, "needs both role and token") }
+                    file.server.tokens.append(AccessToken(secret: secret, role: role))
+                }
+            default:
+                throw reader.error(key, "is not a known setting")
+            }
+        }
+        return file
+    }
+
+    private struct Reader {
+        let source: String
+
+        func error(_ key: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError("\(source): \(key) \(problem)")
+        }
+
+        func string(_ node: Node, _ key: String) throws(ConfigurationError) -> String {
+            guard let s = node.scalar?.string else { throw error(key, "must be a text value") }
+            return s
+        }
+
+        func int(_ node: Node, _ key: String) throws(ConfigurationError) -> Int {
+            guard let s = node.scalar?.string, let n = Int(s.replacingOccurrences(of: "_", with: "")) else {
+                throw error(key, "must be a whole number")
+            }
+            return n
+        }
+    }
+}

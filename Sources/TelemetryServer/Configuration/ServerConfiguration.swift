@@ -1,0 +1,88 @@
+/// What a server listens on and the limits it enforces. Defaults suit one store on one
+/// machine; docs/configuration.md lists every setting with its flag and file key.
+public struct ServerConfiguration: Sendable, Hashable {
+    /// Address to listen on. Default `127.0.0.1`: only this machine can connect.
+    public var host = "127.0.0.1"
+    /// TCP port; 0 picks a free one (tests). Default 7400.
+    public var port = 7400
+    /// The largest frame payload accepted, in bytes, checked at the frame header. Default 4 MiB.
+    public var maxFrameBytes = 4 << 20
+    /// Requests a connection may have in flight; past it the server stops reading that
+    /// connection until an answer is written (backpressure, never a drop). Default 32.
+    public var maxInFlightPerConnection = 32
+    /// Connections served at once; a further one gets UNAVAILABLE and is closed. Default 1024.
+    public var maxConnections = 1024
+    /// A connection that sends nothing for this long is closed, in seconds. Default 300.
+    public var idleTimeoutSeconds = 300
+    /// Records in one ingest batch. Default 10,000.
+    public var maxRecordsPerBatch = 10_000
+    /// Records stamped more than this far in the future (device clock gone wrong) are
+    /// rejected, in milliseconds. Default 1 day.
+    public var maxFutureSkewMs: Int64 = 86_400_000
+    /// Records older than this timestamp (ms since 1970) are rejected; nil accepts any past.
+    public var minTimestampMs: Int64? = nil
+    /// Tokens and the role each grants. Empty: authentication is off and every client is
+    /// admin, which is refused on any address but loopback (see `validate()`).
+    public var tokens: [AccessToken] = []
+    /// Records per response frame when a result is streamed.
+    public var recordsPerFrame = 1000
+
+    public init() {}
+
+    /// Checks the settings against each other.
+    /// - Throws: `ConfigurationError` naming the setting.
+    public func validate() throws(ConfigurationError) {
+        guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is outside 0-65535") }
+        guard maxFrameBytes >= 1024, maxFrameBytes <= Int(Int32.max) else {
+            throw ConfigurationError("max frame size \(maxFrameBytes) must be between 1 KiB and 2 GiB")
+        }
+        guard maxInFlightPerConnection >= 1 else { throw ConfigurationError("max in-flight requests must be at least 1") }
+        guard maxConnections >= 1 else { throw ConfigurationError("max connections must be at least 1") }
+        guard idleTimeoutSeconds >= 1 else { throw ConfigurationError("idle timeout must be at least 1 second") }
+        guard maxRecordsPerBatch >= 1 else { throw ConfigurationError("max records per batch must be at least 1") }
+        guard maxFutureSkewMs >= 0 else { throw ConfigurationError("max future skew must not be negative") }
+        guard recordsPerFrame >= 1 else { throw ConfigurationError("records per frame must be at least 1") }
+        for (i, t) in tokens.enumerated() where t.secret.utf8.count < 16 {
+            throw ConfigurationError("token \(i + 1) (role \(t.role)) is shorter than 16 characters")
+        }
+        if tokens.isEmpty && !Self.isLoopback(host) {
+            throw ConfigurationError(
+                "listening on \(host) without tokens would let anyone on the network administer the store; configure tokens or listen on 127.0.0.1")
+        }
+    }
+
+    /// Whether `host` names a loopback address.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+/// A secret that grants a role.
+public struct AccessToken: Sendable, Hashable {
+    public var secret: String
+    public var role: Role
+
+    public init(secret: String, role: Role) {
+        self.secret = secret
+        self.role = role
+    }
+}
+
+/// What a connection may do.
+public enum Role: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Ingest batches and ping.
+    case ingest
+    /// Range, latest, aggregate, vehicle list and ping.
+    case query
+    /// Everything, administration included.
+    case admin
+
+    public var description: String { rawValue }
+}
+
+/// A setting that cannot work.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,162 @@
+import CoreMetrics
+import Logging
+import NIOCore
+import SwiftProtobuf
+import TelemetryCore
+import TelemetryWire
+
+/// Serves one connection: reads frames, answers each request, and never lets one bad
+/// peer affect another (every error ends in a status or in closing this connection only).
+///
+/// Ingest batches of a connection are written strictly in the order they arrived (a
+/// gateway's sequence numbers must commit in order), through one ordered lane; while one
+/// batch is written the reader already validates the next. Queries run concurrently. At
+/// most `maxInFlightPerConnection` requests are in flight; past that the reader waits.
+struct ConnectionHandler: Sendable {
+    let dispatcher: RequestDispatcher
+    let registry: ConnectionRegistry
+    let logger: Logger
+
+    var configuration: ServerConfiguration { dispatcher.configuration }
+
+    func serve(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, id: UInt64) async {
+        var logger = self.logger
+        logger[metadataKey: "telemetry.connection.id"] = "\(id)"
+        let metrics = dispatcher.metrics
+        let raw = channel.channel
+        guard registry.register(raw) else {
+            metrics.connectionsRejected.increment()
+            logger.warning("connection refused: the server is at its limit of \(configuration.maxConnections) connections")
+            try? await channel.executeThenClose { _, outbound in
+                let sink = ChannelResponseSink(outbound: outbound, allocator: raw.allocator)
+                try await sink.send(
+                    .status(0, .unavailable, "the server is at its limit of \(configuration.maxConnections) connections; retry later"))
+            }
+            return
+        }
+        metrics.connectionsOpened.increment()
+        metrics.connectionsActive.record(registry.count)
+        logger.debug("connection opened", metadata: ["telemetry.peer": "\(raw.remoteAddress.map { "\($0)" } ?? "?")"])
+        defer {
+            registry.unregister(raw)
+            metrics.connectionsActive.record(registry.count)
+        }
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let sink = ChannelResponseSink(outbound: outbound, allocator: raw.allocator)
+                try await serveRequests(inbound, sink: sink, allocator: raw.allocator, logger: logger)
+            }
+            logger.debug("connection closed")
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The request loop, separate from the channel so tests can drive it with any stream.
+    func serveRequests<Inbound: AsyncSequence>(
+        _ inbound: Inbound, sink: ChannelResponseSink, allocator: ByteBufferAllocator, logger: Logger
+    ) async throws where Inbound.Element == Frame {
+        let limiter = InFlightLimiter(limit: configuration.maxInFlightPerConnection)
+        let dispatcher = self.dispatcher
+        var machine = ConnectionStateMachine()
+        var gatewayID: String? = nil
+        try await withThrowingDiscardingTaskGroup { group in
+            let (lane, laneInput) = AsyncStream.makeStream(of: RequestDispatcher.PreparedIngest.self)
+            defer { laneInput.finish() }
+            group.addTask {
+                for await prepared in lane {
+                    let answer = await dispatcher.commitIngest(prepared)
+                    do { try await sink.send(answer) } catch {
+                        // The write is done either way; a gateway that lost the answer re-sends,
+                        // and the retry is counted as duplicates.
+                        logger.debug("ingest answer not delivered", metadata: ["error": "\(error)"])
+                    }
+                    limiter.release()
+                }
+            }
+            do {
+                for try await frame in inbound {
+                    if registry.isDraining { machine.drainStarted() }
+                    await limiter.acquire()
+                    let envelope: Telemetry_V1_RequestEnvelope
+                    do {
+                        envelope = try EnvelopeCodec.decode(frame, maxBytes: configuration.maxFrameBytes, allocator: allocator)
+                    } catch {
+                        // The frame was well delimited, so the stream is still in step: answer and go on.
+                        try await sink.send(.status(0, .invalidArgument, "\(error)"))
+                        limiter.release()
+                        continue
+                    }
+                    if frame.flags & FrameFlags.compressed != 0 { sink.peerSentCompressedFrame() }
+                    let requestID = envelope.requestID
+                    guard let body = envelope.body else {
+                        if envelope.unknownFields.data.isEmpty {
+                            try await sink.send(.status(requestID, .invalidArgument, "request \(requestID) has no body"))
+                        } else {
+                            try await sink.send(
+                                .status(
+                                    requestID, .unimplemented,
+                                    "request \(requestID) is of a type this server does not know (it speaks protocol version \(RequestDispatcher.protocolVersion))"
+                                ))
+                        }
+                        limiter.release()
+                        continue
+                    }
+                    let kind = RequestKind(body)
+                    switch machine.requestReceived(kind) {
+                    case .authenticate:
+                        guard case .hello(let hello) = body else { preconditionFailure("authenticate is only returned for hello") }
+                        let outcome = dispatcher.hello(hello, requestID: requestID)
+                        if let role = outcome.role {
+                            machine.helloAccepted(role: role)
+                            gatewayID = outcome.gatewayID
+                            logger.debug(
+                                "hello accepted",
+                                metadata: ["telemetry.client.name": "\(hello.clientName)", "telemetry.role": "\(role)"])
+                        } else {
+                            machine.helloRefused()
+                        }
+                        try await sink.send(outcome.response)
+                        limiter.release()
+                        if machine.isClosed { return }
+                    case .reject(let code, let message):
+                        let status = StatusCode(rawValue: code) ?? .unknown
+                        dispatcher.metrics.requestAnswered(kind, code: UInt32(code))
+                        try await sink.send(.status(requestID, status, message))
+                        limiter.release()
+                    case .dispatch:
+                        if case .ingest(let request) = body {
+                            laneInput.yield(dispatcher.prepareIngest(request, requestID: requestID, gatewayID: gatewayID))
+                        } else {
+                            group.addTask {
+                                do { try await dispatcher.serveQuery(body, requestID: requestID, sink: sink) } catch {
+                                    logger.debug("answer not delivered", metadata: ["error": "\(error)"])
+                                }
+                                limiter.release()
+                            }
+                        }
+                    }
+                }
+            } catch let error as FrameError {
+                // The stream cannot be trusted past a bad header: answer, then close.
+                logger.notice("closing connection after a framing error", metadata: ["error": "\(error)"])
+                try? await sink.send(.status(0, .resourceExhausted, error.description))
+            }
+        }
+    }
+}
+
+extension RequestKind {
+    init(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) {
+        switch body {
+        case .hello: self = .hello
+        case .ingest: self = .ingest
+        case .rangeQuery: self = .rangeQuery
+        case .latest: self = .latest
+        case .aggregate: self = .aggregate
+        case .listVehicles: self = .listVehicles
+        case .ping: self = .ping
+        case .admin: self = .admin
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Synchronization
+
+/// Counts a connection's requests in flight. The reader takes a slot before it reads the
+/// next frame, so at the limit it stops reading: TCP's window then pushes back on the
+/// client (backpressure), and nothing is dropped.
+final class InFlightLimiter: Sendable {
+    private struct State {
+        var available: Int
+        // Only the connection's reader waits, so this holds at most one continuation.
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(limit: Int) {
+        precondition(limit > 0, "the in-flight limit must be positive")
+        state = Mutex(State(available: limit))
+    }
+
+    /// Waits until a slot is free and takes it.
+    func acquire() async {
+        // Fast path without suspending.
+        let taken = state.withLock { s -> Bool in
+            guard s.available > 0 else { return false }
+            s.available -= 1
+            return true
+        }
+        if taken { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { s -> Bool in
+                if s.available > 0 {
+                    s.available -= 1
+                    return true
+                }
+                s.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Gives a slot back, handing it straight to a waiter if there is one.
+    func release() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if !s.waiters.isEmpty { return s.waiters.removeFirst() }
+            s.available += 1
+            return nil
+        }
+        waiter?.resume()
+    }
+}

@@ -1,0 +1,424 @@
+import CoreMetrics
+import Foundation
+import Logging
+import NIOPosix
+import SwiftProtobuf
+import TelemetryCore
+import TelemetryStorage
+import TelemetryWire
+
+/// Serves decoded requests: the one place where errors become statuses (STYLE.md 2.3).
+/// Storage calls block, so they run on a thread pool, never on an event loop or a
+/// cooperative thread.
+final class RequestDispatcher: Sendable {
+    let store: TelemetryStore
+    let configuration: ServerConfiguration
+    let pipeline: any IngestPipeline
+    let authenticator: TokenAuthenticator
+    let threadPool: NIOThreadPool
+    let metrics: ServerMetrics
+    let logger: Logger
+    /// Milliseconds since 1970, injectable so tests control "now".
+    let clock: @Sendable () -> Int64
+
+    static let protocolVersion: UInt32 = 1
+    static let serverVersion = "telemetryd 0.1.0"
+
+    init(
+        store: TelemetryStore, configuration: ServerConfiguration, pipeline: any IngestPipeline,
+        threadPool: NIOThreadPool, metrics: ServerMetrics, logger: Logger,
+        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.pipeline = pipeline
+        self.authenticator = TokenAuthenticator(tokens: configuration.tokens)
+        self.threadPool = threadPool
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+    }
+
+    // MARK: - Hello
+
+    /// What a hello gives: the answer, and the role when it was accepted.
+    struct HelloOutcome {
+        var response: Telemetry_V1_ResponseEnvelope
+        var role: Role?
+        var gatewayID: String?
+    }
+
+    func hello(_ hello: Telemetry_V1_Hello, requestID: UInt64) -> HelloOutcome {
+        guard hello.protocolVersion == Self.protocolVersion else {
+            return HelloOutcome(
+                response: .status(
+                    requestID, .failedPrecondition,
+                    "protocol version \(hello.protocolVersion) is not supported; this server speaks version \(Self.protocolVersion)"),
+                role: nil)
+        }
+        guard let role = authenticator.role(for: hello.token) else {
+            // The token itself is never logged.
+            logger.notice("hello refused: unknown token", metadata: ["telemetry.client.name": "\(hello.clientName)"])
+            return HelloOutcome(response: .status(requestID, .unauthenticated, "the token is not valid"), role: nil)
+        }
+        if !hello.gatewayID.isEmpty {
+            guard hello.gatewayID.utf8.count <= 128, !hello.gatewayID.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                return HelloOutcome(
+                    response: .status(requestID, .invalidArgument, "gateway_id must be 1 to 128 bytes without control characters"),
+                    role: nil)
+            }
+        }
+        let gateway = hello.gatewayID.isEmpty ? nil : hello.gatewayID
+        let response = Telemetry_V1_ResponseEnvelope.ok(requestID) { r in
+            var h = Telemetry_V1_HelloResponse()
+            h.protocolVersion = Self.protocolVersion
+            h.serverVersion = Self.serverVersion
+            h.role = role.wire
+            h.maxFrameBytes = UInt32(configuration.maxFrameBytes)
+            h.maxInFlight = UInt32(configuration.maxInFlightPerConnection)
+            h.maxRecordsPerBatch = UInt32(configuration.maxRecordsPerBatch)
+            if let gateway, let sequence = store.lastCommittedSequence(gateway: gateway) {
+                h.lastCommittedSequence = sequence
+            }
+            r.hello = h
+        }
+        return HelloOutcome(response: response, role: role, gatewayID: gateway)
+    }
+
+    // MARK: - Ingest
+
+    /// A batch checked record by record, ready for the ordered write.
+    struct PreparedIngest: Sendable {
+        var requestID: UInt64
+        var valid: [(index: Int, record: ProviderRecord)]
+        var rejected: [Telemetry_V1_RejectedRecord]
+        /// The highest gateway sequence among all the batch's records.
+        var highestSequence: UInt64?
+        var gatewayID: String?
+        /// Set when the whole batch is refused.
+        var refusal: Telemetry_V1_ResponseEnvelope?
+    }
+
+    /// Validates a batch; CPU only, so the connection runs it while the previous batch is
+    /// being written.
+    func prepareIngest(_ request: Telemetry_V1_IngestRequest, requestID: UInt64, gatewayID: String?) -> PreparedIngest {
+        var prepared = PreparedIngest(requestID: requestID, valid: [], rejected: [], gatewayID: gatewayID)
+        let count = request.records.count
+        guard count > 0 else {
+            prepared.refusal = .status(requestID, .invalidArgument, "ingest batch has no records")
+            return prepared
+        }
+        guard count <= configuration.maxRecordsPerBatch else {
+            prepared.refusal = .status(
+                requestID, .resourceExhausted,
+                "ingest batch of \(count) records exceeds max_records_per_batch \(configuration.maxRecordsPerBatch); split it")
+            return prepared
+        }
+        let now = clock()
+        let latestAccepted = now > Int64.max - configuration.maxFutureSkewMs ? Int64.max : now + configuration.maxFutureSkewMs
+        prepared.valid.reserveCapacity(count)
+        for (index, wire) in request.records.enumerated() {
+            if wire.hasGatewaySequence {
+                prepared.highestSequence = Swift.max(prepared.highestSequence ?? 0, wire.gatewaySequence)
+            }
+            do throws(StatusError) {
+                if wire.hasGatewaySequence && gatewayID == nil {
+                    throw StatusError(.invalidArgument, "gateway_sequence is set but the hello gave no gateway_id")
+                }
+                let record = try ProviderRecord(validating: wire)
+                if record.timestamp > latestAccepted {
+                    throw StatusError(
+                        .invalidArgument,
+                        "timestamp_ms \(record.timestamp) is more than \(configuration.maxFutureSkewMs) ms ahead of the server clock (\(now))")
+                }
+                if let min = configuration.minTimestampMs, record.timestamp < min {
+                    throw StatusError(.invalidArgument, "timestamp_ms \(record.timestamp) is before the accepted minimum \(min)")
+                }
+                prepared.valid.append((index, record))
+            } catch {
+                var r = Telemetry_V1_RejectedRecord()
+                r.index = UInt32(index)
+                r.code = UInt32(error.code.rawValue)
+                r.reason = "records[\(index)]: \(error.message)"
+                prepared.rejected.append(r)
+            }
+        }
+        return prepared
+    }
+
+    /// Maps and writes a prepared batch; answers only after the write returned, so an OK
+    /// answer means stored. Batches of one connection come here in order.
+    func commitIngest(_ prepared: PreparedIngest) async -> Telemetry_V1_ResponseEnvelope {
+        if let refusal = prepared.refusal { return refusal }
+        let receivedAt = clock()
+        do {
+            let (summary, mappingRejects) = try await threadPool.runIfActive { [store, pipeline] in
+                var mapped = pipeline.map(prepared.valid, receivedAt: receivedAt)
+                if let gateway = prepared.gatewayID, let sequence = prepared.highestSequence {
+                    mapped.write.gatewaySequences[gateway] = sequence
+                }
+                return (try store.write(mapped.write), mapped.rejected)
+            }
+            var rejected = prepared.rejected
+            for (index, error) in mappingRejects {
+                var r = Telemetry_V1_RejectedRecord()
+                r.index = UInt32(index)
+                r.code = UInt32(error.code.rawValue)
+                r.reason = "records[\(index)]: \(error.message)"
+                rejected.append(r)
+            }
+            metrics.ingestBatches.increment()
+            metrics.recordsIngested.increment(by: Int64(summary.written))
+            metrics.recordsDuplicate.increment(by: Int64(summary.duplicates))
+            metrics.recordsRejected.increment(by: Int64(rejected.count))
+            return .ok(prepared.requestID) { r in
+                var ack = Telemetry_V1_IngestResponse()
+                ack.accepted = UInt32(summary.written)
+                ack.duplicates = UInt32(summary.duplicates)
+                ack.deadLettered = UInt32(summary.deadLettered)
+                ack.rejected = rejected.sorted { $0.index < $1.index }
+                ack.durability = summary.durability.wire
+                if let gateway = prepared.gatewayID, let sequence = store.lastCommittedSequence(gateway: gateway) {
+                    ack.committedSequence = sequence
+                }
+                r.ingest = ack
+            }
+        } catch {
+            return failure(prepared.requestID, error, kind: .ingest)
+        }
+    }
+
+    // MARK: - Queries
+
+    /// Serves a read request, streaming large results as several frames.
+    func serveQuery(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body, requestID: UInt64, sink: some ResponseSink) async throws {
+        switch body {
+        case .rangeQuery(let q): try await range(q, requestID: requestID, sink: sink)
+        case .latest(let q): try await sink.send(await latest(q, requestID: requestID))
+        case .aggregate(let q): try await aggregate(q, requestID: requestID, sink: sink)
+        case .listVehicles: try await listVehicles(requestID: requestID, sink: sink)
+        case .ping:
+            try await sink.send(.ok(requestID) { r in r.ping = Telemetry_V1_PingResponse.with { $0.serverTimeMs = clock() } })
+        case .admin(let a): try await sink.send(await admin(a, requestID: requestID))
+        case .hello, .ingest:
+            // The connection routes these itself; reaching here is a routing bug, answered, not trapped.
+            try await sink.send(.status(requestID, .internal, "request routed to the wrong handler"))
+        }
+    }
+
+    private func vehicle(_ id: String, field: String = "vehicle_id") throws(StatusError) -> VehicleID {
+        do { return try VehicleID(id) } catch { throw StatusError(.invalidArgument, "\(field): \(error)") }
+    }
+
+    private func range(_ q: Telemetry_V1_RangeQueryRequest, requestID: UInt64, sink: some ResponseSink) async throws {
+        let query: RangeQuery
+        do {
+            let v = try vehicle(q.vehicleID)
+            guard q.fromMs < q.toMs else {
+                throw StatusError(.invalidArgument, "from_ms \(q.fromMs) must be before to_ms \(q.toMs)")
+            }
+            query = RangeQuery(
+                vehicle: v, from: q.fromMs, to: q.toMs, fields: q.fields.isEmpty ? nil : q.fields,
+                limit: q.limit == 0 ? nil : Int(q.limit), order: q.order == .descending ? .descending : .ascending,
+                cursor: q.cursor.isEmpty ? nil : q.cursor)
+        } catch {
+            try await sink.send(failure(requestID, error, kind: .rangeQuery))
+            return
+        }
+        // Pages of recordsPerFrame, each fetched when the previous one is written: memory
+        // stays bounded whatever the range, and a slow reader slows the scan.
+        var remaining = query.limit ?? .max
+        var cursor = query.cursor
+        while true {
+            var page = query
+            page.limit = Swift.min(remaining, configuration.recordsPerFrame)
+            page.cursor = cursor
+            let result: RangePage
+            do {
+                result = try await threadPool.runIfActive { [store, page] in try store.range(page) }
+            } catch {
+                try await sink.send(failure(requestID, error, kind: .rangeQuery))
+                return
+            }
+            remaining -= result.records.count
+            let last = result.nextCursor == nil || remaining == 0
+            try await sink.send(
+                .ok(requestID, more: !last) { r in
+                    var body = Telemetry_V1_RangeQueryResponse()
+                    body.records = result.records.map(\.wire)
+                    if last, let next = result.nextCursor { body.nextCursor = next }
+                    r.rangeQuery = body
+                })
+            if last {
+                metrics.requestAnswered(.rangeQuery, code: 0)
+                return
+            }
+            cursor = result.nextCursor
+        }
+    }
+
+    private func latest(_ q: Telemetry_V1_LatestRequest, requestID: UInt64) async -> Telemetry_V1_ResponseEnvelope {
+        do {
+            guard !q.vehicleIds.isEmpty else { throw StatusError(.invalidArgument, "vehicle_ids is empty") }
+            guard q.vehicleIds.count <= configuration.maxRecordsPerBatch else {
+                throw StatusError(.invalidArgument, "at most \(configuration.maxRecordsPerBatch) vehicle_ids per request")
+            }
+            var vehicles = [VehicleID]()
+            for (i, id) in q.vehicleIds.enumerated() { vehicles.append(try vehicle(id, field: "vehicle_ids[\(i)]")) }
+            let fields = q.fields.isEmpty ? nil : q.fields
+            let states = try await threadPool.runIfActive { [store, vehicles] in try store.latest(vehicles, fields: fields) }
+            let known = Set(states.map(\.vehicle))
+            metrics.requestAnswered(.latest, code: 0)
+            return .ok(requestID) { r in
+                var body = Telemetry_V1_LatestResponse()
+                body.states = states.map(\.wire)
+                body.unknownVehicleIds = vehicles.filter { !known.contains($0) }.map(\.rawValue)
+                r.latest = body
+            }
+        } catch {
+            return failure(requestID, error, kind: .latest)
+        }
+    }
+
+    private func aggregate(_ q: Telemetry_V1_AggregateRequest, requestID: UInt64, sink: some ResponseSink) async throws {
+        let buckets: [AggregateBucket]
+        do {
+            let v = try vehicle(q.vehicleID)
+            guard q.fromMs < q.toMs else { throw StatusError(.invalidArgument, "from_ms \(q.fromMs) must be before to_ms \(q.toMs)") }
+            guard q.bucketMs > 0 else { throw StatusError(.invalidArgument, "bucket_ms must be positive, got \(q.bucketMs)") }
+            guard !q.fields.isEmpty else { throw StatusError(.invalidArgument, "fields is empty: name at least one numeric field") }
+            buckets = try await threadPool.runIfActive { [store] in
+                try store.aggregate(vehicle: v, from: q.fromMs, to: q.toMs, bucketMs: q.bucketMs, fields: q.fields)
+            }
+        } catch {
+            try await sink.send(failure(requestID, error, kind: .aggregate))
+            return
+        }
+        try await sendChunked(buckets, requestID: requestID, sink: sink) { r, chunk in
+            r.aggregate = Telemetry_V1_AggregateResponse.with { $0.buckets = chunk.map(\.wire) }
+        }
+        metrics.requestAnswered(.aggregate, code: 0)
+    }
+
+    private func listVehicles(requestID: UInt64, sink: some ResponseSink) async throws {
+        let vehicles: [VehicleSummary]
+        do {
+            vehicles = try await threadPool.runIfActive { [store] in try store.vehicles() }
+        } catch {
+            try await sink.send(failure(requestID, error, kind: .listVehicles))
+            return
+        }
+        try await sendChunked(vehicles, requestID: requestID, sink: sink) { r, chunk in
+            r.listVehicles = Telemetry_V1_ListVehiclesResponse.with { $0.vehicles = chunk.map(\.wire) }
+        }
+        metrics.requestAnswered(.listVehicles, code: 0)
+    }
+
+    /// Sends `items` in frames of at most recordsPerFrame; always at least one frame.
+    private func sendChunked<T>(
+        _ items: [T], requestID: UInt64, sink: some ResponseSink,
+        fill: (inout Telemetry_V1_ResponseEnvelope, ArraySlice<T>) -> Void
+    ) async throws {
+        let size = configuration.recordsPerFrame
+        var start = 0
+        repeat {
+            let end = Swift.min(start + size, items.count)
+            let chunk = items[start..<end]
+            try await sink.send(.ok(requestID, more: end < items.count) { r in fill(&r, chunk) })
+            start = end
+        } while start < items.count
+    }
+
+    // MARK: - Admin
+
+    private func admin(_ q: Telemetry_V1_AdminRequest, requestID: UInt64) async -> Telemetry_V1_ResponseEnvelope {
+        do {
+            switch q.operation {
+            case .none:
+                throw StatusError(.unimplemented, "admin request names no operation this server knows")
+            case .stats:
+                let stats = try await threadPool.runIfActive { [store] in
+                    let vehicles = try store.vehicles()
+                    return Telemetry_V1_StatsResponse.with { s in
+                        switch store.health {
+                        case .ready: s.health = "ready"
+                        case .degraded(let reason): s.health = "degraded: \(reason)"
+                        case .closed: s.health = "closed"
+                        }
+                        s.vehicles = UInt64(vehicles.count)
+                        s.records = vehicles.reduce(0) { $0 + $1.recordCount }
+                        s.diskBytes = UInt64(Self.directoryBytes(store.path))
+                        s.leveldbStats = (try? store.leveldbProperty("leveldb.stats")) ?? ""
+                    }
+                }
+                metrics.requestAnswered(.admin, code: 0)
+                return .ok(requestID) { r in r.admin = Telemetry_V1_AdminResponse.with { $0.stats = stats } }
+            case .compact(let c):
+                let keyspace: Keyspace?
+                if c.keyspace.isEmpty {
+                    keyspace = nil
+                } else {
+                    guard let k = Keyspace.allCases.first(where: { $0.description == c.keyspace }) else {
+                        let names = Keyspace.allCases.map(\.description).joined(separator: ", ")
+                        throw StatusError(.invalidArgument, "unknown keyspace \"\(c.keyspace)\"; one of: \(names)")
+                    }
+                    keyspace = k
+                }
+                let result = try await threadPool.runIfActive { [store] in
+                    let before = Self.directoryBytes(store.path)
+                    let start = Date()
+                    if let keyspace { try store.compact(keyspace) } else { try store.compact() }
+                    return Telemetry_V1_CompactResponse.with {
+                        $0.bytesBefore = UInt64(before)
+                        $0.bytesAfter = UInt64(Self.directoryBytes(store.path))
+                        $0.seconds = Date().timeIntervalSince(start)
+                    }
+                }
+                metrics.requestAnswered(.admin, code: 0)
+                return .ok(requestID) { r in r.admin = Telemetry_V1_AdminResponse.with { $0.compact = result } }
+            }
+        } catch {
+            return failure(requestID, error, kind: .admin)
+        }
+    }
+
+    static func directoryBytes(_ path: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.reduce(0) { sum, name in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
+            return sum + ((attributes?[.size] as? Int) ?? 0)
+        }
+    }
+
+    // MARK: - Errors
+
+    /// The answer for a failed request. Errors that know their status keep it; anything
+    /// else is INTERNAL with a generic message, its detail only in the log.
+    func failure(_ requestID: UInt64, _ error: any Error, kind: RequestKind) -> Telemetry_V1_ResponseEnvelope {
+        let code: StatusCode
+        let message: String
+        if let known = error as? any StatusCodeConvertible {
+            code = known.statusCode
+            message = known.statusMessage
+        } else if error is NIOThreadPoolError.ThreadPoolInactive {
+            code = .unavailable
+            message = "the server is shutting down; retry on another connection"
+        } else {
+            code = .internal
+            message = "internal error while serving \(kind.rawValue); see the server log"
+            logger.error("request failed", metadata: ["telemetry.request.kind": "\(kind.rawValue)", "error": "\(error)"])
+        }
+        metrics.requestAnswered(kind, code: UInt32(code.rawValue))
+        return .status(requestID, code, message)
+    }
+}
+
+extension Role {
+    var wire: Telemetry_V1_Role {
+        switch self {
+        case .ingest: return .ingest
+        case .query: return .query
+        case .admin: return .admin
+        }
+    }
+}

@@ -1,0 +1,43 @@
+public import CoreMetrics
+
+/// The server's metrics, made once (never per request). Names follow
+/// `telemetry_<noun>_<unit>[_total]`; dimensions are low-cardinality (request kind,
+/// status code), never a vehicle or request id.
+public struct ServerMetrics: Sendable {
+    let recordsIngested: Counter
+    let recordsDuplicate: Counter
+    let recordsRejected: Counter
+    let ingestBatches: Counter
+    let connectionsOpened: Counter
+    let connectionsRejected: Counter
+    let connectionsActive: Gauge
+    let writeLatency: Timer
+    private let requests: [RequestKind: [UInt8: Counter]]
+
+    /// - Parameter factory: where the metrics go; the server executable passes Prometheus's,
+    ///   tests pass a test factory.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        recordsIngested = Counter(label: "telemetry_ingest_records_total", dimensions: [("outcome", "stored")], factory: factory)
+        recordsDuplicate = Counter(label: "telemetry_ingest_records_total", dimensions: [("outcome", "duplicate")], factory: factory)
+        recordsRejected = Counter(label: "telemetry_ingest_records_total", dimensions: [("outcome", "rejected")], factory: factory)
+        ingestBatches = Counter(label: "telemetry_ingest_batches_total", factory: factory)
+        connectionsOpened = Counter(label: "telemetry_connections_opened_total", factory: factory)
+        connectionsRejected = Counter(label: "telemetry_connections_rejected_total", factory: factory)
+        connectionsActive = Gauge(label: "telemetry_connections_active", factory: factory)
+        writeLatency = Timer(label: "telemetry_store_write_seconds", factory: factory)
+        var requests: [RequestKind: [UInt8: Counter]] = [:]
+        for kind in RequestKind.allCases {
+            var byCode: [UInt8: Counter] = [:]
+            for code in UInt8(0)...16 {
+                byCode[code] = Counter(
+                    label: "telemetry_requests_total", dimensions: [("kind", kind.rawValue), ("code", String(code))], factory: factory)
+            }
+            requests[kind] = byCode
+        }
+        self.requests = requests
+    }
+
+    func requestAnswered(_ kind: RequestKind, code: UInt32) {
+        requests[kind]?[UInt8(clamping: code)]?.increment()
+    }
+}

@@ -1,0 +1,99 @@
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+import Synchronization
+public import TelemetryStorage
+import TelemetryWire
+
+/// telemetryd's TCP server: accepts connections and serves them until shutdown.
+///
+/// `bind` opens the listener (so a taken port fails at once, before anything runs); `run`
+/// serves until graceful shutdown, when it stops accepting, lets every connection finish
+/// the requests it has in flight, and returns. The caller closes the store afterwards.
+public final class Server: Service {
+    /// The port actually bound (useful with port 0).
+    public let localPort: Int
+    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>
+    private let handler: ConnectionHandler
+    private let registry: ConnectionRegistry
+    private let logger: Logger
+    private let nextConnectionID = Atomic<UInt64>(1)
+
+    private init(
+        serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>, handler: ConnectionHandler,
+        registry: ConnectionRegistry, logger: Logger
+    ) {
+        self.serverChannel = serverChannel
+        self.localPort = serverChannel.channel.localAddress?.port ?? 0
+        self.handler = handler
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Opens the listener.
+    /// - Parameters:
+    ///   - pipeline: maps provider records to canonical ones (`IdentityPipeline` until mappings are configured).
+    ///   - metrics: where counters go; defaults to the process's metrics system.
+    /// - Throws: `ConfigurationError` for inconsistent settings; NIO's error when the address cannot be bound.
+    public static func bind(
+        configuration: ServerConfiguration, store: TelemetryStore, pipeline: any IngestPipeline = IdentityPipeline(),
+        metrics: ServerMetrics = ServerMetrics(), logger: Logger
+    ) async throws -> Server {
+        try configuration.validate()
+        let registry = ConnectionRegistry(limit: configuration.maxConnections)
+        let dispatcher = RequestDispatcher(
+            store: store, configuration: configuration, pipeline: pipeline, threadPool: .singleton, metrics: metrics,
+            logger: logger)
+        let handler = ConnectionHandler(dispatcher: dispatcher, registry: registry, logger: logger)
+        let maxFrame = configuration.maxFrameBytes
+        let idle = TimeAmount.seconds(Int64(configuration.idleTimeoutSeconds))
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Lets shutdown close a connection's input while its answers are still written.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrame)))
+                    try sync.addHandler(IdleCloseHandler())
+                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let server = Server(serverChannel: channel, handler: handler, registry: registry, logger: logger)
+        logger.info(
+            "listening",
+            metadata: [
+                "telemetry.address": "\(configuration.host):\(server.localPort)",
+                "telemetry.auth": "\(configuration.tokens.isEmpty ? "off (loopback only)" : "\(configuration.tokens.count) tokens")",
+            ])
+        return server
+    }
+
+    /// Serves connections until graceful shutdown (or cancellation).
+    public func run() async throws {
+        let handler = self.handler
+        let registry = self.registry
+        let serverChannel = self.serverChannel
+        let logger = self.logger
+        try await withGracefulShutdownHandler {
+            try await serverChannel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+                        group.addTask { await handler.serve(connection, id: id) }
+                    }
+                    logger.info("listener closed; finishing the requests in flight", metadata: ["telemetry.connections": "\(registry.count)"])
+                }
+            }
+        } onGracefulShutdown: {
+            logger.info("shutting down: no new connections or requests")
+            registry.startDraining()
+            serverChannel.channel.close(promise: nil)
+        }
+        logger.info("all connections closed")
+    }
+}

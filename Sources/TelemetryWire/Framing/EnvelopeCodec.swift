@@ -1,0 +1,39 @@
+package import NIOCore
+package import SwiftProtobuf
+
+/// Frames <-> protobuf envelopes, the second step after `FrameDecoder` (STYLE.md 2.5).
+package enum EnvelopeCodec {
+    /// Payloads at least this large are compressed when the peer compresses.
+    package static let compressionThreshold = 1024
+
+    /// Decodes a frame's payload as `M`, decompressing it first when flagged.
+    /// - Throws: `FrameError.reservedFlags` / `.badCompression` / `.decompressedTooLarge`,
+    ///   or `EnvelopeDecodingError` when the bytes are not a valid `M`.
+    package static func decode<M: Message>(
+        _ frame: Frame, as type: M.Type = M.self, maxBytes: Int, allocator: ByteBufferAllocator
+    ) throws -> M {
+        guard frame.flags & FrameFlags.reservedMask == 0 else { throw FrameError.reservedFlags(frame.flags) }
+        var payload = frame.payload
+        if frame.flags & FrameFlags.compressed != 0 {
+            payload = try Snappy.uncompress(payload, limit: maxBytes, allocator: allocator)
+        }
+        do {
+            return try payload.withUnsafeReadableBytes { raw in try M(serializedBytes: raw.bytes) }
+        } catch {
+            throw EnvelopeDecodingError(message: "payload is not a valid \(M.protoMessageName) (\(error))")
+        }
+    }
+
+    /// Serializes and frames `message`.
+    package static func encode(_ message: some Message, compress: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        let bytes: [UInt8] = try message.serializedBytes()
+        let shouldCompress = compress && bytes.count >= compressionThreshold
+        return FrameEncoder.encode(bytes: bytes, compress: shouldCompress, allocator: allocator)
+    }
+}
+
+/// A frame whose payload is not the expected protobuf message.
+package struct EnvelopeDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
+}

@@ -1,0 +1,1 @@
+print("telemetry-load")
