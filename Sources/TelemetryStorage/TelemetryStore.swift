@@ -1,4 +1,4 @@
-public import TelemetryCore
+import TelemetryCore
 import Synchronization
 import Foundation
 
@@ -228,5 +228,26 @@ public final class TelemetryStore: Sendable {
             return StorageError(code: .dataLoss, message: "data loss while reading \(what): \(error.message)")
         }
         return StorageError(code: .io, message: "cannot read \(what): \(error.message)")
+    }
+}
+
+extension TelemetryStore {
+    /// Compacts the whole store (every keyspace); blocks until LevelDB is done. Reads and
+    /// writes keep working meanwhile.
+    public func compact() throws {
+        try database().compactRange(begin: nil, end: nil)
+    }
+
+    /// Compacts one keyspace.
+    public func compact(_ keyspace: Keyspace) throws {
+        try database().compactRange(begin: keyspace.lowerBound, end: keyspace.upperBound)
+    }
+}
+
+extension TelemetryStore {
+    /// A LevelDB property such as `leveldb.stats`, `leveldb.sstables`,
+    /// `leveldb.num-files-at-level0` or `leveldb.approximate-memory-usage`.
+    public func leveldbProperty(_ name: String) throws -> String? {
+        try database().property(name)
     }
 }
