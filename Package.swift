@@ -110,7 +110,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "telemetryctl",
-            dependencies: ["TelemetryCLI"],
+            dependencies: ["TelemetryCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings
         ),
         // The load generator (docs/BENCHMARKS.md): replays a dataset over N connections.

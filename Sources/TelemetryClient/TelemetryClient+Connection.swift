@@ -1,0 +1,226 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TelemetryCore
+import TelemetryWire
+
+extension TelemetryClient {
+    /// One open, greeted connection.
+    struct Link: Sendable {
+        let channel: any Channel
+        let session: SessionInfo
+        /// Which connection this is: answers are only expected on the connection that carried the request.
+        let generation: Int
+    }
+
+    struct Pending {
+        var continuation: CheckedContinuation<[Telemetry_V1_ResponseEnvelope], any Error>
+        var generation: Int
+        var frames: [Telemetry_V1_ResponseEnvelope] = []
+        var deadline: Scheduled<Void>? = nil
+    }
+
+    enum LinkState {
+        case disconnected
+        case connected(Link)
+        /// The server refused this client for good (bad token, unsupported version).
+        case failed(StatusError)
+        /// `run()` ended.
+        case shutdown
+    }
+
+    struct State {
+        var link: LinkState = .disconnected
+        var pending: [UInt64: Pending] = [:]
+        var waiters: [CheckedContinuation<Link, any Error>] = []
+        var nextRequestID: UInt64 = 1
+        var generation = 0
+    }
+
+    /// Keeps the client connected until the task is cancelled: connects, greets, and after a
+    /// lost connection reconnects with the retry policy's backoff (without giving up).
+    /// - Throws: `ClientError` when the server refuses the hello (UNAUTHENTICATED,
+    ///   FAILED_PRECONDITION): retrying cannot help, so waiting calls fail with it too.
+    public func run() async throws {
+        var failures = 0
+        defer { shutDown() }
+        while !Task.isCancelled {
+            let connected: Bool
+            do {
+                connected = try await connectAndServe()
+            } catch let error as StatusError where [.unauthenticated, .permissionDenied, .failedPrecondition, .invalidArgument].contains(error.code) {
+                fail(with: error)
+                throw error
+            } catch is CancellationError {
+                return
+            } catch {
+                connected = false
+                let reason = StatusError(.unavailable, "cannot reach \(configuration.host):\(configuration.port): \(error)")
+                logger.debug("connection attempt failed", metadata: ["error": "\(error)"])
+                failWaiters(with: reason)
+            }
+            failures = connected ? 1 : failures + 1
+            do {
+                try await Task.sleep(for: configuration.retry.backoff(beforeAttempt: Swift.min(failures + 1, 8)))
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Connects, greets and serves one connection until it closes. Returns whether it got
+    /// as far as a greeted connection.
+    private func connectAndServe() async throws -> Bool {
+        let maxFrame = configuration.maxFrameBytes
+        let client = self
+        let timeout = configuration.connectTimeout
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrame)))
+                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(client: client))
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port).get()
+        let generation = state.withLock { s -> Int in
+            s.generation += 1
+            return s.generation
+        }
+        return try await withTaskCancellationHandler {
+            // Greet: the hello travels like any request, on a link that is not yet public.
+            let provisional = Link(
+                channel: channel,
+                session: SessionInfo(serverVersion: "", role: "", maxFrameBytes: maxFrame, maxInFlight: 1, maxRecordsPerBatch: 1, lastCommittedSequence: nil),
+                generation: generation)
+            var hello = Telemetry_V1_Hello()
+            hello.protocolVersion = 1
+            hello.token = configuration.token
+            hello.clientName = configuration.clientName
+            hello.gatewayID = configuration.gatewayID ?? ""
+            var envelope = Telemetry_V1_RequestEnvelope()
+            envelope.hello = hello
+            let answer: Telemetry_V1_HelloResponse
+            do {
+                answer = try await send(envelope, on: provisional).first?.hello ?? Telemetry_V1_HelloResponse()
+            } catch {
+                channel.close(promise: nil)
+                throw error
+            }
+            let session = SessionInfo(
+                serverVersion: answer.serverVersion, role: Self.roleName(answer.role), maxFrameBytes: Int(answer.maxFrameBytes),
+                maxInFlight: Int(answer.maxInFlight), maxRecordsPerBatch: Int(answer.maxRecordsPerBatch),
+                lastCommittedSequence: answer.hasLastCommittedSequence ? answer.lastCommittedSequence : nil)
+            let link = Link(channel: channel, session: session, generation: generation)
+            let waiters = state.withLock { s -> [CheckedContinuation<Link, any Error>] in
+                s.link = .connected(link)
+                defer { s.waiters.removeAll() }
+                return s.waiters
+            }
+            for w in waiters { w.resume(returning: link) }
+            logger.debug("connected", metadata: ["telemetry.server": "\(session.serverVersion)", "telemetry.role": "\(session.role)"])
+            try? await channel.closeFuture.get()
+            connectionLost(generation: generation)
+            return true
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// The connection of `generation` closed: its requests fail with UNAVAILABLE (and are
+    /// retried by their callers).
+    func connectionLost(generation: Int) {
+        let lost = state.withLock { s -> [Pending] in
+            if case .connected(let link) = s.link, link.generation == generation { s.link = .disconnected }
+            let ids = s.pending.filter { $0.value.generation == generation }.map(\.key)
+            return ids.compactMap { s.pending.removeValue(forKey: $0) }
+        }
+        if !lost.isEmpty { logger.info("connection lost", metadata: ["telemetry.requests.failed": "\(lost.count)"]) }
+        for p in lost {
+            p.deadline?.cancel()
+            p.continuation.resume(throwing: StatusError(.unavailable, "the connection to the server was lost before the answer came"))
+        }
+    }
+
+    /// A greeted connection: at once when there is one, else when `run()` makes one.
+    func connection() async throws -> Link {
+        try await withCheckedThrowingContinuation { continuation in
+            let immediate: Result<Link, any Error>? = state.withLock { s in
+                switch s.link {
+                case .connected(let link): return .success(link)
+                case .failed(let error): return .failure(error)
+                case .shutdown: return .failure(StatusError(.cancelled, "the client is closed"))
+                case .disconnected:
+                    s.waiters.append(continuation)
+                    return nil
+                }
+            }
+            if let immediate { continuation.resume(with: immediate) }
+        }
+    }
+
+    private func failWaiters(with error: StatusError) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Link, any Error>] in
+            defer { s.waiters.removeAll() }
+            return s.waiters
+        }
+        for w in waiters { w.resume(throwing: error) }
+    }
+
+    private func fail(with error: StatusError) {
+        state.withLock { $0.link = .failed(error) }
+        failWaiters(with: error)
+    }
+
+    private func shutDown() {
+        let (waiters, pending) = state.withLock { s -> ([CheckedContinuation<Link, any Error>], [Pending]) in
+            if case .connected(let link) = s.link { link.channel.close(promise: nil) }
+            if case .failed = s.link {} else { s.link = .shutdown }
+            defer {
+                s.waiters.removeAll()
+                s.pending.removeAll()
+            }
+            return (s.waiters, Array(s.pending.values))
+        }
+        let error = StatusError(.cancelled, "the client is closed")
+        for w in waiters { w.resume(throwing: error) }
+        for p in pending {
+            p.deadline?.cancel()
+            p.continuation.resume(throwing: error)
+        }
+    }
+
+    static func roleName(_ role: Telemetry_V1_Role) -> String {
+        switch role {
+        case .ingest: return "ingest"
+        case .query: return "query"
+        case .admin: return "admin"
+        case .unspecified, .UNRECOGNIZED: return "unknown"
+        }
+    }
+}
+
+/// Routes frames from the socket to the client (runs on the event loop).
+final class ClientChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+
+    private let client: TelemetryClient
+
+    init(client: TelemetryClient) {
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        client.frameReceived(unwrapInboundIn(data), allocator: context.channel.allocator)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        client.logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension ClientChannelHandler: Sendable {}

@@ -1,0 +1,275 @@
+public import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+public import TelemetryCore
+import TelemetryWire
+
+/// An async client of telemetryd: domain types in, domain types out.
+///
+/// The client keeps one connection, opened and re-opened by `run()` (with backoff); calls
+/// made from any number of tasks are pipelined on it and matched to their answers by
+/// request id. A call that fails with UNAVAILABLE (connection lost, server restarting) is
+/// retried per `RetryPolicy`: every request of the protocol is safe to repeat.
+///
+/// ```swift
+/// try await withTelemetryClient(configuration) { client in
+///     let ack = try await client.ingest(records)
+/// }
+/// ```
+public final class TelemetryClient: Sendable {
+    public let configuration: ClientConfiguration
+    let logger: Logger
+    let state = Mutex(State())
+
+    /// - Parameter logger: the client logs connection changes at debug and info level.
+    public init(configuration: ClientConfiguration, logger: Logger = Logger(label: "telemetry-client")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// What the server granted on the current connection, once connected.
+    public var session: SessionInfo? {
+        state.withLock { s in
+            if case .connected(let c) = s.link { return c.session }
+            return nil
+        }
+    }
+
+    // MARK: - Calls
+
+    /// Sends provider records; returns once the server has stored them (or refused them).
+    /// Batches larger than the server's limit are split and sent in order.
+    /// - Throws: `ClientError` with the server's status for a refused batch, UNAVAILABLE
+    ///   when the server stayed unreachable through every retry.
+    public func ingest(_ records: [ProviderRecord]) async throws -> IngestResult {
+        guard !records.isEmpty else { return IngestResult() }
+        let limit = try await connection().session.maxRecordsPerBatch
+        var total = IngestResult()
+        var offset = 0
+        while offset < records.count {
+            let end = Swift.min(offset + Swift.max(limit, 1), records.count)
+            var request = Telemetry_V1_IngestRequest()
+            request.records = records[offset..<end].map(\.wire)
+            let answer = try await call(.ingest(request)).first?.ingest ?? Telemetry_V1_IngestResponse()
+            total.accepted += Int(answer.accepted)
+            total.duplicates += Int(answer.duplicates)
+            total.deadLettered += Int(answer.deadLettered)
+            total.rejected += answer.rejected.map {
+                RejectedRecord(index: offset + Int($0.index), code: StatusCode(rawValue: UInt8(clamping: $0.code)) ?? .unknown, reason: $0.reason)
+            }
+            total.durability = answer.durability == .synced ? .sync : .buffered
+            if answer.hasCommittedSequence { total.committedSequence = answer.committedSequence }
+            offset = end
+        }
+        return total
+    }
+
+    /// One vehicle's records in [from, to): the whole answer, or one page when the query
+    /// has a limit (then `nextCursor` continues).
+    public func range(_ query: RangeQuery) async throws -> RangePage {
+        var records = [TelemetryRecord]()
+        var next: String? = nil
+        try await range(query) { page, cursor in
+            records.append(contentsOf: page)
+            next = cursor
+        }
+        return RangePage(records: records, nextCursor: next)
+    }
+
+    /// Streams a range query: `onPage` gets each frame's records as it arrives, and the
+    /// cursor on the last one.
+    public func range(_ query: RangeQuery, onPage: (_ records: [TelemetryRecord], _ nextCursor: String?) throws -> Void) async throws {
+        var request = Telemetry_V1_RangeQueryRequest()
+        request.vehicleID = query.vehicle.rawValue
+        request.fromMs = query.from
+        request.toMs = query.to
+        request.fields = query.fields ?? []
+        request.limit = UInt32(clamping: query.limit ?? 0)
+        request.order = query.order == .descending ? .descending : .ascending
+        request.cursor = query.cursor ?? ""
+        for frame in try await call(.rangeQuery(request)) {
+            var records = [TelemetryRecord]()
+            records.reserveCapacity(frame.rangeQuery.records.count)
+            for r in frame.rangeQuery.records { records.append(try TelemetryRecord(wire: r)) }
+            try onPage(records, frame.more || frame.rangeQuery.nextCursor.isEmpty ? nil : frame.rangeQuery.nextCursor)
+        }
+    }
+
+    /// The latest state of each vehicle (per field, the newest value).
+    public func latest(_ vehicles: [VehicleID], fields: [String]? = nil) async throws -> LatestResult {
+        var request = Telemetry_V1_LatestRequest()
+        request.vehicleIds = vehicles.map(\.rawValue)
+        request.fields = fields ?? []
+        let answer = try await call(.latest(request)).first?.latest ?? Telemetry_V1_LatestResponse()
+        var states = [LatestState]()
+        for s in answer.states { states.append(try LatestState(wire: s)) }
+        return LatestResult(states: states, unknownVehicles: answer.unknownVehicleIds)
+    }
+
+    /// Downsampling: per bucket of `bucketMs`, count/min/max/sum/avg/first/last of each field.
+    public func aggregate(vehicle: VehicleID, from: Int64, to: Int64, bucketMs: Int64, fields: [String]) async throws -> [AggregateBucket] {
+        var request = Telemetry_V1_AggregateRequest()
+        request.vehicleID = vehicle.rawValue
+        request.fromMs = from
+        request.toMs = to
+        request.bucketMs = bucketMs
+        request.fields = fields
+        return try await call(.aggregate(request)).flatMap { $0.aggregate.buckets.map(AggregateBucket.init(wire:)) }
+    }
+
+    /// Every vehicle the store holds, with its time span and record count.
+    public func vehicles() async throws -> [VehicleSummary] {
+        var out = [VehicleSummary]()
+        for frame in try await call(.listVehicles(Telemetry_V1_ListVehiclesRequest())) {
+            for v in frame.listVehicles.vehicles { out.append(try VehicleSummary(wire: v)) }
+        }
+        return out
+    }
+
+    /// A round trip; returns the server's clock (ms since 1970).
+    public func ping() async throws -> Int64 {
+        try await call(.ping(Telemetry_V1_PingRequest())).first?.ping.serverTimeMs ?? 0
+    }
+
+    /// Store statistics (admin role).
+    public func stats() async throws -> StoreStats {
+        var request = Telemetry_V1_AdminRequest()
+        request.stats = Telemetry_V1_StatsRequest()
+        let s = try await call(.admin(request)).first?.admin.stats ?? Telemetry_V1_StatsResponse()
+        return StoreStats(health: s.health, vehicles: s.vehicles, records: s.records, diskBytes: s.diskBytes, leveldbStats: s.leveldbStats)
+    }
+
+    /// Compacts the store, or one keyspace (admin role).
+    public func compact(keyspace: String? = nil) async throws -> CompactionResult {
+        var request = Telemetry_V1_AdminRequest()
+        var c = Telemetry_V1_CompactRequest()
+        c.keyspace = keyspace ?? ""
+        request.compact = c
+        let r = try await call(.admin(request)).first?.admin.compact ?? Telemetry_V1_CompactResponse()
+        return CompactionResult(bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds)
+    }
+
+    // MARK: - Request plumbing
+
+    /// Sends a request and collects every frame of its answer, retrying on UNAVAILABLE.
+    func call(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) async throws -> [Telemetry_V1_ResponseEnvelope] {
+        var attempt = 1
+        while true {
+            do {
+                return try await callOnce(body)
+            } catch let error as StatusError where error.code == .unavailable && attempt < configuration.retry.maxAttempts {
+                attempt += 1
+                let wait = configuration.retry.backoff(beforeAttempt: attempt)
+                logger.debug("retrying after UNAVAILABLE", metadata: ["attempt": "\(attempt)", "error": "\(error.message)"])
+                try await Task.sleep(for: wait)
+            }
+        }
+    }
+
+    private func callOnce(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) async throws -> [Telemetry_V1_ResponseEnvelope] {
+        let link = try await connection()
+        var envelope = Telemetry_V1_RequestEnvelope()
+        envelope.body = body
+        return try await send(envelope, on: link)
+    }
+
+    /// Writes `envelope` (numbering it) on `link` and waits for its whole answer.
+    func send(_ envelope: Telemetry_V1_RequestEnvelope, on link: Link) async throws -> [Telemetry_V1_ResponseEnvelope] {
+        var envelope = envelope
+        let frames: [Telemetry_V1_ResponseEnvelope] = try await withCheckedThrowingContinuation { continuation in
+            let id = state.withLock { s -> UInt64 in
+                let id = s.nextRequestID
+                s.nextRequestID &+= 1
+                s.pending[id] = Pending(continuation: continuation, generation: link.generation)
+                return id
+            }
+            envelope.requestID = id
+            let buffer: ByteBuffer
+            do {
+                buffer = try EnvelopeCodec.encode(envelope, compress: configuration.compress, allocator: link.channel.allocator)
+            } catch {
+                complete(id, with: .failure(StatusError(.internal, "cannot encode the request: \(error)")))
+                return
+            }
+            let payload = buffer.readableBytes - Frame.headerLength
+            if payload > link.session.maxFrameBytes {
+                complete(
+                    id,
+                    with: .failure(
+                        StatusError(
+                            .resourceExhausted,
+                            "request of \(payload) bytes exceeds the server's maximum frame size of \(link.session.maxFrameBytes) bytes; send smaller batches")))
+                return
+            }
+            let timeout = configuration.requestTimeout
+            let deadline = link.channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] () -> Void in
+                self?.complete(id, with: .failure(StatusError(.deadlineExceeded, "no answer within \(timeout)")))
+            }
+            state.withLock { $0.pending[id]?.deadline = deadline }
+            link.channel.writeAndFlush(buffer).whenFailure { [weak self] error in
+                self?.complete(id, with: .failure(StatusError(.unavailable, "cannot send the request: \(error)")))
+            }
+        }
+        return frames
+    }
+
+    /// Resolves a pending request once.
+    func complete(_ id: UInt64, with result: Result<[Telemetry_V1_ResponseEnvelope], any Error>) {
+        guard let pending = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
+        pending.deadline?.cancel()
+        pending.continuation.resume(with: result)
+    }
+
+    /// An answer frame arrived (on the event loop).
+    func frameReceived(_ frame: Frame, allocator: ByteBufferAllocator) {
+        let envelope: Telemetry_V1_ResponseEnvelope
+        do {
+            envelope = try EnvelopeCodec.decode(frame, maxBytes: configuration.maxFrameBytes, allocator: allocator)
+        } catch {
+            logger.error("undecodable answer from the server", metadata: ["error": "\(error)"])
+            return
+        }
+        let id = envelope.requestID
+        let status = envelope.status.statusCode
+        if id == 0 && status != .ok {
+            // About the connection, not one request (a framing error): it will close.
+            logger.warning("server reported a connection error", metadata: ["status": "\(status)", "error": "\(envelope.status.message)"])
+            return
+        }
+        let finished: Result<[Telemetry_V1_ResponseEnvelope], any Error>? = state.withLock { s in
+            guard var pending = s.pending[id] else { return nil }
+            if status != .ok {
+                return .failure(StatusError(status, envelope.status.message))
+            }
+            pending.frames.append(envelope)
+            if envelope.more {
+                s.pending[id] = pending
+                return nil
+            }
+            return .success(pending.frames)
+        }
+        if let finished { complete(id, with: finished) }
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, for NIO's timers.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// Runs a client for the duration of `body`: connects, serves `body`'s calls, and closes.
+public func withTelemetryClient<T: Sendable>(
+    _ configuration: ClientConfiguration, logger: Logger = Logger(label: "telemetry-client"),
+    _ body: (TelemetryClient) async throws -> T
+) async throws -> T {
+    let client = TelemetryClient(configuration: configuration, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await client.run() }
+        defer { group.cancelAll() }
+        return try await body(client)
+    }
+}
