@@ -116,7 +116,11 @@ let package = Package(
         // The load generator (docs/BENCHMARKS.md): replays a dataset over N connections.
         .executableTarget(
             name: "telemetry-load",
-            dependencies: ["TelemetryClient", "TelemetryCore", "TelemetryCLI"],
+            dependencies: [
+                "TelemetryClient", "TelemetryCore", "TelemetryCLI", "TelemetryWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "tools/load",
             swiftSettings: strictSettings
         ),
@@ -152,7 +156,11 @@ let package = Package(
                 "TelemetryServer", "TelemetryClient", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryCLI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),

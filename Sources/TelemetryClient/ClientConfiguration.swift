@@ -13,7 +13,8 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// Longest wait for the whole answer to one request.
     public var requestTimeout: Duration = .seconds(60)
     /// Retries of a request that failed with UNAVAILABLE (connection lost, server
-    /// draining). Every request of this protocol is safe to repeat: ingest is idempotent.
+    /// draining). Every request of this protocol is safe to repeat: re-sent identical records
+    /// are counted as duplicates, not stored twice.
     public var retry = RetryPolicy()
     /// Compress request frames with snappy (worth it on slow links; costs CPU).
     public var compress = false

@@ -36,6 +36,8 @@ extension TelemetryClient {
         var waiters: [CheckedContinuation<Link, any Error>] = []
         var nextRequestID: UInt64 = 1
         var generation = 0
+        /// What the server said about a connection as a whole (request id 0) before closing it.
+        var connectionErrors: [Int: StatusError] = [:]
     }
 
     /// Keeps the client connected until the task is cancelled: connects, greets, and after a
@@ -75,20 +77,22 @@ extension TelemetryClient {
         let maxFrame = configuration.maxFrameBytes
         let client = self
         let timeout = configuration.connectTimeout
+        let generation = state.withLock { s -> Int in
+            s.generation += 1
+            return s.generation
+        }
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(client: client))
+                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(client: client, generation: generation))
                 }
             }
             .connect(host: configuration.host, port: configuration.port).get()
-        let generation = state.withLock { s -> Int in
-            s.generation += 1
-            return s.generation
-        }
+        // Whenever it closes (even during the hello), its requests fail at once.
+        channel.closeFuture.whenComplete { _ in client.connectionLost(generation: generation) }
         return try await withTaskCancellationHandler {
             // Greet: the hello travels like any request, on a link that is not yet public.
             let provisional = Link(
@@ -122,7 +126,6 @@ extension TelemetryClient {
             for w in waiters { w.resume(returning: link) }
             logger.debug("connected", metadata: ["telemetry.server": "\(session.serverVersion)", "telemetry.role": "\(session.role)"])
             try? await channel.closeFuture.get()
-            connectionLost(generation: generation)
             return true
         } onCancel: {
             channel.close(promise: nil)
@@ -132,15 +135,16 @@ extension TelemetryClient {
     /// The connection of `generation` closed: its requests fail with UNAVAILABLE (and are
     /// retried by their callers).
     func connectionLost(generation: Int) {
-        let lost = state.withLock { s -> [Pending] in
+        let (lost, reason) = state.withLock { s -> ([Pending], StatusError?) in
             if case .connected(let link) = s.link, link.generation == generation { s.link = .disconnected }
             let ids = s.pending.filter { $0.value.generation == generation }.map(\.key)
-            return ids.compactMap { s.pending.removeValue(forKey: $0) }
+            return (ids.compactMap { s.pending.removeValue(forKey: $0) }, s.connectionErrors.removeValue(forKey: generation))
         }
         if !lost.isEmpty { logger.info("connection lost", metadata: ["telemetry.requests.failed": "\(lost.count)"]) }
+        let error = reason ?? StatusError(.unavailable, "the connection to the server was lost before the answer came")
         for p in lost {
             p.deadline?.cancel()
-            p.continuation.resume(throwing: StatusError(.unavailable, "the connection to the server was lost before the answer came"))
+            p.continuation.resume(throwing: error)
         }
     }
 
@@ -207,13 +211,15 @@ final class ClientChannelHandler: ChannelInboundHandler {
     typealias InboundIn = Frame
 
     private let client: TelemetryClient
+    private let generation: Int
 
-    init(client: TelemetryClient) {
+    init(client: TelemetryClient, generation: Int) {
         self.client = client
+        self.generation = generation
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        client.frameReceived(unwrapInboundIn(data), allocator: context.channel.allocator)
+        client.frameReceived(unwrapInboundIn(data), allocator: context.channel.allocator, generation: generation)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -187,19 +187,19 @@ public final class TelemetryClient: Sendable {
             envelope.requestID = id
             let buffer: ByteBuffer
             do {
-                buffer = try EnvelopeCodec.encode(envelope, compress: configuration.compress, allocator: link.channel.allocator)
-            } catch {
-                complete(id, with: .failure(StatusError(.internal, "cannot encode the request: \(error)")))
-                return
-            }
-            let payload = buffer.readableBytes - Frame.headerLength
-            if payload > link.session.maxFrameBytes {
+                buffer = try EnvelopeCodec.encode(
+                    envelope, compress: configuration.compress, allocator: link.channel.allocator,
+                    maxPayloadBytes: link.session.maxFrameBytes)
+            } catch let error as PayloadTooLarge {
                 complete(
                     id,
                     with: .failure(
                         StatusError(
                             .resourceExhausted,
-                            "request of \(payload) bytes exceeds the server's maximum frame size of \(link.session.maxFrameBytes) bytes; send smaller batches")))
+                            "request of \(error.size) bytes exceeds the server's maximum frame size of \(error.limit) bytes; send smaller batches")))
+                return
+            } catch {
+                complete(id, with: .failure(StatusError(.internal, "cannot encode the request: \(error)")))
                 return
             }
             let timeout = configuration.requestTimeout
@@ -221,8 +221,8 @@ public final class TelemetryClient: Sendable {
         pending.continuation.resume(with: result)
     }
 
-    /// An answer frame arrived (on the event loop).
-    func frameReceived(_ frame: Frame, allocator: ByteBufferAllocator) {
+    /// An answer frame arrived (on the event loop) on the connection of `generation`.
+    func frameReceived(_ frame: Frame, allocator: ByteBufferAllocator, generation: Int) {
         let envelope: Telemetry_V1_ResponseEnvelope
         do {
             envelope = try EnvelopeCodec.decode(frame, maxBytes: configuration.maxFrameBytes, allocator: allocator)
@@ -233,8 +233,10 @@ public final class TelemetryClient: Sendable {
         let id = envelope.requestID
         let status = envelope.status.statusCode
         if id == 0 && status != .ok {
-            // About the connection, not one request (a framing error): it will close.
+            // About the connection, not one request (connection limit, framing error): when the
+            // connection then closes, its pending requests fail with this status, not a generic one.
             logger.warning("server reported a connection error", metadata: ["status": "\(status)", "error": "\(envelope.status.message)"])
+            state.withLock { $0.connectionErrors[generation] = StatusError(status, envelope.status.message) }
             return
         }
         let finished: Result<[Telemetry_V1_ResponseEnvelope], any Error>? = state.withLock { s in

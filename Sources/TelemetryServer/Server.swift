@@ -6,6 +6,12 @@ import Synchronization
 public import TelemetryStorage
 import TelemetryWire
 
+/// A connection as accepted: its channel and its in-flight count (shared with the idle check).
+struct AcceptedConnection: Sendable {
+    let channel: NIOAsyncChannel<Frame, ByteBuffer>
+    let limiter: InFlightLimiter
+}
+
 /// telemetryd's TCP server: accepts connections and serves them until shutdown.
 ///
 /// `bind` opens the listener (so a taken port fails at once, before anything runs); `run`
@@ -14,14 +20,14 @@ import TelemetryWire
 public final class Server: Service {
     /// The port actually bound (useful with port 0).
     public let localPort: Int
-    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>
+    private let serverChannel: NIOAsyncChannel<AcceptedConnection, Never>
     private let handler: ConnectionHandler
     private let registry: ConnectionRegistry
     private let logger: Logger
     private let nextConnectionID = Atomic<UInt64>(1)
 
     private init(
-        serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>, handler: ConnectionHandler,
+        serverChannel: NIOAsyncChannel<AcceptedConnection, Never>, handler: ConnectionHandler,
         registry: ConnectionRegistry, logger: Logger
     ) {
         self.serverChannel = serverChannel
@@ -56,11 +62,13 @@ public final class Server: Service {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let limiter = InFlightLimiter(limit: configuration.maxInFlightPerConnection)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrame)))
-                    try sync.addHandler(IdleCloseHandler())
-                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try sync.addHandler(IdleCloseHandler(limiter: limiter))
+                    let wrapped = try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return AcceptedConnection(channel: wrapped, limiter: limiter)
                 }
             }
         let server = Server(serverChannel: channel, handler: handler, registry: registry, logger: logger)
@@ -84,7 +92,7 @@ public final class Server: Service {
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
                         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
-                        group.addTask { await handler.serve(connection, id: id) }
+                        group.addTask { await handler.serve(connection.channel, limiter: connection.limiter, id: id) }
                     }
                     logger.info("listener closed; finishing the requests in flight", metadata: ["telemetry.connections": "\(registry.count)"])
                 }

@@ -12,7 +12,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var maxInFlightPerConnection = 32
     /// Connections served at once; a further one gets UNAVAILABLE and is closed. Default 1024.
     public var maxConnections = 1024
-    /// A connection that sends nothing for this long is closed, in seconds. Default 300.
+    /// A connection with nothing read or written for this long, and no request in flight,
+    /// is closed, in seconds. Default 300.
     public var idleTimeoutSeconds = 300
     /// Records in one ingest batch. Default 10,000.
     public var maxRecordsPerBatch = 10_000
@@ -43,7 +44,7 @@ public struct ServerConfiguration: Sendable, Hashable {
         guard maxFutureSkewMs >= 0 else { throw ConfigurationError("max future skew must not be negative") }
         guard recordsPerFrame >= 1 else { throw ConfigurationError("records per frame must be at least 1") }
         for (i, t) in tokens.enumerated() where t.secret.utf8.count < 16 {
-            throw ConfigurationError("token \(i + 1) (role \(t.role)) is shorter than 16 characters")
+            throw ConfigurationError("token \(i + 1) (role \(t.role)) is shorter than 16 bytes")
         }
         if tokens.isEmpty && !Self.isLoopback(host) {
             throw ConfigurationError(

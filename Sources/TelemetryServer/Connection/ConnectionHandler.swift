@@ -19,7 +19,7 @@ struct ConnectionHandler: Sendable {
 
     var configuration: ServerConfiguration { dispatcher.configuration }
 
-    func serve(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, id: UInt64) async {
+    func serve(_ channel: NIOAsyncChannel<Frame, ByteBuffer>, limiter: InFlightLimiter, id: UInt64) async {
         var logger = self.logger
         logger[metadataKey: "telemetry.connection.id"] = "\(id)"
         let metrics = dispatcher.metrics
@@ -44,7 +44,7 @@ struct ConnectionHandler: Sendable {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let sink = ChannelResponseSink(outbound: outbound, allocator: raw.allocator)
-                try await serveRequests(inbound, sink: sink, allocator: raw.allocator, logger: logger)
+                try await serveRequests(inbound, sink: sink, limiter: limiter, allocator: raw.allocator, logger: logger)
             }
             logger.debug("connection closed")
         } catch {
@@ -54,9 +54,9 @@ struct ConnectionHandler: Sendable {
 
     /// The request loop, separate from the channel so tests can drive it with any stream.
     func serveRequests<Inbound: AsyncSequence>(
-        _ inbound: Inbound, sink: ChannelResponseSink, allocator: ByteBufferAllocator, logger: Logger
+        _ inbound: Inbound, sink: ChannelResponseSink, limiter: InFlightLimiter, allocator: ByteBufferAllocator,
+        logger: Logger
     ) async throws where Inbound.Element == Frame {
-        let limiter = InFlightLimiter(limit: configuration.maxInFlightPerConnection)
         let dispatcher = self.dispatcher
         var machine = ConnectionStateMachine()
         var gatewayID: String? = nil

@@ -11,11 +11,16 @@ final class InFlightLimiter: Sendable {
     }
 
     private let state: Mutex<State>
+    private let limit: Int
 
     init(limit: Int) {
         precondition(limit > 0, "the in-flight limit must be positive")
+        self.limit = limit
         state = Mutex(State(available: limit))
     }
+
+    /// Requests in flight now: the idle timeout leaves a connection with work alone.
+    var inUse: Int { state.withLock { limit - $0.available } }
 
     /// Waits until a slot is free and takes it.
     func acquire() async {

@@ -62,9 +62,11 @@ final class RequestDispatcher: Sendable {
             return HelloOutcome(response: .status(requestID, .unauthenticated, "the token is not valid"), role: nil)
         }
         if !hello.gatewayID.isEmpty {
-            guard hello.gatewayID.utf8.count <= 128, !hello.gatewayID.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            guard hello.gatewayID.utf8.count <= 128,
+                !hello.gatewayID.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            else {
                 return HelloOutcome(
-                    response: .status(requestID, .invalidArgument, "gateway_id must be 1 to 128 bytes without control characters"),
+                    response: .status(requestID, .invalidArgument, "gateway_id must be at most 128 bytes without control characters"),
                     role: nil)
             }
         }

@@ -25,11 +25,22 @@ package enum EnvelopeCodec {
     }
 
     /// Serializes and frames `message`.
-    package static func encode(_ message: some Message, compress: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    /// - Parameter maxPayloadBytes: the peer's frame limit; a larger message (before
+    ///   compression, since the peer checks the expanded size too) throws `PayloadTooLarge`.
+    package static func encode(
+        _ message: some Message, compress: Bool, allocator: ByteBufferAllocator, maxPayloadBytes: Int = .max
+    ) throws -> ByteBuffer {
         let bytes: [UInt8] = try message.serializedBytes()
+        guard bytes.count <= maxPayloadBytes else { throw PayloadTooLarge(size: bytes.count, limit: maxPayloadBytes) }
         let shouldCompress = compress && bytes.count >= compressionThreshold
         return FrameEncoder.encode(bytes: bytes, compress: shouldCompress, allocator: allocator)
     }
+}
+
+/// A message too large for the peer's frame limit.
+package struct PayloadTooLarge: Error, Sendable, Hashable {
+    package var size: Int
+    package var limit: Int
 }
 
 /// A frame whose payload is not the expected protobuf message.

@@ -18,8 +18,8 @@
 ///   flags bit 0: payload is snappy-compressed (raw snappy, not framed); bits 1-7: 0.
 ///
 /// A client sends RequestEnvelope payloads; the server answers with ResponseEnvelope
-/// payloads that echo the request_id. Field numbers are never reused: retired ones are
-/// listed as `reserved`.
+/// payloads that echo the request_id. Field numbers are never reused: a retired one will be
+/// listed as `reserved` (none is retired yet).
 
 #if canImport(FoundationEssentials)
 package import FoundationEssentials
@@ -259,7 +259,8 @@ package nonisolated struct Telemetry_V1_ResponseEnvelope: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request_id of the request this answers (0 when the request could not be decoded).
+  /// The request_id of the request this answers; 0 when the answer is about the connection
+  /// as a whole (an undecodable frame, a frame over the size limit, the connection limit).
   package var requestID: UInt64 = 0
 
   /// OK, or why the request failed. On a streamed answer, every frame but the last carries
@@ -653,7 +654,8 @@ package nonisolated struct Telemetry_V1_RangeQueryRequest: Sendable {
 
   package var vehicleID: String = String()
 
-  /// [from_ms, to_ms). Unset to_ms (0 together with unset from) is not special: give both.
+  /// [from_ms, to_ms): from included, to excluded, except that to_ms = INT64_MAX means "no
+  /// upper bound" (a record at INT64_MAX is included). Give both; 0 is an ordinary time.
   package var fromMs: Int64 = 0
 
   package var toMs: Int64 = 0
@@ -818,7 +820,8 @@ package nonisolated struct Telemetry_V1_AggregateRequest: Sendable {
   /// Bucket width in milliseconds, > 0.
   package var bucketMs: Int64 = 0
 
-  /// Numeric canonical fields to aggregate; at least one.
+  /// Canonical fields to aggregate, at least one: int64 and double values, and bools as 0/1;
+  /// other values are skipped.
   package var fields: [String] = []
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()

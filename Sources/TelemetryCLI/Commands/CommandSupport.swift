@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Logging
+import TelemetryClient
+import TelemetryCore
+
+/// Exit codes, in one place (the root command's discussion lists them).
+enum ExitCodes {
+    static let rejectedRecords: Int32 = 1
+    static let badInput: Int32 = 65
+    static let unreachable: Int32 = 69
+    /// 100 + the status code.
+    static func server(_ code: StatusCode) -> Int32 { 100 + Int32(code.rawValue) }
+}
+
+extension ConnectionOptions {
+    func clientConfiguration(gatewayID: String? = nil, compress: Bool = false) -> ClientConfiguration {
+        var c = ClientConfiguration(
+            host: host, port: port, token: token ?? ProcessInfo.processInfo.environment["TELEMETRY_TOKEN"] ?? "",
+            clientName: "telemetryctl")
+        c.gatewayID = gatewayID
+        c.compress = compress
+        c.requestTimeout = .seconds(timeout)
+        c.connectTimeout = .seconds(min(timeout, 10))
+        c.retry = RetryPolicy(maxAttempts: attempts, initialBackoff: .milliseconds(500), maxBackoff: .seconds(5))
+        return c
+    }
+
+    /// Runs `body` with a connected client; a failure is printed and becomes an exit code.
+    func withClient<T: Sendable>(
+        gatewayID: String? = nil, compress: Bool = false, _ body: (TelemetryClient) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "telemetryctl")
+        logger.logLevel = .error
+        do {
+            return try await withTelemetryClient(clientConfiguration(gatewayID: gatewayID, compress: compress), logger: logger, body)
+        } catch let error as StatusError {
+            printError("\(error.code.name): \(error.message)")
+            throw ExitCode(error.code == .unavailable ? ExitCodes.unreachable : ExitCodes.server(error.code))
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("telemetryctl: \(message)\n".utf8))
+}
+
+/// Writes to standard output. When the reader went away (`telemetryctl query ... | head`),
+/// the command ends quietly, as Unix tools do, instead of failing.
+func write(_ text: String) {
+    guard !text.isEmpty else { return }
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            if errno == EPIPE { exit(0) }
+            printError("cannot write the output: \(String(cString: strerror(errno)))")
+            exit(74)
+        }
+        offset += n
+    }
+}
+
+/// Times as users type them: milliseconds since 1970, RFC 3339, `now`, or `now-1h`-style
+/// offsets (units ms, s, m, h, d).
+enum TimeArgument {
+    static func parse(_ text: String, now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws -> Int64 {
+        if let ms = Int64(text) { return ms }
+        if text == "now" { return now }
+        if text.hasPrefix("now-") || text.hasPrefix("now+") {
+            let sign: Int64 = text.dropFirst(3).first == "-" ? -1 : 1
+            return now + sign * (try DurationArgument.parse(String(text.dropFirst(4))))
+        }
+        if let ms = RFC3339.milliseconds(parsing: Array(text.utf8)) { return ms }
+        throw ValidationError("\"\(text)\" is not a time: give milliseconds since 1970, RFC 3339 (2024-01-01T00:00:00Z), now or now-1h")
+    }
+}
+
+/// Durations as users type them: `500ms`, `30s`, `1m`, `2h`, `1d`, or bare milliseconds.
+enum DurationArgument {
+    static func parse(_ text: String) throws -> Int64 {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        if let n = Int64(text), n > 0 { return n }
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let n = Int64(text.dropLast(suffix.count)), n > 0, n <= Int64.max / factor { return n * factor }
+        }
+        throw ValidationError("\"\(text)\" is not a duration: give e.g. 500ms, 30s, 1m, 2h or 1d")
+    }
+}
+
+func vehicleID(_ text: String) throws -> VehicleID {
+    do { return try VehicleID(text) } catch { throw ValidationError("vehicle \"\(text)\": \(error)") }
+}
+
+func splitList(_ text: String?) -> [String]? {
+    guard let text, !text.isEmpty else { return nil }
+    return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}

@@ -1,0 +1,175 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import TelemetryClient
+import TelemetryCore
+
+extension TelemetryCommand {
+    /// `telemetryctl ingest FILE...`: sends records from CSV, JSON lines or line-protocol files.
+    struct Ingest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send records from CSV, JSON lines or InfluxDB line-protocol files.",
+            discussion: """
+                The format follows the file's extension (.csv; .jsonl, .ndjson, .json; .lp, .txt, .influx) \
+                unless --format names it. Batches are pipelined; every acknowledged batch is stored. \
+                Re-running the same file stores nothing twice (the records come back as duplicates).
+                """)
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "Files to send, in order.")
+        var files: [String]
+
+        @Option(name: .long, help: "Input format: csv, jsonl or lp (default: from the file extension).")
+        var format: String?
+
+        @Option(name: .long, help: "Provider of the records (default: the file's provider column, else the line-protocol measurement, else generic).")
+        var provider: String?
+
+        @Option(name: .long, help: "Unit of numeric timestamps: ns, us, ms or s.")
+        var precision: String = "ms"
+
+        @Option(name: .long, help: "Column, key or tag holding the vehicle id.")
+        var vehicleKey: String = "vehicle"
+
+        @Option(name: .long, help: "Records per batch.")
+        var batch: Int = 5000
+
+        @Option(name: .long, help: "Batches in flight at once.")
+        var window: Int = 4
+
+        @Option(name: .long, help: "Gateway id to record sequence numbers under.")
+        var gatewayID: String?
+
+        @Flag(name: .long, help: "Compress frames with snappy.")
+        var compress = false
+
+        @Flag(name: .long, help: "No progress bar, only the summary.")
+        var quiet = false
+
+        func validate() throws {
+            guard batch > 0 else { throw ValidationError("--batch must be positive") }
+            guard window > 0 else { throw ValidationError("--window must be positive") }
+            if let format, InputFormat(rawValue: format) == nil {
+                throw ValidationError("--format must be one of \(InputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard TimestampPrecision(rawValue: precision) != nil else {
+                throw ValidationError("--precision must be one of \(TimestampPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() async throws {
+            var options = InputOptions()
+            options.provider = provider
+            options.vehicleKey = vehicleKey
+            options.precision = TimestampPrecision(rawValue: precision) ?? .milliseconds
+            let readers: [RecordFileReader]
+            do {
+                readers = try files.map { try RecordFileReader(path: $0, format: format.flatMap(InputFormat.init(rawValue:)), options: options) }
+            } catch {
+                printError("\(error)")
+                throw ExitCode(ExitCodes.badInput)
+            }
+            let progress = Progress(totalBytes: readers.reduce(0) { $0 + ($1.totalBytes ?? 0) }, enabled: !quiet && isatty(2) != 0)
+            let started = Date()
+            let (sent, result, inputError) = try await connection.withClient(gatewayID: gatewayID, compress: compress) { client in
+                try await send(readers, client: client, progress: progress)
+            }
+            progress.finish()
+            let seconds = Date().timeIntervalSince(started)
+            let rate = seconds > 0 ? Double(sent) / seconds : 0
+            write(
+                "sent \(sent) records in \(String(format: "%.2f", seconds)) s (\(Int(rate)) records/s): "
+                    + "\(result.accepted) stored, \(result.duplicates) duplicates, \(result.rejected.count) rejected, "
+                    + "\(result.deadLettered) dead-lettered; durability \(result.durability.rawValue)\n")
+            for r in result.rejected.prefix(20) { printError("rejected: \(r.reason) (\(r.code.name))") }
+            if result.rejected.count > 20 { printError("... and \(result.rejected.count - 20) more rejected records") }
+            if let inputError {
+                printError("\(inputError)")
+                printError("stopped at this error; the batches before it were stored")
+                throw ExitCode(ExitCodes.badInput)
+            }
+            if !result.rejected.isEmpty { throw ExitCode(ExitCodes.rejectedRecords) }
+        }
+
+        /// Reads batches and keeps up to `window` of them in flight. A bad line stops reading;
+        /// what was sent before it is still awaited and counted.
+        private func send(
+            _ readers: [RecordFileReader], client: TelemetryClient, progress: Progress
+        ) async throws -> (Int, IngestResult, String?) {
+            var total = IngestResult()
+            var sent = 0
+            var inputError: String? = nil
+            var baseBytes: Int64 = 0
+            try await withThrowingTaskGroup(of: (Int, IngestResult).self) { group in
+                var inFlight = 0
+                var batchOffset = 0
+                func collect() async throws {
+                    guard let (offset, r) = try await group.next() else { return }
+                    inFlight -= 1
+                    total.accepted += r.accepted
+                    total.duplicates += r.duplicates
+                    total.deadLettered += r.deadLettered
+                    total.durability = r.durability
+                    total.rejected += r.rejected.map { RejectedRecord(index: offset + $0.index, code: $0.code, reason: $0.reason) }
+                    if let s = r.committedSequence { total.committedSequence = s }
+                }
+                outer: for reader in readers {
+                    while true {
+                        let records: [ProviderRecord]?
+                        do { records = try reader.nextBatch(maxRecords: batch) } catch {
+                            inputError = "\(error)"
+                            break outer
+                        }
+                        guard let records else { break }
+                        if inFlight >= window { try await collect() }
+                        let offset = batchOffset
+                        batchOffset += records.count
+                        sent += records.count
+                        inFlight += 1
+                        group.addTask { (offset, try await client.ingest(records)) }
+                        progress.update(bytes: baseBytes + reader.bytesRead, records: sent)
+                    }
+                    baseBytes += reader.totalBytes ?? reader.bytesRead
+                }
+                while inFlight > 0 { try await collect() }
+            }
+            return (sent, total, inputError)
+        }
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn at most 10 times a second.
+final class Progress: Sendable {
+    private let totalBytes: Int64
+    private let enabled: Bool
+    private let started = Date()
+    private let lastDraw = Mutex<Double>(0)
+
+    init(totalBytes: Int64, enabled: Bool) {
+        self.totalBytes = totalBytes
+        self.enabled = enabled
+    }
+
+    func update(bytes: Int64, records: Int) {
+        guard enabled else { return }
+        let elapsed = Date().timeIntervalSince(started)
+        let due = lastDraw.withLock { last -> Bool in
+            guard elapsed - last >= 0.1 else { return false }
+            last = elapsed
+            return true
+        }
+        guard due else { return }
+        let fraction = totalBytes > 0 ? min(1, Double(bytes) / Double(totalBytes)) : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        let rate = elapsed > 0 ? Int(Double(records) / elapsed) : 0
+        FileHandle.standardError.write(Data("\r[\(bar)] \(Int(fraction * 100))%  \(records) records  \(rate) records/s ".utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+}

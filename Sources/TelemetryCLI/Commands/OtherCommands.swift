@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import TelemetryClient
+import TelemetryCore
+
+extension TelemetryCommand {
+    /// `telemetryctl latest V...`: the newest value of every field of each vehicle.
+    struct Latest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the latest state of one or more vehicles.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "Vehicle ids.")
+        var vehicles: [String]
+
+        @Option(name: .long, help: "Comma-separated fields (default: all).")
+        var fields: String?
+
+        @Option(name: .long, help: "table, csv or jsonl.")
+        var format: OutputFormat = .table
+
+        func run() async throws {
+            let ids = try vehicles.map(vehicleID)
+            let fieldList = splitList(fields)
+            let result = try await connection.withClient { client in try await client.latest(ids, fields: fieldList) }
+            write(render(latest: result.states, format: format))
+            if !result.unknownVehicles.isEmpty {
+                printError("no records for: \(result.unknownVehicles.joined(separator: ", "))")
+                throw ExitCode(ExitCodes.server(.notFound))
+            }
+        }
+    }
+
+    /// `telemetryctl aggregate VEHICLE`: downsampling.
+    struct Aggregate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per time bucket: count, min, max, avg, sum, first and last of numeric fields.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @OptionGroup var range: VehicleRangeOptions
+
+        @Option(name: .long, help: "Bucket width: 500ms, 30s, 1m, 1h, 1d.")
+        var bucket: String = "1m"
+
+        @Option(name: .long, help: "Comma-separated numeric fields.")
+        var fields: String
+
+        @Option(name: .long, help: "table, csv or jsonl.")
+        var format: OutputFormat = .table
+
+        func run() async throws {
+            let (v, fromMs, toMs) = try range.resolved()
+            let width = try DurationArgument.parse(bucket)
+            guard let fieldList = splitList(fields) else { throw ValidationError("--fields names no field") }
+            let buckets = try await connection.withClient { client in
+                try await client.aggregate(vehicle: v, from: fromMs, to: toMs, bucketMs: width, fields: fieldList)
+            }
+            write(render(buckets: buckets, vehicle: v, format: format))
+        }
+    }
+
+    /// `telemetryctl vehicles`.
+    struct Vehicles: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the vehicles with their first and last times and record counts.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Option(name: .long, help: "table, csv or jsonl.")
+        var format: OutputFormat = .table
+
+        func run() async throws {
+            let vehicles = try await connection.withClient { client in try await client.vehicles() }
+            write(render(vehicles: vehicles, format: format))
+        }
+    }
+
+    /// `telemetryctl ping`.
+    struct Ping: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check that the server answers; print the round-trip time.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let (serverTime, seconds, session) = try await connection.withClient { client in
+                let start = Date()
+                let t = try await client.ping()
+                return (t, Date().timeIntervalSince(start), client.session)
+            }
+            write(
+                "pong from \(session?.serverVersion ?? "server") as \(session?.role ?? "?"): \(String(format: "%.3f", seconds * 1000)) ms, server clock \(serverTime)\n")
+        }
+    }
+
+    /// `telemetryctl admin ...` (admin role).
+    struct Admin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Administration (admin role): stats, compaction.", subcommands: [Stats.self, Compact.self])
+
+        struct Stats: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Store health, size and LevelDB statistics.")
+
+            @OptionGroup var connection: ConnectionOptions
+
+            @Flag(name: .long, help: "Print JSON instead of text.")
+            var json = false
+
+            func run() async throws {
+                let s = try await connection.withClient { client in try await client.stats() }
+                if json {
+                    let object: [String: Any] = [
+                        "health": s.health, "vehicles": s.vehicles, "records": s.records, "disk_bytes": s.diskBytes,
+                        "leveldb_stats": s.leveldbStats,
+                    ]
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+                    write(String(decoding: data, as: UTF8.self) + "\n")
+                } else {
+                    write("health     \(s.health)\nvehicles   \(s.vehicles)\nrecords    \(s.records)\ndisk bytes \(s.diskBytes)\n\n\(s.leveldbStats)\n")
+                }
+            }
+        }
+
+        struct Compact: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Compact the store or one keyspace; reads and writes go on meanwhile.")
+
+            @OptionGroup var connection: ConnectionOptions
+
+            @Option(name: .long, help: "Keyspace: canonical, latest, raw, dead-letter, metadata, partition-index (default: all).")
+            var keyspace: String?
+
+            func run() async throws {
+                let r = try await connection.withClient { client in try await client.compact(keyspace: keyspace) }
+                write("compacted in \(String(format: "%.2f", r.seconds)) s: \(r.bytesBefore) -> \(r.bytesAfter) bytes\n")
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+public import ArgumentParser
+import TelemetryClient
+import TelemetryCore
+
+extension TelemetryCommand {
+    /// `telemetryctl query VEHICLE`: one vehicle's records over a time range.
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print one vehicle's records in [--from, --to).",
+            discussion: "Times: milliseconds since 1970, RFC 3339, now, or now-1h. With --limit, the last line on standard error gives the cursor of the next page.")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @OptionGroup var range: VehicleRangeOptions
+
+        @Option(name: .long, help: "Comma-separated fields to print (default: all).")
+        var fields: String?
+
+        @Option(name: .long, help: "Most records to print.")
+        var limit: Int?
+
+        @Flag(name: .long, help: "Newest first.")
+        var desc = false
+
+        @Option(name: .long, help: "Continue after a previous page (its cursor).")
+        var cursor: String?
+
+        @Option(name: .long, help: "table, csv or jsonl.")
+        var format: OutputFormat = .table
+
+        func validate() throws {
+            if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
+        }
+
+        func run() async throws {
+            let (vehicle, from, to) = try range.resolved()
+            let query = RangeQuery(
+                vehicle: vehicle, from: from, to: to, fields: splitList(fields), limit: limit,
+                order: desc ? .descending : .ascending, cursor: cursor)
+            let format = self.format
+            let fieldList = splitList(fields)
+            let (dropped, next) = try await connection.withClient { client in
+                var writer = RecordWriter(format: format, fields: fieldList)
+                var next: String? = nil
+                try await client.range(query) { records, cursor in
+                    write(writer.write(records))
+                    next = cursor
+                }
+                write(writer.finish())
+                return (writer.droppedFields, next)
+            }
+            if !dropped.isEmpty {
+                printError("fields first seen after the header were left out: \(dropped.joined(separator: ", ")); name them with --fields or use --format jsonl")
+            }
+            if let next { printError("more records: continue with --cursor \(next)") }
+        }
+    }
+}
+
+extension OutputFormat: ExpressibleByArgument {}

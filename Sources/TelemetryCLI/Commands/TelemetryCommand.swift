@@ -1,0 +1,69 @@
+public import ArgumentParser
+import TelemetryCore
+
+/// `telemetryctl`: ingest, query and administer a telemetryd server.
+public struct TelemetryCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "telemetryctl",
+        abstract: "Command-line tool of TelemetryStore: ingest, query and administer a telemetryd server.",
+        discussion: """
+            Exit codes: 0 success; 1 some records were rejected; 64 usage error; 65 bad input file; \
+            69 server unreachable; 100 + the gRPC status code for a server error \
+            (e.g. 103 INVALID_ARGUMENT, 107 PERMISSION_DENIED, 116 UNAUTHENTICATED).
+            """,
+        subcommands: [
+            Ingest.self, Query.self, Latest.self, Aggregate.self, Vehicles.self, Ping.self, Admin.self,
+        ])
+
+    public init() {}
+}
+
+/// How to reach the server; shared by every command.
+public struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: "Server address.")
+    public var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Server port.")
+    public var port = 7400
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Access token; defaults to the TELEMETRY_TOKEN environment variable.", valueName: "token"))
+    public var token: String?
+
+    @Option(name: .long, help: "Seconds to wait for an answer.")
+    public var timeout: Int = 60
+
+    @Option(name: .long, help: "Attempts when the server is unavailable (1 = no retry).")
+    public var attempts: Int = 3
+
+    public init() {}
+
+    public func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
+    }
+}
+
+/// One vehicle and a time range; shared by `query` and `aggregate`.
+public struct VehicleRangeOptions: ParsableArguments {
+    @Argument(help: "Vehicle id.")
+    public var vehicle: String
+
+    @Option(name: .long, help: "Start (inclusive): ms since 1970, RFC 3339, now or now-1h. Default: the beginning.")
+    public var from: String?
+
+    @Option(name: .long, help: "End (exclusive), same forms. Default: no end.")
+    public var to: String?
+
+    public init() {}
+
+    /// The vehicle id and [from, to) in milliseconds.
+    func resolved() throws -> (VehicleID, Int64, Int64) {
+        let from = try from.map { try TimeArgument.parse($0) } ?? .min
+        let to = try to.map { try TimeArgument.parse($0) } ?? .max
+        guard from < to else { throw ValidationError("--from must be before --to") }
+        return (try vehicleID(vehicle), from, to)
+    }
+}

@@ -1,0 +1,183 @@
+import TelemetryCore
+
+/// Reads JSON lines: one object per line, blank lines skipped.
+///
+/// ```
+/// {"vehicle":"truck-1","timestamp":1704067200000,"speed":42.5,"ignition":true}
+/// {"vehicle":"truck-1","ts":"2024-01-01T00:00:01Z","provider":"navixy","sequence":7,"fields":{"speed":40}}
+/// ```
+///
+/// - Keys: `vehicle`/`vehicle_id` (or `InputOptions.vehicleKey`), a string or an integer;
+///   `timestamp`/`time`/`ts` (or `InputOptions.timestampKey`), an integer in the given
+///   precision or a string (integer text or RFC 3339); optional `provider`; optional
+///   `sequence`, the gateway's non-negative sequence number.
+/// - Fields: the `fields` object when there is one, and then every other top-level key
+///   is ignored, so the JSON lines output of `telemetryctl query` (which adds a
+///   `provenance` object) reads back in. Without `fields`, every other top-level key is a field.
+/// - Types: an integer that fits `Int64` is an int (a longer one a double); any number
+///   with a fraction or exponent is a double, so `12.0` stays a double; booleans, strings
+///   and null map to themselves; arrays map element by element. A nested object has no
+///   `FieldValue` and is an error naming its key.
+/// - `provider` and `sequence` may be null, meaning absent. Duplicate keys are errors,
+///   as a record holds at most one value per field.
+struct JSONLinesRecordParser: LineRecordParser {
+    private let options: InputOptions
+
+    init(options: InputOptions) {
+        self.options = options
+    }
+
+    mutating func parse(line: ArraySlice<UInt8>, lineNumber: Int) throws(ParseProblem) -> ProviderRecord? {
+        if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { return nil }
+        let value: JSONValue
+        do {
+            value = try JSONScanner.parse(line)
+        } catch {
+            throw ParseProblem("invalid JSON at column \(error.column): \(error.message)")
+        }
+        guard case .object(let members) = value else {
+            throw ParseProblem("expected a JSON object, found \(value.typeName)")
+        }
+        return try makeRecord(members)
+    }
+
+    mutating func finish() throws(ParseProblem) {}
+
+    private func makeRecord(_ members: [JSONValue.Member]) throws(ParseProblem) -> ProviderRecord {
+        var vehicleMember: JSONValue.Member?
+        var timestampMember: JSONValue.Member?
+        var providerValue: JSONValue?
+        var sequenceValue: JSONValue?
+        var fieldsValue: JSONValue?
+        var others: [JSONValue.Member] = []
+        var seen = Set<String>()
+        let vehicleKeys = options.vehicleKeys
+        let timestampKeys = options.timestampKeys
+        for member in members {
+            guard seen.insert(member.key).inserted else { throw ParseProblem("duplicate key \"\(member.key)\"") }
+            if vehicleKeys.contains(member.key) {
+                if let vehicleMember {
+                    throw ParseProblem("keys \"\(vehicleMember.key)\" and \"\(member.key)\" both name the vehicle")
+                }
+                vehicleMember = member
+            } else if timestampKeys.contains(member.key) {
+                if let timestampMember {
+                    throw ParseProblem(
+                        "keys \"\(timestampMember.key)\" and \"\(member.key)\" both name the timestamp"
+                    )
+                }
+                timestampMember = member
+            } else if member.key == "provider" {
+                providerValue = member.value
+            } else if member.key == "sequence" {
+                sequenceValue = member.value
+            } else if member.key == "fields" {
+                fieldsValue = member.value
+            } else {
+                others.append(member)
+            }
+        }
+
+        guard let vehicleMember else { throw ParseProblem("missing key \"\(vehicleKeys[0])\"") }
+        let vehicle: VehicleID
+        switch vehicleMember.value {
+        case .string(let text):
+            vehicle = try RecordParsing.vehicleID(text)
+        case .number(let literal, isInteger: true):
+            // Some gateways number their trackers; the id is the integer's text.
+            vehicle = try RecordParsing.vehicleID(literal)
+        default:
+            throw ParseProblem("key \"\(vehicleMember.key)\": expected a string, found \(vehicleMember.value.typeName)")
+        }
+
+        guard let timestampMember else { throw ParseProblem("missing key \"\(timestampKeys[0])\"") }
+        let timestamp: Int64
+        do throws(ParseProblem) {
+            switch timestampMember.value {
+            case .number(let literal, isInteger: true), .string(let literal):
+                timestamp = try RecordParsing.timestamp(literal.utf8, precision: options.precision, allowText: true)
+            case .number(let literal, isInteger: false):
+                throw ParseProblem("timestamp \(literal) is not an integer")
+            default:
+                throw ParseProblem("expected a number or a string, found \(timestampMember.value.typeName)")
+            }
+        } catch {
+            throw ParseProblem("key \"\(timestampMember.key)\": \(error.message)")
+        }
+
+        var provider = options.provider ?? InputOptions.defaultProvider
+        switch providerValue {
+        case nil, .null?: break
+        case .string(let text)?:
+            guard !text.isEmpty else { throw ParseProblem("key \"provider\": provider is empty") }
+            provider = text
+        case let other?:
+            throw ParseProblem("key \"provider\": expected a string, found \(other.typeName)")
+        }
+
+        var sequence: UInt64?
+        switch sequenceValue {
+        case nil, .null?: break
+        case .number(let literal, isInteger: true)? where NumberLiteral.uint64(literal.utf8) != nil:
+            sequence = NumberLiteral.uint64(literal.utf8)
+        case let other?:
+            throw ParseProblem("key \"sequence\": expected a non-negative integer, found \(Self.describe(other))")
+        }
+
+        var fields: [Field] = []
+        if let fieldsValue {
+            guard case .object(let fieldMembers) = fieldsValue else {
+                throw ParseProblem("key \"fields\": expected an object, found \(fieldsValue.typeName)")
+            }
+            var seenFields = Set<String>()
+            fields.reserveCapacity(fieldMembers.count)
+            for member in fieldMembers {
+                guard seenFields.insert(member.key).inserted else {
+                    throw ParseProblem("duplicate key \"fields.\(member.key)\"")
+                }
+                fields.append(Field(member.key, try Self.fieldValue(member.value, key: "fields.\(member.key)")))
+            }
+        } else {
+            fields.reserveCapacity(others.count)
+            for member in others {
+                fields.append(Field(member.key, try Self.fieldValue(member.value, key: member.key)))
+            }
+        }
+        guard !fields.isEmpty else { throw ParseProblem("record has no fields") }
+        return ProviderRecord(
+            vehicle: vehicle,
+            timestamp: timestamp,
+            provider: provider,
+            fields: fields,
+            gatewaySequence: sequence
+        )
+    }
+
+    /// The field value of a JSON value (see the type's documentation for the mapping).
+    static func fieldValue(_ value: JSONValue, key: String) throws(ParseProblem) -> FieldValue {
+        switch value {
+        case .null: return .null
+        case .bool(let flag): return .bool(flag)
+        case .string(let text): return .string(text)
+        case .number(let literal, let isInteger):
+            if isInteger, let integer = Int64(literal) { return .int(integer) }
+            guard let double = Double(literal), double.isFinite else {
+                throw ParseProblem("key \"\(key)\": number \(literal) is out of range")
+            }
+            return .double(double)
+        case .array(let elements):
+            var values: [FieldValue] = []
+            values.reserveCapacity(elements.count)
+            for element in elements { values.append(try fieldValue(element, key: key)) }
+            return .array(values)
+        case .object:
+            throw ParseProblem("key \"\(key)\": nested objects are not supported")
+        }
+    }
+
+    /// A value for an error message: numbers by their text, other types by name.
+    private static func describe(_ value: JSONValue) -> String {
+        if case .number(let literal, _) = value { return literal }
+        return value.typeName
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Testing
+import TelemetryCLI
+import TelemetryClient
+import TelemetryCore
+import TelemetryStorage
+
+@Suite("telemetryctl against a live server")
+struct CommandLineTests {
+    func run(_ arguments: [String]) async throws {
+        var command = try TelemetryCommand.parseAsRoot(arguments)
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+    }
+
+    @Test("ingest a CSV file, re-ingest it as duplicates, and read it back")
+    func ingestCSV() async throws {
+        try await withServer { server in
+            try await withTemporaryDirectory { dir in
+                let file = dir + "/sample.csv"
+                try """
+                    vehicle,timestamp,provider,lat,speed_kmh,ignition
+                    truck-17,2024-05-01T08:00:00Z,generic,48.8566,0,false
+                    truck-17,2024-05-01T08:00:10Z,generic,48.8571,31.5,true
+                    van-3,2024-05-01T08:00:05Z,generic,45.7640,12.2,true
+                    """.write(toFile: file, atomically: true, encoding: .utf8)
+                try await run(["ingest", "--port", "\(server.port)", "--quiet", file])
+                try await run(["ingest", "--port", "\(server.port)", "--quiet", file])
+                let vehicles = try server.store.vehicles()
+                #expect(vehicles.map(\.vehicle.rawValue) == ["truck-17", "van-3"])
+                #expect(vehicles.map(\.recordCount) == [2, 1])
+                let page = try server.store.range(RangeQuery(vehicle: try VehicleID("truck-17"), from: .min, to: .max))
+                #expect(page.records.last?["speed_kmh"] == .double(31.5))
+                #expect(page.records.last?["ignition"] == .bool(true))
+                #expect(page.records.first?.timestamp == 1_714_550_400_000)
+                try await run(["query", "--port", "\(server.port)", "truck-17", "--format", "jsonl"])
+                try await run(["latest", "--port", "\(server.port)", "truck-17"])
+                try await run(["aggregate", "--port", "\(server.port)", "truck-17", "--fields", "speed_kmh"])
+            }
+        }
+    }
+
+    @Test("server statuses and bad files become distinct exit codes")
+    func exitCodes() async throws {
+        try await withServer { server in
+            let unknown = await #expect(throws: ExitCode.self) { try await run(["latest", "--port", "\(server.port)", "nobody"]) }
+            #expect(unknown == ExitCode(105))
+            try await withTemporaryDirectory { dir in
+                let file = dir + "/bad.csv"
+                try "vehicle,timestamp,x\n,5,1\n".write(toFile: file, atomically: true, encoding: .utf8)
+                let bad = await #expect(throws: ExitCode.self) { try await run(["ingest", "--port", "\(server.port)", "--quiet", file]) }
+                #expect(bad == ExitCode(65))
+            }
+        }
+        // Nothing listens on this port now.
+        var port = 0
+        try await withServer { server in port = server.port }
+        let down = await #expect(throws: ExitCode.self) {
+            try await run(["ping", "--port", "\(port)", "--attempts", "1", "--timeout", "2"])
+        }
+        #expect(down == ExitCode(69))
+    }
+}

@@ -1,0 +1,356 @@
+import Foundation
+import NIOCore
+import SwiftProtobuf
+import Testing
+import TelemetryClient
+import TelemetryCore
+import TelemetryServer
+import TelemetryStorage
+import TelemetryWire
+
+@Suite("Server over loopback")
+struct ServerIntegrationTests {
+    let sample: [ProviderRecord] = (0..<50).map(Self.sampleRecord)
+
+    static func sampleRecord(_ i: Int) -> ProviderRecord {
+        let n = Int64(i)
+        let fields: [Field] = [
+            Field("speed", .double(Double(i) * 1.5)), Field("rpm", .int(800 + n)), Field("ignition", .bool(i % 3 != 0)),
+            Field("driver", .string("d\(i % 4)")), Field("raw", .bytes([UInt8(i), 0xFF])),
+            Field("dtc", .array([.string("P0\(i)"), .int(n)])), Field("note", .null),
+        ]
+        let vehicle = i % 2 == 0 ? "truck-1" : "van-2"
+        return record(vehicle, 1_700_000_000_000 + n * 1000, fields)
+    }
+
+    @Test("records ingested come back exactly: range, latest, vehicles, aggregate")
+    func ingestThenQuery() async throws {
+        try await withServer { server in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let ack = try await client.ingest(sample)
+                #expect(ack.accepted == 50 && ack.duplicates == 0 && ack.rejected.isEmpty && ack.durability == .buffered)
+
+                let page = try await client.range(RangeQuery(vehicle: vid("truck-1"), from: .min, to: .max))
+                let expected = sample.filter { $0.vehicle.rawValue == "truck-1" }
+                #expect(page.records.count == expected.count)
+                for (got, want) in zip(page.records, expected) {
+                    #expect(got.timestamp == want.timestamp)
+                    #expect(Dictionary(uniqueKeysWithValues: got.fields.map { ($0.name, $0.value) }) == Dictionary(uniqueKeysWithValues: want.fields.map { ($0.name, $0.value) }))
+                    #expect(got.provenance.provider == "generic" && got.provenance.mappingVersion == "identity")
+                }
+                #expect(page.nextCursor == nil)
+
+                let latest = try await client.latest([vid("van-2"), vid("nobody")])
+                #expect(latest.unknownVehicles == ["nobody"])
+                #expect(latest.states.first?.timestamp == sample.last?.timestamp)
+                #expect(latest.states.first?["speed"]?.value == .double(49 * 1.5))
+
+                let vehicles = try await client.vehicles()
+                #expect(vehicles.map(\.vehicle.rawValue).sorted() == ["truck-1", "van-2"])
+                #expect(vehicles.allSatisfy { $0.recordCount == 25 })
+
+                let buckets = try await client.aggregate(
+                    vehicle: vid("truck-1"), from: 1_700_000_000_000, to: 1_700_000_050_000, bucketMs: 10_000, fields: ["speed"])
+                #expect(buckets.count == 5)
+                #expect(buckets.first?.fields.first?.count == 5)
+                #expect(buckets.first?.fields.first?.max == 12)
+            }
+        }
+    }
+
+    @Test("a retried batch stores nothing twice; a changed record replaces")
+    func duplicatesOnRetry() async throws {
+        try await withServer { server in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                _ = try await client.ingest(sample)
+                let again = try await client.ingest(sample)
+                #expect(again.accepted == 0 && again.duplicates == 50)
+                var changed = sample[0]
+                changed.fields = [Field("speed", .double(99))]
+                let replaced = try await client.ingest([changed])
+                #expect(replaced.accepted == 1 && replaced.duplicates == 0)
+                let page = try await client.range(RangeQuery(vehicle: changed.vehicle, from: changed.timestamp, to: changed.timestamp + 1))
+                #expect(page.records.first?.fields == [Field("speed", .double(99))])
+                let got1 = try await client.vehicles().first { $0.vehicle == changed.vehicle }?.recordCount
+                #expect(got1 == 25)
+            }
+        }
+    }
+
+    @Test("a reconnecting gateway learns its last committed sequence, also after a restart")
+    func resumeFromCommittedSequence() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = dir + "/store"
+            let batch = (1...10).map { i in record("gw-veh", Int64(i) * 1000, [Field("v", .int(Int64(i)))], sequence: UInt64(i)) }
+            do {
+                let store = try TelemetryStore(path: path)
+                defer { store.close() }
+                try await serve(store: store, path: path) { server in
+                    try await withTelemetryClient(server.clientConfiguration(gateway: "gw-7")) { client in
+                        let ack = try await client.ingest(Array(batch[0..<6]))
+                        #expect(ack.committedSequence == 6)
+                        #expect(client.session?.lastCommittedSequence == nil)
+                    }
+                    try await withTelemetryClient(server.clientConfiguration(gateway: "gw-7")) { client in
+                        _ = try await client.ping()
+                        #expect(client.session?.lastCommittedSequence == 6)
+                    }
+                }
+            }
+            let reopened = try TelemetryStore(path: path)
+            defer { reopened.close() }
+            try await serve(store: reopened, path: path) { server in
+                try await withTelemetryClient(server.clientConfiguration(gateway: "gw-7")) { client in
+                    _ = try await client.ping()
+                    let resume = try #require(client.session?.lastCommittedSequence)
+                    #expect(resume == 6)
+                    // Re-send only the gap; overlap would be harmless duplicates anyway.
+                    let ack = try await client.ingest(batch.filter { $0.gatewaySequence! > resume })
+                    #expect(ack.accepted == 4 && ack.committedSequence == 10)
+                }
+                try await withTelemetryClient(server.clientConfiguration(gateway: "another")) { client in
+                    _ = try await client.ping()
+                    #expect(client.session?.lastCommittedSequence == nil)
+                }
+            }
+        }
+    }
+
+    @Test("a sequence without a gateway id is refused per record, the rest is stored")
+    func sequenceWithoutGateway() async throws {
+        try await withServer { server in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let ack = try await client.ingest([
+                    record("v1", 1, [Field("a", .int(1))], sequence: 5), record("v1", 2, [Field("a", .int(2))]),
+                ])
+                #expect(ack.accepted == 1)
+                #expect(ack.rejected == [RejectedRecord(index: 0, code: .invalidArgument, reason: "records[0]: gateway_sequence is set but the hello gave no gateway_id")])
+            }
+        }
+    }
+
+    @Test("large results stream in several frames; limits and cursors page through them")
+    func streamingAndPaging() async throws {
+        try await withServer({ $0.recordsPerFrame = 10 }) { server in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let records = (0..<95).map { i in record("s", Int64(i), [Field("i", .int(Int64(i)))]) }
+                _ = try await client.ingest(records)
+                var frames = 0
+                try await client.range(RangeQuery(vehicle: vid("s"), from: .min, to: .max)) { page, _ in frames += 1 }
+                #expect(frames == 10)
+                var seen = [Int64]()
+                var cursor: String? = nil
+                repeat {
+                    let page = try await client.range(RangeQuery(vehicle: vid("s"), from: 0, to: 1000, limit: 25, order: .descending, cursor: cursor))
+                    seen += page.records.map(\.timestamp)
+                    cursor = page.nextCursor
+                } while cursor != nil
+                #expect(seen == (0..<95).reversed().map(Int64.init))
+            }
+        }
+    }
+
+    @Test("tokens grant roles; outside its role a request is PERMISSION_DENIED; a bad token is refused and the connection closed")
+    func authAndRoles() async throws {
+        let tokens = [
+            AccessToken(secret: "ingest-token-0123456789", role: .ingest),
+            AccessToken(secret: "query-token-0123456789", role: .query),
+            AccessToken(secret: "admin-token-0123456789", role: .admin),
+        ]
+        try await withServer({ $0.tokens = tokens }) { server in
+            try await withTelemetryClient(server.clientConfiguration(token: "ingest-token-0123456789")) { client in
+                let got2 = try await client.ingest([record("a", 1, [Field("x", .int(1))])]).accepted
+                #expect(got2 == 1)
+                let denied = await #expect(throws: StatusError.self) { try await client.vehicles() }
+                #expect(denied?.code == .permissionDenied)
+                #expect(denied?.message == "role ingest may not make list_vehicles requests")
+                #expect(client.session?.role == "ingest")
+            }
+            try await withTelemetryClient(server.clientConfiguration(token: "query-token-0123456789")) { client in
+                let got3 = try await client.vehicles().count
+                #expect(got3 == 1)
+                let denied = await #expect(throws: StatusError.self) { try await client.ingest([record("a", 2, [Field("x", .int(1))])]) }
+                #expect(denied?.code == .permissionDenied)
+                await #expect(throws: StatusError.self) { try await client.stats() }
+            }
+            try await withTelemetryClient(server.clientConfiguration(token: "admin-token-0123456789")) { client in
+                let got4 = try await client.stats().records
+                #expect(got4 == 1)
+                let got5 = try await client.ingest([record("a", 3, [Field("x", .int(1))])]).accepted
+                #expect(got5 == 1)
+            }
+            let refused = await #expect(throws: StatusError.self) {
+                try await withTelemetryClient(server.clientConfiguration(token: "wrong-token-0123456789")) { client in try await client.ping() }
+            }
+            #expect(refused?.code == .unauthenticated)
+            try await RawConnection.with(port: server.port) { raw in
+                var ping = Telemetry_V1_RequestEnvelope()
+                ping.requestID = 3
+                ping.ping = .init()
+                try await raw.send(ping)
+                let before = try #require(try await raw.receive())
+                #expect(before.requestID == 3 && before.status.code == 16)
+                let hello = try #require(try await raw.hello(token: "nope-nope-nope-nope"))
+                #expect(hello.status.code == 16)
+                #expect(try await raw.receive() == nil, "the connection closes after a refused hello")
+            }
+        }
+    }
+
+    @Test("every malformed input gets its status, and a second client keeps being served")
+    func malformedInputs() async throws {
+        try await withServer({ $0.maxRecordsPerBatch = 100; $0.maxFrameBytes = 64 << 10 }) { server in
+            try await withTelemetryClient(server.clientConfiguration()) { bystander in
+                _ = try await bystander.ingest([record("bystander", 1, [Field("n", .int(0))])])
+                var n: Int64 = 1
+                func bystanderStillServed() async throws {
+                    n += 1
+                    let ack = try await bystander.ingest([record("bystander", n, [Field("n", .int(n))])])
+                    #expect(ack.accepted == 1)
+                }
+
+                try await RawConnection.with(port: server.port) { raw in
+                    #expect(try await raw.hello()?.status.code == 0)
+                    var ping = Telemetry_V1_RequestEnvelope()
+                    ping.requestID = 9
+                    ping.ping = .init()
+
+                    // Reserved flag bits: INVALID_ARGUMENT, connection stays usable.
+                    try await raw.send(ping, flags: 0x80)
+                    var answer = try #require(try await raw.receive())
+                    #expect(answer.status.code == 3 && answer.status.message.contains("reserved bits"))
+                    try await bystanderStillServed()
+
+                    // A payload that is not protobuf.
+                    try await raw.send(bytes: [0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF])
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.status.code == 3 && answer.status.message.contains("RequestEnvelope"))
+                    try await bystanderStillServed()
+
+                    // Flagged snappy, not snappy.
+                    try await raw.send(bytes: [1, 0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF])
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.status.code == 3 && answer.status.message.contains("snappy"))
+
+                    // A request type from the future: unknown field 50 in the envelope.
+                    // request_id 5 (08 05), then field 50 as an empty length-delimited value (92 03 00).
+                    try await raw.send(bytes: [0, 0, 0, 0, 5, 0x08, 0x05, 0x92, 0x03, 0x00])
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.requestID == 5 && answer.status.code == 12)
+
+                    // An envelope with no body.
+                    try await raw.send(Telemetry_V1_RequestEnvelope.with { $0.requestID = 6 })
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.requestID == 6 && answer.status.code == 3 && answer.status.message == "request 6 has no body")
+
+                    // Bad records: each rejected with its reason, the good one stored.
+                    var ingest = Telemetry_V1_RequestEnvelope()
+                    ingest.requestID = 7
+                    let tooLong = String(repeating: "x", count: 65)
+                    let future = Int64(Date().timeIntervalSince1970 * 1000) + 3 * 86_400_000
+                    ingest.ingest.records = [
+                        record("ok-vehicle", 1, [Field("a", .int(1))]).wire,
+                        .with { $0.vehicleID = ""; $0.provider = "generic"; $0.fields = [.with { $0.name = "a" }] },
+                        .with { $0.vehicleID = tooLong; $0.provider = "generic"; $0.fields = [.with { $0.name = "a" }] },
+                        .with { $0.vehicleID = "v"; $0.timestampMs = future; $0.provider = "generic"; $0.fields = [.with { $0.name = "a" }] },
+                        .with { $0.vehicleID = "v"; $0.provider = "generic" },
+                    ]
+                    try await raw.send(ingest)
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.status.code == 0 && answer.ingest.accepted == 1)
+                    #expect(answer.ingest.rejected.map(\.index) == [1, 2, 3, 4])
+                    #expect(answer.ingest.rejected.allSatisfy { $0.code == 3 })
+                    #expect(answer.ingest.rejected[0].reason == "records[1]: vehicle_id: vehicle id is empty")
+                    #expect(answer.ingest.rejected[1].reason == "records[2]: vehicle_id: vehicle id is 65 bytes long (max 64)")
+                    #expect(answer.ingest.rejected[2].reason.hasPrefix("records[3]: timestamp_ms \(future) is more than 86400000 ms ahead"))
+                    #expect(answer.ingest.rejected[3].reason == "records[4]: record has no fields")
+
+                    // A vehicle id that is not UTF-8 makes the protobuf itself invalid.
+                    var bad: [UInt8] = try ingest.serializedBytes()
+                    let marker = Array("ok-vehicle".utf8)
+                    if let at = (0...(bad.count - marker.count)).first(where: { Array(bad[$0..<($0 + marker.count)]) == marker }) {
+                        bad[at] = 0xC3  // an unfinished two-byte sequence
+                        bad[at + 1] = 0x28
+                    }
+                    try await raw.send(bytes: [0] + withUnsafeBytes(of: UInt32(bad.count).bigEndian, Array.init) + bad)
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.status.code == 3)
+
+                    // Too many records in one batch.
+                    ingest.requestID = 8
+                    ingest.ingest.records = (0..<101).map { record("v", Int64($0), [Field("a", .int(1))]).wire }
+                    try await raw.send(ingest)
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.requestID == 8 && answer.status.code == 8 && answer.status.message.contains("max_records_per_batch 100"))
+                    try await bystanderStillServed()
+
+                    // A frame over the limit: RESOURCE_EXHAUSTED at the header, then the connection closes.
+                    try await raw.send(bytes: [0, 0x00, 0x10, 0x00, 0x01])
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.requestID == 0 && answer.status.code == 8 && answer.status.message.contains("exceeds the maximum frame size"))
+                    #expect(try await raw.receive() == nil)
+                }
+                try await bystanderStillServed()
+                let stored = try await bystander.vehicles().map(\.vehicle.rawValue).sorted()
+                #expect(stored == ["bystander", "ok-vehicle"])
+            }
+        }
+    }
+
+    @Test("past the connection limit a client gets UNAVAILABLE and is closed")
+    func connectionLimit() async throws {
+        try await withServer({ $0.maxConnections = 1 }) { server in
+            try await withTelemetryClient(server.clientConfiguration()) { first in
+                _ = try await first.ping()
+                try await RawConnection.with(port: server.port) { raw in
+                    let answer = try #require(try await raw.receive())
+                    #expect(answer.status.code == 14 && answer.status.message.contains("limit of 1 connections"))
+                    #expect(try await raw.receive() == nil)
+                }
+                _ = try await first.ping()
+            }
+        }
+    }
+
+    @Test("pipelined requests past the in-flight limit wait, none is dropped")
+    func backpressure() async throws {
+        try await withServer({ $0.maxInFlightPerConnection = 1 }) { server in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let acks = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for b in 0..<20 {
+                        let batch = (0..<50).map { i in record("bp-\(b)", Int64(i), [Field("i", .int(Int64(i)))]) }
+                        group.addTask { try await client.ingest(batch).accepted }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                #expect(acks == 1000)
+                let got6 = try await client.vehicles().reduce(0) { $0 + $1.recordCount }
+                #expect(got6 == 1000)
+            }
+        }
+    }
+
+    @Test("graceful shutdown answers the batches in flight; what was acknowledged is there after a reopen")
+    func gracefulShutdown() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = dir + "/store"
+            var acknowledged = 0
+            do {
+                let store = try TelemetryStore(path: path)
+                defer { store.close() }
+                try await serve(store: store, path: path) { server in
+                    try await withTelemetryClient(server.clientConfiguration()) { client in
+                        for b in 0..<10 {
+                            let batch = (0..<200).map { i in record("gs", Int64(b * 200 + i), [Field("i", .int(Int64(i)))]) }
+                            acknowledged += try await client.ingest(batch).accepted
+                        }
+                    }
+                }
+            }
+            let reopened = try TelemetryStore(path: path)
+            defer { reopened.close() }
+            #expect(acknowledged == 2000)
+            #expect(try reopened.vehicles().first?.recordCount == 2000)
+        }
+    }
+}

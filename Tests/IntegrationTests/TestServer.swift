@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycleTestKit
+import SwiftProtobuf
+import TelemetryClient
+import TelemetryCore
+import TelemetryServer
+import TelemetryStorage
+import TelemetryWire
+
+/// A fresh folder under the system temp directory, removed afterwards.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-it-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// A running server on 127.0.0.1 with an ephemeral port and its own store.
+struct TestServer {
+    let port: Int
+    let store: TelemetryStore
+    let storePath: String
+
+    func clientConfiguration(token: String = "", gateway: String? = nil) -> ClientConfiguration {
+        var c = ClientConfiguration(host: "127.0.0.1", port: port, token: token, clientName: "integration-test")
+        c.gatewayID = gateway
+        c.retry = RetryPolicy(maxAttempts: 1)
+        c.requestTimeout = .seconds(20)
+        return c
+    }
+}
+
+let quietLogger: Logger = {
+    var l = Logger(label: "integration-test", factory: { _ in SwiftLogNoOpLogHandler() })
+    l.logLevel = .critical
+    return l
+}()
+
+/// Runs `body` against a live server, then shuts it down gracefully and waits for it.
+func withServer(
+    _ configure: (inout ServerConfiguration) -> Void = { _ in }, storePath: String? = nil,
+    _ body: (TestServer) async throws -> Void
+) async throws {
+    try await withTemporaryDirectory { dir in
+        let path = storePath ?? dir + "/store"
+        let store = try TelemetryStore(path: path)
+        defer { store.close() }
+        try await serve(store: store, path: path, configure, body)
+    }
+}
+
+/// Serves an open store until `body` returns.
+func serve(
+    store: TelemetryStore, path: String, _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (TestServer) async throws -> Void
+) async throws {
+    var configuration = ServerConfiguration()
+    configuration.host = "127.0.0.1"
+    configuration.port = 0
+    configure(&configuration)
+    let server = try await Server.bind(configuration: configuration, store: store, logger: quietLogger)
+    try await testGracefulShutdown { trigger in
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            do {
+                try await body(TestServer(port: server.localPort, store: store, storePath: path))
+            } catch {
+                trigger.triggerGracefulShutdown()
+                try? await group.waitForAll()
+                throw error
+            }
+            trigger.triggerGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// A bare connection that sends any bytes and reads answer frames: for what a well-behaved
+/// client never sends.
+struct RawConnection {
+    var inbound: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let allocator = ByteBufferAllocator()
+
+    static func with<T>(port: Int, _ body: (inout RawConnection) async throws -> T) async throws -> T {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: 64 << 20)))
+                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var connection = RawConnection(inbound: inbound.makeAsyncIterator(), outbound: outbound)
+            return try await body(&connection)
+        }
+    }
+
+    func send(bytes: [UInt8]) async throws {
+        try await outbound.write(allocator.buffer(bytes: bytes))
+    }
+
+    func send(_ envelope: Telemetry_V1_RequestEnvelope, flags: UInt8 = 0) async throws {
+        let payload: [UInt8] = try envelope.serializedBytes()
+        try await send(bytes: [flags] + withUnsafeBytes(of: UInt32(payload.count).bigEndian, Array.init) + payload)
+    }
+
+    /// The next answer, or nil when the server closed the connection.
+    mutating func receive() async throws -> Telemetry_V1_ResponseEnvelope? {
+        guard let frame = try await inbound.next() else { return nil }
+        return try EnvelopeCodec.decode(frame, maxBytes: 64 << 20, allocator: allocator)
+    }
+
+    /// Sends a hello and expects it accepted.
+    mutating func hello(token: String = "", gateway: String = "") async throws -> Telemetry_V1_ResponseEnvelope? {
+        var env = Telemetry_V1_RequestEnvelope()
+        env.requestID = 1
+        env.hello = .with {
+            $0.protocolVersion = 1
+            $0.token = token
+            $0.clientName = "raw"
+            $0.gatewayID = gateway
+        }
+        try await send(env)
+        return try await receive()
+    }
+}
+
+func record(_ vehicle: String, _ ts: Int64, _ fields: [Field], provider: String = "generic", sequence: UInt64? = nil) -> ProviderRecord {
+    ProviderRecord(vehicle: try! VehicleID(vehicle), timestamp: ts, provider: provider, fields: fields, gatewaySequence: sequence)  // test literals are valid
+}
+
+func vid(_ s: String) -> VehicleID { try! VehicleID(s) }  // test literals are valid
