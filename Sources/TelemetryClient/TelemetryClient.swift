@@ -44,7 +44,7 @@ public final class TelemetryClient: Sendable {
     ///   when the server stayed unreachable through every retry.
     public func ingest(_ records: [ProviderRecord]) async throws -> IngestResult {
         guard !records.isEmpty else { return IngestResult() }
-        let limit = try await connection().session.maxRecordsPerBatch
+        let limit = try await withRetries { try await connection() }.session.maxRecordsPerBatch
         var total = IngestResult()
         var offset = 0
         while offset < records.count {
@@ -154,10 +154,15 @@ public final class TelemetryClient: Sendable {
 
     /// Sends a request and collects every frame of its answer, retrying on UNAVAILABLE.
     func call(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) async throws -> [Telemetry_V1_ResponseEnvelope] {
+        try await withRetries { try await callOnce(body) }
+    }
+
+    /// Runs `operation`, again after the policy's backoff while it fails with UNAVAILABLE.
+    func withRetries<T>(_ operation: () async throws -> T) async throws -> T {
         var attempt = 1
         while true {
             do {
-                return try await callOnce(body)
+                return try await operation()
             } catch let error as StatusError where error.code == .unavailable && attempt < configuration.retry.maxAttempts {
                 attempt += 1
                 let wait = configuration.retry.backoff(beforeAttempt: attempt)

@@ -23,6 +23,8 @@ struct TestServer {
     let port: Int
     let store: TelemetryStore
     let storePath: String
+    /// Starts the server's graceful shutdown (as SIGTERM does) while the test goes on.
+    let trigger: GracefulShutdownTestTrigger
 
     func clientConfiguration(token: String = "", gateway: String? = nil) -> ClientConfiguration {
         var c = ClientConfiguration(host: "127.0.0.1", port: port, token: token, clientName: "integration-test")
@@ -54,19 +56,19 @@ func withServer(
 
 /// Serves an open store until `body` returns.
 func serve(
-    store: TelemetryStore, path: String, _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    store: TelemetryStore, path: String, port: Int = 0, _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TestServer) async throws -> Void
 ) async throws {
     var configuration = ServerConfiguration()
     configuration.host = "127.0.0.1"
-    configuration.port = 0
+    configuration.port = port
     configure(&configuration)
     let server = try await Server.bind(configuration: configuration, store: store, logger: quietLogger)
     try await testGracefulShutdown { trigger in
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             do {
-                try await body(TestServer(port: server.localPort, store: store, storePath: path))
+                try await body(TestServer(port: server.localPort, store: store, storePath: path, trigger: trigger))
             } catch {
                 trigger.triggerGracefulShutdown()
                 try? await group.waitForAll()
