@@ -32,6 +32,14 @@ let package = Package(
         .systemLibrary(name: "CLevelDB", path: "Sources/CLevelDB"),
         // Domain values shared by every layer; no dependencies.
         .target(name: "TelemetryCore", swiftSettings: strictSettings),
+        // The Fleeti mapping: catalog, YAML mapping files, validation, function registry,
+        // status rules and per-vehicle state; pure (no storage, no NIO).
+        .target(
+            name: "TelemetryMapping",
+            dependencies: ["TelemetryCore", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Defaults")],
+            swiftSettings: strictSettings
+        ),
         // Synchronous, thread-safe storage on LevelDB; never imports NIO.
         .target(name: "TelemetryStorage", dependencies: ["CLevelDB", "TelemetryCore"], swiftSettings: strictSettings),
         // snappy's C API (Debian's libsnappy-dev), for compressed frames.
@@ -137,6 +145,11 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TelemetryMappingTests",
+            dependencies: ["TelemetryMapping", "TelemetryCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,2 @@
+// The Fleeti mapping module; see docs/mapping.md.
+enum MappingModule {}
