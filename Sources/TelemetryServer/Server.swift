@@ -81,6 +81,12 @@ public final class Server: Service {
         return server
     }
 
+    /// True once shutdown began: connections finish their requests and take no new ones.
+    public var isDraining: Bool { registry.isDraining }
+
+    /// Connections open now.
+    public var connectionCount: Int { registry.count }
+
     /// Serves connections until graceful shutdown (or cancellation).
     public func run() async throws {
         let handler = self.handler

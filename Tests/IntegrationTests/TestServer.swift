@@ -56,14 +56,15 @@ func withServer(
 
 /// Serves an open store until `body` returns.
 func serve(
-    store: TelemetryStore, path: String, port: Int = 0, _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    store: TelemetryStore, path: String, port: Int = 0, metrics: ServerMetrics = ServerMetrics(),
+    _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TestServer) async throws -> Void
 ) async throws {
     var configuration = ServerConfiguration()
     configuration.host = "127.0.0.1"
     configuration.port = port
     configure(&configuration)
-    let server = try await Server.bind(configuration: configuration, store: store, logger: quietLogger)
+    let server = try await Server.bind(configuration: configuration, store: store, metrics: metrics, logger: quietLogger)
     try await testGracefulShutdown { trigger in
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
@@ -136,3 +137,20 @@ func record(_ vehicle: String, _ ts: Int64, _ fields: [Field], provider: String 
 }
 
 func vid(_ s: String) -> VehicleID { try! VehicleID(s) }  // test literals are valid
+
+/// GETs `path` from 127.0.0.1:`port` over HTTP/1.1; returns the status code and body.
+func httpGet(port: Int, _ path: String) async throws -> (Int, String) {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+    let text = try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+        var all = ""
+        for try await chunk in inbound { all += String(buffer: chunk) }
+        return all
+    }
+    let parts = text.components(separatedBy: "\r\n\r\n")
+    let status = Int(parts[0].split(separator: " ").dropFirst().first ?? "") ?? 0
+    return (status, parts.dropFirst().joined(separator: "\r\n\r\n"))
+}

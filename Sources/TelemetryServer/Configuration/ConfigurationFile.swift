@@ -8,6 +8,7 @@ import Yams
 /// ```yaml
 /// listen: 127.0.0.1
 /// port: 7400
+/// http_port: 7401            # /metrics, /health, /ready; "off" disables
 /// data: /var/lib/telemetryd
 /// durability: buffered        # or sync
 /// log_level: info
@@ -57,6 +58,8 @@ public struct ConfigurationFile: Sendable, Hashable {
             switch key {
             case "listen": file.server.host = try reader.string(value, key)
             case "port": file.server.port = try reader.int(value, key)
+            case "http_port":
+                if value.scalar?.string == "off" { file.server.httpPort = nil } else { file.server.httpPort = try reader.int(value, key) }
             case "data": file.dataPath = try reader.string(value, key)
             case "durability":
                 let v = try reader.string(value, key)

@@ -27,6 +27,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var tokens: [AccessToken] = []
     /// Records per response frame when a result is streamed.
     public var recordsPerFrame = 1000
+    /// Port of the monitoring HTTP endpoint (/metrics, /health, /ready) on `host`; nil turns
+    /// it off, 0 picks a free port. Default 7401.
+    public var httpPort: Int? = 7401
 
     public init() {}
 
@@ -34,6 +37,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// - Throws: `ConfigurationError` naming the setting.
     public func validate() throws(ConfigurationError) {
         guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is outside 0-65535") }
+        if let httpPort, !(0...65535).contains(httpPort) { throw ConfigurationError("http port \(httpPort) is outside 0-65535") }
+        if let httpPort, httpPort != 0, httpPort == port { throw ConfigurationError("http port and port are both \(port)") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= Int(Int32.max) else {
             throw ConfigurationError("max frame size \(maxFrameBytes) must be between 1 KiB and 2 GiB")
         }

@@ -116,6 +116,7 @@ struct ConnectionHandler: Sendable {
                         } else {
                             machine.helloRefused()
                         }
+                        dispatcher.metrics.requestAnswered(.hello, code: outcome.response.status.code)
                         try await sink.send(outcome.response)
                         limiter.release()
                         if machine.isClosed { return }

@@ -151,16 +151,24 @@ final class RequestDispatcher: Sendable {
     /// Maps and writes a prepared batch; answers only after the write returned, so an OK
     /// answer means stored. Batches of one connection come here in order.
     func commitIngest(_ prepared: PreparedIngest) async -> Telemetry_V1_ResponseEnvelope {
-        if let refusal = prepared.refusal { return refusal }
+        if let refusal = prepared.refusal {
+            metrics.requestAnswered(.ingest, code: refusal.status.code)
+            return refusal
+        }
         let receivedAt = clock()
         do {
-            let (summary, mappingRejects) = try await threadPool.runIfActive { [store, pipeline] in
+            let (summary, mappingRejects, writeNanos) = try await threadPool.runIfActive { [store, pipeline] in
                 var mapped = pipeline.map(prepared.valid, receivedAt: receivedAt)
                 if let gateway = prepared.gatewayID, let sequence = prepared.highestSequence {
                     mapped.write.gatewaySequences[gateway] = sequence
                 }
-                return (try store.write(mapped.write), mapped.rejected)
+                let start = ContinuousClock.now
+                let summary = try store.write(mapped.write)
+                let elapsed = ContinuousClock.now - start
+                return (summary, mapped.rejected, elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             }
+            metrics.writeLatency.recordNanoseconds(writeNanos)
+            metrics.requestAnswered(.ingest, code: 0)
             var rejected = prepared.rejected
             for (index, error) in mappingRejects {
                 var r = Telemetry_V1_RejectedRecord()

@@ -28,6 +28,9 @@ struct Telemetryd: AsyncParsableCommand {
     @Option(name: .long, help: "TCP port. Default: 7400; 0 picks a free port.")
     var port: Int?
 
+    @Option(name: .long, help: "Port of the monitoring HTTP endpoint (/metrics, /health, /ready), or off. Default: 7401")
+    var httpPort: String?
+
     @Option(name: .long, help: "buffered (survives a server crash) or sync (fsync per batch; survives power loss). Default: buffered")
     var durability: String?
 
@@ -62,6 +65,14 @@ struct Telemetryd: AsyncParsableCommand {
         if let maxConnections { server.maxConnections = maxConnections }
         if let idleTimeout { server.idleTimeoutSeconds = idleTimeout }
         if let maxRecordsPerBatch { server.maxRecordsPerBatch = maxRecordsPerBatch }
+        if let httpPort {
+            if httpPort == "off" {
+                server.httpPort = nil
+            } else {
+                guard let n = Int(httpPort) else { throw ValidationError("--http-port takes a port number or off") }
+                server.httpPort = n
+            }
+        }
         do { try server.validate() } catch { throw ValidationError(error.message) }
 
         let levelName = logLevel ?? file.logLevel ?? "info"
@@ -96,6 +107,7 @@ struct Telemetryd: AsyncParsableCommand {
             store.close()
             logger.info("store closed")
         }
+        let monitoring = Monitoring(store: store)
         let listener: Server
         do {
             listener = try await Server.bind(configuration: server, store: store, logger: logger)
@@ -103,9 +115,29 @@ struct Telemetryd: AsyncParsableCommand {
             logger.critical("cannot listen", metadata: ["telemetry.address": "\(server.host):\(server.port)", "error": "\(error)"])
             throw ExitCode(1)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listener)]
+        if let httpPort = server.httpPort {
+            do {
+                let http = try await ObservabilityServer.bind(
+                    host: server.host, port: httpPort, logger: logger,
+                    health: {
+                        if listener.isDraining { return HealthReport(state: .draining) }
+                        switch store.health {
+                        case .ready: return HealthReport(state: .ready)
+                        case .degraded(let reason): return HealthReport(state: .degraded, reason: reason)
+                        case .closed: return HealthReport(state: .closed)
+                        }
+                    },
+                    metrics: { monitoring.render() })
+                services.append(.init(service: http))
+            } catch {
+                logger.critical("cannot listen for monitoring", metadata: ["telemetry.address": "\(server.host):\(httpPort)", "error": "\(error)"])
+                throw ExitCode(1)
+            }
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: listener)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -1,0 +1,66 @@
+import Foundation
+import Prometheus
+import ServiceLifecycleTestKit
+import Testing
+import TelemetryClient
+import TelemetryCore
+import TelemetryServer
+import TelemetryStorage
+
+@Suite("Monitoring endpoint")
+struct MonitoringTests {
+    /// Parses the Prometheus text format into "name{labels}" -> value.
+    func parse(_ text: String) -> [String: Double] {
+        var out = [String: Double]()
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            out[String(line[..<space])] = value
+        }
+        return out
+    }
+
+    @Test("/metrics counts what was served; /health and /ready follow the store")
+    func scrape() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/store")
+            defer { store.close() }
+            let registry = PrometheusCollectorRegistry()
+            let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
+            let http = try await ObservabilityServer.bind(
+                host: "127.0.0.1", port: 0, logger: quietLogger,
+                health: {
+                    if case .degraded(let reason) = store.health { return HealthReport(state: .degraded, reason: reason) }
+                    return HealthReport(state: .ready)
+                },
+                metrics: { registry.emitToString() })
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await http.run() }
+                    try await serve(store: store, path: dir + "/store", metrics: metrics) { server in
+                        try await withTelemetryClient(server.clientConfiguration()) { client in
+                            _ = try await client.ingest([record("m", 1, [Field("a", .int(1))]), record("m", 2, [Field("a", .int(2))])])
+                            _ = try await client.ingest([record("m", 1, [Field("a", .int(1))])])
+                            await #expect(throws: StatusError.self) { try await client.latest([]) }
+                        }
+                    }
+                    let (status, body) = try await httpGet(port: http.localPort, "/metrics")
+                    #expect(status == 200)
+                    let values = parse(body)
+                    #expect(values["telemetry_ingest_records_total{outcome=\"stored\"}"] == 2)
+                    #expect(values["telemetry_ingest_records_total{outcome=\"duplicate\"}"] == 1)
+                    #expect(values["telemetry_requests_total{kind=\"ingest\",code=\"0\"}"] == 2)
+                    #expect(values["telemetry_requests_total{kind=\"latest\",code=\"3\"}"] == 1)
+                    #expect(values["telemetry_connections_opened_total"] == 1)
+                    #expect(!body.contains("vehicle=\""), "no vehicle ids as labels")
+
+                    let (healthStatus, health) = try await httpGet(port: http.localPort, "/health")
+                    #expect(healthStatus == 200 && health.contains("\"status\":\"ready\""))
+                    #expect(try await httpGet(port: http.localPort, "/ready").0 == 200)
+                    #expect(try await httpGet(port: http.localPort, "/nope").0 == 404)
+                    trigger.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
+}
