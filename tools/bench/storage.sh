@@ -58,7 +58,8 @@ def med(rows, *keys):
     return None
 def fmt(t, p=2):
     return "n/a" if t is None else f"{t[0]:,.{p}f} [{t[1]:,.{p}f}-{t[2]:,.{p}f}]"
-print(f"runs: {len(ours)} TelemetryStore, {len(ldb)} raw LevelDB (median [min-max])")
+writers = sorted({r.get("writers", 1) for r in ours})
+print(f"runs: {len(ours)} TelemetryStore (writers: {', '.join(map(str, writers))}), {len(ldb)} raw LevelDB (median [min-max])")
 print("| figure | TelemetryStore | raw LevelDB | ratio |")
 print("|---|---|---|---|")
 rows = [
@@ -69,6 +70,8 @@ rows = [
   ("latest, p99 ms", ("latest_p99_ms",), ("latest_p99_ms",), 4),
   ("1-min average speed, whole range, median ms", ("downsample_median_ms",), ("downsample_median_ms",), 3),
   ("peak RSS, MiB", ("peak_rss_kib",), ("peak_rss_kib",), 0),
+  ("seal (all partitions), s", ("seal_s",), (), 2),
+  ("compaction, s", ("compact_s",), ("compact_s",), 2),
 ]
 for name, ok, lk, p in rows:
     a, b = med(ours, *ok), med(ldb, *lk)
