@@ -101,10 +101,13 @@ public final class TelemetryClient: Sendable {
         var request = Telemetry_V1_LatestRequest()
         request.vehicleIds = vehicles.map(\.rawValue)
         request.fields = fields ?? []
-        let answer = try await call(.latest(request)).first?.latest ?? Telemetry_V1_LatestResponse()
         var states = [LatestState]()
-        for s in answer.states { states.append(try LatestState(wire: s)) }
-        return LatestResult(states: states, unknownVehicles: answer.unknownVehicleIds)
+        var unknown = [String]()
+        for frame in try await call(.latest(request)) {
+            for s in frame.latest.states { states.append(try LatestState(wire: s)) }
+            unknown += frame.latest.unknownVehicleIds
+        }
+        return LatestResult(states: states, unknownVehicles: unknown)
     }
 
     /// Downsampling: per bucket of `bucketMs`, count/min/max/sum/avg/first/last of each field.

@@ -147,6 +147,13 @@ struct ServerIntegrationTests {
                     cursor = page.nextCursor
                 } while cursor != nil
                 #expect(seen == (0..<95).reversed().map(Int64.init))
+
+                // Latest states stream too: 25 vehicles in frames of 10, unknown ids at the end.
+                _ = try await client.ingest((0..<25).map { i in record("l\(i)", 1, [Field("i", .int(Int64(i)))]) })
+                let ids = (0..<25).map { vid("l\($0)") } + [vid("missing")]
+                let latest = try await client.latest(ids)
+                #expect(latest.states.map(\.vehicle) == Array(ids.prefix(25)))
+                #expect(latest.unknownVehicles == ["missing"])
             }
         }
     }

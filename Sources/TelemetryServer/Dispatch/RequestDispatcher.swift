@@ -204,7 +204,7 @@ final class RequestDispatcher: Sendable {
     func serveQuery(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body, requestID: UInt64, sink: some ResponseSink) async throws {
         switch body {
         case .rangeQuery(let q): try await range(q, requestID: requestID, sink: sink)
-        case .latest(let q): try await sink.send(await latest(q, requestID: requestID))
+        case .latest(let q): try await latest(q, requestID: requestID, sink: sink)
         case .aggregate(let q): try await aggregate(q, requestID: requestID, sink: sink)
         case .listVehicles: try await listVehicles(requestID: requestID, sink: sink)
         case .ping:
@@ -267,27 +267,44 @@ final class RequestDispatcher: Sendable {
         }
     }
 
-    private func latest(_ q: Telemetry_V1_LatestRequest, requestID: UInt64) async -> Telemetry_V1_ResponseEnvelope {
+    private func latest(_ q: Telemetry_V1_LatestRequest, requestID: UInt64, sink: some ResponseSink) async throws {
+        let states: [LatestState]
+        let unknown: [String]
         do {
             guard !q.vehicleIds.isEmpty else { throw StatusError(.invalidArgument, "vehicle_ids is empty") }
             guard q.vehicleIds.count <= configuration.maxRecordsPerBatch else {
-                throw StatusError(.invalidArgument, "at most \(configuration.maxRecordsPerBatch) vehicle_ids per request")
+                throw StatusError(
+                    .resourceExhausted,
+                    "\(q.vehicleIds.count) vehicle_ids exceed the limit of \(configuration.maxRecordsPerBatch) per request; split it")
             }
             var vehicles = [VehicleID]()
             for (i, id) in q.vehicleIds.enumerated() { vehicles.append(try vehicle(id, field: "vehicle_ids[\(i)]")) }
             let fields = q.fields.isEmpty ? nil : q.fields
-            let states = try await threadPool.runIfActive { [store, vehicles] in try store.latest(vehicles, fields: fields) }
+            states = try await threadPool.runIfActive { [store, vehicles] in try store.latest(vehicles, fields: fields) }
             let known = Set(states.map(\.vehicle))
-            metrics.requestAnswered(.latest, code: 0)
-            return .ok(requestID) { r in
-                var body = Telemetry_V1_LatestResponse()
-                body.states = states.map(\.wire)
-                body.unknownVehicleIds = vehicles.filter { !known.contains($0) }.map(\.rawValue)
-                r.latest = body
-            }
+            unknown = vehicles.filter { !known.contains($0) }.map(\.rawValue)
         } catch {
-            return failure(requestID, error, kind: .latest)
+            try await sink.send(failure(requestID, error, kind: .latest))
+            return
         }
+        // Streamed like range results, so that thousands of vehicles never make one huge frame;
+        // the unknown ids travel in the last frame.
+        let size = configuration.recordsPerFrame
+        var start = 0
+        repeat {
+            let end = Swift.min(start + size, states.count)
+            let last = end == states.count
+            let chunk = states[start..<end]
+            try await sink.send(
+                .ok(requestID, more: !last) { r in
+                    var body = Telemetry_V1_LatestResponse()
+                    body.states = chunk.map(\.wire)
+                    if last { body.unknownVehicleIds = unknown }
+                    r.latest = body
+                })
+            start = end
+        } while start < states.count
+        metrics.requestAnswered(.latest, code: 0)
     }
 
     private func aggregate(_ q: Telemetry_V1_AggregateRequest, requestID: UInt64, sink: some ResponseSink) async throws {

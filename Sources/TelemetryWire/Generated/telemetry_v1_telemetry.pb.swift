@@ -791,6 +791,8 @@ package nonisolated struct Telemetry_V1_LatestState: Sendable {
   package init() {}
 }
 
+/// Streamed like RangeQueryResponse: states in frames of at most the server's records per
+/// frame; unknown_vehicle_ids in the last frame.
 package nonisolated struct Telemetry_V1_LatestResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
