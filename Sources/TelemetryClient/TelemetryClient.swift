@@ -50,7 +50,7 @@ public final class TelemetryClient: Sendable {
         while offset < records.count {
             let end = Swift.min(offset + Swift.max(limit, 1), records.count)
             var request = Telemetry_V1_IngestRequest()
-            request.records = records[offset..<end].map(\.wire)
+            request.columnar = Columnar.encode(records[offset..<end])
             let answer = try await call(.ingest(request)).first?.ingest ?? Telemetry_V1_IngestResponse()
             total.accepted += Int(answer.accepted)
             total.duplicates += Int(answer.duplicates)
@@ -88,10 +88,12 @@ public final class TelemetryClient: Sendable {
         request.limit = UInt32(clamping: query.limit ?? 0)
         request.order = query.order == .descending ? .descending : .ascending
         request.cursor = query.cursor ?? ""
+        request.columnar = true
         for frame in try await call(.rangeQuery(request)) {
             var records = [TelemetryRecord]()
             records.reserveCapacity(frame.rangeQuery.records.count)
             for r in frame.rangeQuery.records { records.append(try TelemetryRecord(wire: r)) }
+            for row in try Columnar.decode(frame.rangeQuery.columnar).rows { records.append(try row.telemetryRecord()) }
             try onPage(records, frame.more || frame.rangeQuery.nextCursor.isEmpty ? nil : frame.rangeQuery.nextCursor)
         }
     }

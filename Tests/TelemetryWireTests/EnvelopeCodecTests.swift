@@ -103,6 +103,15 @@ struct RecordValidationTests {
         #expect(d.isNaN)
     }
 
+    @Test("a duplicate among many fields is found too")
+    func wideRecord() {
+        let names = (0..<40).map { "f\($0)" } + ["f7"]
+        let w = wire(fields: names.map { ($0, Telemetry_V1_Value()) })
+        let error = #expect(throws: StatusError.self) { try ProviderRecord(validating: w) }
+        #expect(error?.message == "fields[40]: duplicate field \"f7\"")
+        #expect(throws: Never.self) { try ProviderRecord(validating: wire(fields: names.dropLast().map { ($0, Telemetry_V1_Value()) })) }
+    }
+
     @Test("a valid record keeps vehicle, time, provider, fields and sequence")
     func valid() throws {
         var w = wire()

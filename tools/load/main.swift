@@ -99,7 +99,7 @@ do {
         var envelope = Telemetry_V1_RequestEnvelope()
         requestID += 1
         envelope.requestID = requestID
-        envelope.ingest.records = records.map(\.wire)
+        envelope.ingest.columnar = Columnar.encode(records)
         frames.append(try EnvelopeCodec.encode(envelope, compress: false, allocator: allocator))
         batchSizes.append(records.count)
         total += records.count

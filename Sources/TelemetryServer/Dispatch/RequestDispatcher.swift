@@ -105,7 +105,7 @@ final class RequestDispatcher: Sendable {
     /// being written.
     func prepareIngest(_ request: Telemetry_V1_IngestRequest, requestID: UInt64, gatewayID: String?) -> PreparedIngest {
         var prepared = PreparedIngest(requestID: requestID, valid: [], rejected: [], gatewayID: gatewayID)
-        let count = request.records.count
+        let count = request.records.count + request.columnar.timestampsMs.count
         guard count > 0 else {
             prepared.refusal = .status(requestID, .invalidArgument, "ingest batch has no records")
             return prepared
@@ -116,18 +116,44 @@ final class RequestDispatcher: Sendable {
                 "ingest batch of \(count) records exceeds max_records_per_batch \(configuration.maxRecordsPerBatch); split it")
             return prepared
         }
+        // Both forms become (index, record or why not); the checks after that are shared.
+        var candidates = [(index: Int, record: Result<ProviderRecord, StatusError>, hasSequence: Bool, sequence: UInt64)]()
+        candidates.reserveCapacity(count)
+        for (index, wire) in request.records.enumerated() {
+            let record = Result { () throws(StatusError) in try ProviderRecord(validating: wire) }
+            candidates.append((index, record, wire.hasGatewaySequence, wire.gatewaySequence))
+        }
+        if request.hasColumnar {
+            let decoded: Columnar.Decoded
+            do { decoded = try Columnar.decode(request.columnar) } catch {
+                prepared.refusal = failure(requestID, error, kind: .ingest)
+                return prepared
+            }
+            let offset = request.records.count
+            for (i, row) in decoded.rows.enumerated() {
+                let record: Result<ProviderRecord, StatusError>
+                if let error = decoded.rejected[i] {
+                    record = .failure(error)
+                } else if let r = row.providerRecord {
+                    record = .success(r)
+                } else {
+                    record = .failure(StatusError(.invalidArgument, "vehicle_id is not valid"))
+                }
+                candidates.append((offset + i, record, row.gatewaySequence != nil, row.gatewaySequence ?? 0))
+            }
+        }
         let now = clock()
         let latestAccepted = now > Int64.max - configuration.maxFutureSkewMs ? Int64.max : now + configuration.maxFutureSkewMs
         prepared.valid.reserveCapacity(count)
-        for (index, wire) in request.records.enumerated() {
-            if wire.hasGatewaySequence {
-                prepared.highestSequence = Swift.max(prepared.highestSequence ?? 0, wire.gatewaySequence)
+        for candidate in candidates {
+            if candidate.hasSequence {
+                prepared.highestSequence = Swift.max(prepared.highestSequence ?? 0, candidate.sequence)
             }
             do throws(StatusError) {
-                if wire.hasGatewaySequence && gatewayID == nil {
+                if candidate.hasSequence && gatewayID == nil {
                     throw StatusError(.invalidArgument, "gateway_sequence is set but the hello gave no gateway_id")
                 }
-                let record = try ProviderRecord(validating: wire)
+                let record = try candidate.record.get()
                 if record.timestamp > latestAccepted {
                     throw StatusError(
                         .invalidArgument,
@@ -136,12 +162,12 @@ final class RequestDispatcher: Sendable {
                 if let min = configuration.minTimestampMs, record.timestamp < min {
                     throw StatusError(.invalidArgument, "timestamp_ms \(record.timestamp) is before the accepted minimum \(min)")
                 }
-                prepared.valid.append((index, record))
+                prepared.valid.append((candidate.index, record))
             } catch {
                 var r = Telemetry_V1_RejectedRecord()
-                r.index = UInt32(index)
+                r.index = UInt32(candidate.index)
                 r.code = UInt32(error.code.rawValue)
-                r.reason = "records[\(index)]: \(error.message)"
+                r.reason = "records[\(candidate.index)]: \(error.message)"
                 prepared.rejected.append(r)
             }
         }
@@ -255,7 +281,11 @@ final class RequestDispatcher: Sendable {
             try await sink.send(
                 .ok(requestID, more: !last) { r in
                     var body = Telemetry_V1_RangeQueryResponse()
-                    body.records = result.records.map(\.wire)
+                    if q.columnar {
+                        body.columnar = Columnar.encode(result.records)
+                    } else {
+                        body.records = result.records.map(\.wire)
+                    }
                     if last, let next = result.nextCursor { body.nextCursor = next }
                     r.rangeQuery = body
                 })

@@ -580,12 +580,95 @@ package nonisolated struct Telemetry_V1_ProviderRecord: Sendable {
   fileprivate var _gatewaySequence: UInt64? = nil
 }
 
+/// Records travel one message per record (`records`: simple to produce anywhere) or as
+/// columns (`columnar`: one message per field name instead of one per value, several times
+/// cheaper to encode and decode, for gateways that send many records). A request may use
+/// both; its records are then numbered `records` first, then the columnar rows.
 package nonisolated struct Telemetry_V1_IngestRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   package var records: [Telemetry_V1_ProviderRecord] = []
+
+  package var columnar: Telemetry_V1_ColumnarRecords {
+    get {_columnar ?? Telemetry_V1_ColumnarRecords()}
+    set {_columnar = newValue}
+  }
+  /// Returns true if `columnar` has been explicitly set.
+  package var hasColumnar: Bool {self._columnar != nil}
+  /// Clears the value of `columnar`. Subsequent reads from it will return its default value.
+  package mutating func clearColumnar() {self._columnar = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _columnar: Telemetry_V1_ColumnarRecords? = nil
+}
+
+/// Many records as columns. Row i is the i-th record: vehicle vehicle_ids[vehicle_index[i]],
+/// time timestamps_ms[i], and so on. Dictionaries (vehicle_ids, providers, mapping_versions)
+/// hold each distinct text once.
+package nonisolated struct Telemetry_V1_ColumnarRecords: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One per row: the row count.
+  package var timestampsMs: [Int64] = []
+
+  package var vehicleIds: [String] = []
+
+  /// Per row, an index into vehicle_ids; may be empty when vehicle_ids has one entry.
+  package var vehicleIndex: [UInt32] = []
+
+  package var providers: [String] = []
+
+  /// Per row, an index into providers; may be empty when providers has one entry.
+  package var providerIndex: [UInt32] = []
+
+  /// Ingest only: per row, the gateway sequence (0 = none); empty when no row has one.
+  package var gatewaySequences: [UInt64] = []
+
+  package var columns: [Telemetry_V1_Column] = []
+
+  /// Answers only (provenance): like providers / provider_index, and per row the receive time.
+  package var mappingVersions: [String] = []
+
+  package var mappingVersionIndex: [UInt32] = []
+
+  package var receivedAtMs: [Int64] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+/// One field name's values over the rows that have it.
+package nonisolated struct Telemetry_V1_Column: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var name: String = String()
+
+  /// The rows (ascending indexes) that have this field; empty means every row.
+  package var rows: [UInt32] = []
+
+  /// The values, one per present row, in exactly one of these lists: the one of the column's
+  /// type when all its values share one, else `values`.
+  package var doubles: [Double] = []
+
+  package var ints: [Int64] = []
+
+  package var bools: [Bool] = []
+
+  package var strings: [String] = []
+
+  package var bytesValues: [Data] = []
+
+  package var values: [Telemetry_V1_Value] = []
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -671,6 +754,9 @@ package nonisolated struct Telemetry_V1_RangeQueryRequest: Sendable {
   /// The next_cursor of a previous answer to the same query.
   package var cursor: String = String()
 
+  /// Answer with RangeQueryResponse.columnar instead of records.
+  package var columnar: Bool = false
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -730,9 +816,21 @@ package nonisolated struct Telemetry_V1_RangeQueryResponse: Sendable {
   /// Set on the last frame when the limit cut the result short: send it back as `cursor`.
   package var nextCursor: String = String()
 
+  /// The same records as columns, when the request asked for it (`records` is then empty).
+  package var columnar: Telemetry_V1_ColumnarRecords {
+    get {_columnar ?? Telemetry_V1_ColumnarRecords()}
+    set {_columnar = newValue}
+  }
+  /// Returns true if `columnar` has been explicitly set.
+  package var hasColumnar: Bool {self._columnar != nil}
+  /// Clears the value of `columnar`. Subsequent reads from it will return its default value.
+  package mutating func clearColumnar() {self._columnar = nil}
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
+
+  fileprivate var _columnar: Telemetry_V1_ColumnarRecords? = nil
 }
 
 package nonisolated struct Telemetry_V1_LatestRequest: Sendable {
@@ -1829,7 +1927,7 @@ nonisolated extension Telemetry_V1_ProviderRecord: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Telemetry_V1_IngestRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".IngestRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}columnar\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1838,20 +1936,169 @@ nonisolated extension Telemetry_V1_IngestRequest: SwiftProtobuf.Message, SwiftPr
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._columnar) }()
       default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.records.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
     }
+    try { if let v = self._columnar {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Telemetry_V1_IngestRequest, rhs: Telemetry_V1_IngestRequest) -> Bool {
     if lhs.records != rhs.records {return false}
+    if lhs._columnar != rhs._columnar {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_ColumnarRecords: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ColumnarRecords"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamps_ms\0\u{3}vehicle_ids\0\u{3}vehicle_index\0\u{1}providers\0\u{3}provider_index\0\u{3}gateway_sequences\0\u{1}columns\0\u{3}mapping_versions\0\u{3}mapping_version_index\0\u{3}received_at_ms\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedSInt64Field(value: &self.timestampsMs) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.vehicleIds) }()
+      case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.vehicleIndex) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.providers) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.providerIndex) }()
+      case 6: try { try decoder.decodeRepeatedUInt64Field(value: &self.gatewaySequences) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.columns) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.mappingVersions) }()
+      case 9: try { try decoder.decodeRepeatedUInt32Field(value: &self.mappingVersionIndex) }()
+      case 10: try { try decoder.decodeRepeatedSInt64Field(value: &self.receivedAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.timestampsMs.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.timestampsMs, fieldNumber: 1)
+    }
+    if !self.vehicleIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.vehicleIds, fieldNumber: 2)
+    }
+    if !self.vehicleIndex.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.vehicleIndex, fieldNumber: 3)
+    }
+    if !self.providers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.providers, fieldNumber: 4)
+    }
+    if !self.providerIndex.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.providerIndex, fieldNumber: 5)
+    }
+    if !self.gatewaySequences.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.gatewaySequences, fieldNumber: 6)
+    }
+    if !self.columns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.columns, fieldNumber: 7)
+    }
+    if !self.mappingVersions.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.mappingVersions, fieldNumber: 8)
+    }
+    if !self.mappingVersionIndex.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.mappingVersionIndex, fieldNumber: 9)
+    }
+    if !self.receivedAtMs.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.receivedAtMs, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_ColumnarRecords, rhs: Telemetry_V1_ColumnarRecords) -> Bool {
+    if lhs.timestampsMs != rhs.timestampsMs {return false}
+    if lhs.vehicleIds != rhs.vehicleIds {return false}
+    if lhs.vehicleIndex != rhs.vehicleIndex {return false}
+    if lhs.providers != rhs.providers {return false}
+    if lhs.providerIndex != rhs.providerIndex {return false}
+    if lhs.gatewaySequences != rhs.gatewaySequences {return false}
+    if lhs.columns != rhs.columns {return false}
+    if lhs.mappingVersions != rhs.mappingVersions {return false}
+    if lhs.mappingVersionIndex != rhs.mappingVersionIndex {return false}
+    if lhs.receivedAtMs != rhs.receivedAtMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_Column: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".Column"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}rows\0\u{1}doubles\0\u{1}ints\0\u{1}bools\0\u{1}strings\0\u{3}bytes_values\0\u{1}values\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.rows) }()
+      case 3: try { try decoder.decodeRepeatedDoubleField(value: &self.doubles) }()
+      case 4: try { try decoder.decodeRepeatedSInt64Field(value: &self.ints) }()
+      case 5: try { try decoder.decodeRepeatedBoolField(value: &self.bools) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.strings) }()
+      case 7: try { try decoder.decodeRepeatedBytesField(value: &self.bytesValues) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.rows.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.rows, fieldNumber: 2)
+    }
+    if !self.doubles.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.doubles, fieldNumber: 3)
+    }
+    if !self.ints.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.ints, fieldNumber: 4)
+    }
+    if !self.bools.isEmpty {
+      try visitor.visitPackedBoolField(value: self.bools, fieldNumber: 5)
+    }
+    if !self.strings.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.strings, fieldNumber: 6)
+    }
+    if !self.bytesValues.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.bytesValues, fieldNumber: 7)
+    }
+    if !self.values.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.values, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_Column, rhs: Telemetry_V1_Column) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs.doubles != rhs.doubles {return false}
+    if lhs.ints != rhs.ints {return false}
+    if lhs.bools != rhs.bools {return false}
+    if lhs.strings != rhs.strings {return false}
+    if lhs.bytesValues != rhs.bytesValues {return false}
+    if lhs.values != rhs.values {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1958,7 +2205,7 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Telemetry_V1_RangeQueryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RangeQueryRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vehicle_id\0\u{3}from_ms\0\u{3}to_ms\0\u{1}fields\0\u{1}limit\0\u{1}order\0\u{1}cursor\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vehicle_id\0\u{3}from_ms\0\u{3}to_ms\0\u{1}fields\0\u{1}limit\0\u{1}order\0\u{1}cursor\0\u{1}columnar\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1973,6 +2220,7 @@ nonisolated extension Telemetry_V1_RangeQueryRequest: SwiftProtobuf.Message, Swi
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       case 6: try { try decoder.decodeSingularEnumField(value: &self.order) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.columnar) }()
       default: break
       }
     }
@@ -2000,6 +2248,9 @@ nonisolated extension Telemetry_V1_RangeQueryRequest: SwiftProtobuf.Message, Swi
     if !self.cursor.isEmpty {
       try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 7)
     }
+    if self.columnar != false {
+      try visitor.visitSingularBoolField(value: self.columnar, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2011,6 +2262,7 @@ nonisolated extension Telemetry_V1_RangeQueryRequest: SwiftProtobuf.Message, Swi
     if lhs.limit != rhs.limit {return false}
     if lhs.order != rhs.order {return false}
     if lhs.cursor != rhs.cursor {return false}
+    if lhs.columnar != rhs.columnar {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2107,7 +2359,7 @@ nonisolated extension Telemetry_V1_Record: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Telemetry_V1_RangeQueryResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RangeQueryResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{3}next_cursor\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{3}next_cursor\0\u{1}columnar\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2117,24 +2369,33 @@ nonisolated extension Telemetry_V1_RangeQueryResponse: SwiftProtobuf.Message, Sw
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._columnar) }()
       default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.records.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
     }
     if !self.nextCursor.isEmpty {
       try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 2)
     }
+    try { if let v = self._columnar {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Telemetry_V1_RangeQueryResponse, rhs: Telemetry_V1_RangeQueryResponse) -> Bool {
     if lhs.records != rhs.records {return false}
     if lhs.nextCursor != rhs.nextCursor {return false}
+    if lhs._columnar != rhs._columnar {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -24,15 +24,21 @@ extension ProviderRecord {
         guard !wire.fields.isEmpty else { throw StatusError(.invalidArgument, "record has no fields") }
         var fields = [Field]()
         fields.reserveCapacity(wire.fields.count)
-        var seen = Set<String>(minimumCapacity: wire.fields.count)
+        // Records carry a dozen fields: comparing names pairwise is cheaper than hashing them;
+        // a wide record falls back to a set.
+        var seen: Set<String>? = wire.fields.count > 32 ? Set(minimumCapacity: wire.fields.count) : nil
         for (i, f) in wire.fields.enumerated() {
             guard !f.name.isEmpty else { throw StatusError(.invalidArgument, "fields[\(i)]: field name is empty") }
             guard f.name.utf8.count <= WireLimits.maxFieldNameBytes else {
                 throw StatusError(.invalidArgument, "fields[\(i)]: field name is longer than \(WireLimits.maxFieldNameBytes) bytes")
             }
-            guard seen.insert(f.name).inserted else {
-                throw StatusError(.invalidArgument, "fields[\(i)]: duplicate field \"\(f.name)\"")
+            let duplicate: Bool
+            if seen != nil {
+                duplicate = !seen!.insert(f.name).inserted
+            } else {
+                duplicate = fields.contains { $0.name == f.name }
             }
+            guard !duplicate else { throw StatusError(.invalidArgument, "fields[\(i)]: duplicate field \"\(f.name)\"") }
             fields.append(Field(wire: f))
         }
         self.init(
