@@ -9,6 +9,15 @@ public struct StoreConfiguration: Sendable, Hashable {
     /// Width of a time partition in ms, fixed when a store is created (later opens read
     /// the stored value). Default 1 hour: see docs/decisions/0002-time-partitions.md.
     public var partitionWidthMs: Int64 = 3_600_000
+    /// How long a partition stays open for late records before `sealPartitions()` turns it
+    /// into sealed blocks, in partition widths: a partition is sealed once its end is more
+    /// than this many widths older than the newest timestamp the store has seen. Default 1
+    /// (with hourly partitions, an hour's data is sealed once records an hour past its end
+    /// arrive). Records arriving later still are stored and read correctly, at the cost of a
+    /// block lookup on write and a merge on read until the next seal folds them in.
+    public var sealGracePartitions: Int64 = 1
+    /// Whether `compact()` seals closed partitions before compacting. Default true.
+    public var sealOnCompact = true
 
     public init(durability: Durability = .buffered) {
         self.durability = durability

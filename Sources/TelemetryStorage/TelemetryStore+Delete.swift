@@ -25,14 +25,9 @@ extension TelemetryStore {
             let lo = max(from, old.first)
             let hi = min(Self.lastIncluded(before: to), old.last)
             if lo <= hi {
-                try scan(db: db, keyspace: .canonical, code: code, vehicle: vehicle, first: lo, last: hi, order: .ascending) { ts, _ throws(StorageError) in
-                    batch.delete(KeyLayout.recordKey(.canonical, partition: KeyLayout.partition(of: ts, width: width), vehicle: code, timestamp: ts))
-                    partitions.insert(KeyLayout.partition(of: ts, width: width))
-                    deleted += 1
-                    return true
-                }
+                deleted = try deleteCanonical(db: db, code: code, vehicle: vehicle, first: lo, last: hi, batch: batch, partitions: &partitions)
             }
-            try scan(db: db, keyspace: .raw, code: code, vehicle: vehicle, first: from, last: Self.lastIncluded(before: to), order: .ascending) { ts, _ throws(StorageError) in
+            try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: Self.lastIncluded(before: to)) { ts, _ throws(StorageError) in
                 batch.delete(KeyLayout.recordKey(.raw, partition: KeyLayout.partition(of: ts, width: width), vehicle: code, timestamp: ts))
                 return true
             }
@@ -45,19 +40,28 @@ extension TelemetryStore {
             state.count = old.count - deleted
             if state.count > 0 {
                 var emptied = partitions
-                var neededFields = Set(old.latest.map(\.id))
-                try scan(db: db, keyspace: .canonical, code: code, vehicle: vehicle, first: .min, last: .max, order: .descending) { ts, value throws(StorageError) in
+                var neededFields = Set(old.newestIDs).union(old.extras.map(\.id))
+                try scanCanonical(db: db, code: code, vehicle: vehicle, first: .min, last: .max, order: .descending, keep: nil) { ts, entry throws(StorageError) in
                     if ts >= from && ts <= Self.lastIncluded(before: to) { return true }
                     emptied.remove(KeyLayout.partition(of: ts, width: width))
                     if state.last == .min { state.last = ts }
                     state.first = ts
                     if !neededFields.isEmpty {
-                        let decoded: RecordCodec.Decoded
-                        do throws(ByteDecodingError) { decoded = try RecordCodec.decode(value) } catch {
-                            throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
+                        let fields: [EncodedField]
+                        let value: [UInt8]
+                        switch entry {
+                        case .record(let bytes):
+                            do throws(ByteDecodingError) { fields = try RecordCodec.decode(bytes).fields } catch {
+                                throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
+                            }
+                            value = Array(bytes)
+                        case .block(let block, let row):
+                            let r = try blockRow(block, row, code: code, partition: KeyLayout.partition(of: ts, width: width))
+                            fields = r.fields
+                            value = r.recordValue
                         }
-                        state.merge(timestamp: ts, fields: decoded.fields)
-                        for f in decoded.fields { neededFields.remove(f.id) }
+                        state.merge(timestamp: ts, fields: fields, value: value)
+                        for f in fields { neededFields.remove(f.id) }
                     }
                     return true
                 }
@@ -76,5 +80,57 @@ extension TelemetryStore {
             view.withLock { $0.vehicles[code] = state }
             return deleted
         }
+    }
+
+    /// Adds to `batch` the deletion of the vehicle's canonical records in [first, last]: their
+    /// record keys, and their rows of sealed blocks (a block is rewritten without them, or
+    /// deleted when none remain).
+    /// - Returns: how many records go (a block row and the key that overrides it count once).
+    private func deleteCanonical(
+        db: LevelDB, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, batch: WriteBatch,
+        partitions touched: inout Set<Int64>
+    ) throws(StorageError) -> UInt64 {
+        let width = partitionWidthMs
+        var deleted: UInt64 = 0
+        try db.withIterator { it throws(StorageError) in
+            let partitions = try indexedPartitions(
+                it, code: code, vehicle: vehicle, from: KeyLayout.partition(of: first, width: width),
+                to: KeyLayout.partition(of: last, width: width))
+            for p in partitions {
+                var gone = Set<Int64>()
+                if let block = try sealedBlock(it, partition: p, code: code, vehicle: vehicle, keep: nil) {
+                    let d = block.decoded
+                    let lower = d.lowerBound(first)
+                    let upper = last == .max ? d.count : d.lowerBound(last + 1)
+                    if lower < upper {
+                        for i in lower..<upper { gone.insert(d.timestamps[i]) }
+                        var kept = [BlockRow]()
+                        kept.reserveCapacity(d.count - (upper - lower))
+                        for i in 0..<d.count where i < lower || i >= upper {
+                            kept.append(try blockRow(block, i, code: code, partition: p))
+                        }
+                        let key = KeyLayout.blockKey(partition: p, vehicle: code)
+                        if kept.isEmpty { batch.delete(key) } else { batch.put(key, SealedBlockCodec.encode(kept)) }
+                    }
+                }
+                var prefix: [UInt8] = [Keyspace.canonical.rawValue]
+                prefix.appendOrderedInt64(p)
+                prefix.appendBigEndian(code)
+                it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: first))
+                while it.isValid {
+                    let key = it.key
+                    guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix),
+                        let ts = key.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.timestamp, ts <= last
+                    else { break }
+                    batch.delete(key)
+                    gone.insert(ts)
+                    it.next()
+                }
+                try it.checkStatus(reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)")
+                if !gone.isEmpty { touched.insert(p) }
+                deleted += UInt64(gone.count)
+            }
+        }
+        return deleted
     }
 }

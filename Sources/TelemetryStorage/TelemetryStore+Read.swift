@@ -58,15 +58,22 @@ extension TelemetryStore {
         let hi = min(Self.lastIncluded(before: to), state.last)
         guard lo <= hi else { return }
         var userError: (any Error)? = nil
-        try scan(db: db, keyspace: .canonical, code: code, vehicle: vehicle, first: lo, last: hi, order: order) { ts, value throws(StorageError) in
-            let decoded: RecordCodec.Decoded
-            do throws(ByteDecodingError) {
-                decoded = try RecordCodec.decode(value, keep: keep.map { set in { set.contains($0) } })
-            } catch {
-                throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
+        var builder = RecordBuilder(vehicle: vehicle, names: lookup.names, provenances: lookup.provenances)
+        let keepID = keep.map { set in { (id: UInt32) in set.contains(id) } }
+        try scanCanonical(db: db, code: code, vehicle: vehicle, first: lo, last: hi, order: order, keep: keep) { ts, entry throws(StorageError) in
+            let record: TelemetryRecord
+            switch entry {
+            case .record(let value):
+                let decoded: RecordCodec.Decoded
+                do throws(ByteDecodingError) {
+                    decoded = try RecordCodec.decode(value, keep: keepID)
+                } catch {
+                    throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
+                }
+                record = try builder.record(timestamp: ts, decoded: decoded)
+            case .block(let block, let row):
+                record = try builder.record(block: block, row: row)
             }
-            let record = try Self.makeRecord(
-                vehicle: vehicle, timestamp: ts, decoded: decoded, names: lookup.names, provenances: lookup.provenances)
             do { return try body(record) } catch {
                 userError = error
                 return false
@@ -79,97 +86,6 @@ extension TelemetryStore {
     /// `to == Int64.max` means "no upper bound", so a record at Int64.max stays reachable.
     static func lastIncluded(before to: Int64) -> Int64 {
         to == .max ? .max : to - 1
-    }
-
-    static func makeRecord(
-        vehicle: VehicleID, timestamp: Int64, decoded: RecordCodec.Decoded, names: [UInt32: String],
-        provenances: [UInt32: ProvenanceKey]
-    ) throws(StorageError) -> TelemetryRecord {
-        var fields = [Field]()
-        fields.reserveCapacity(decoded.fields.count)
-        for f in decoded.fields {
-            guard let name = names[f.id] else {
-                throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) uses field id \(f.id), which has no dictionary entry")
-            }
-            fields.append(Field(name, f.value))
-        }
-        guard let p = provenances[decoded.provenance] else {
-            throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) has unknown provenance id \(decoded.provenance)")
-        }
-        return TelemetryRecord(
-            vehicle: vehicle, timestamp: timestamp, fields: fields,
-            provenance: Provenance(provider: p.provider, mappingVersion: p.mappingVersion, receivedAt: timestamp &+ decoded.receivedDelta))
-    }
-
-    /// Visits the keys of one vehicle with timestamps in [first, last] (inclusive), partition by
-    /// partition; `visit` returns false to stop. Canonical scans use the partition index; raw
-    /// scans walk partitions arithmetically between the keyspace's own bounds.
-    func scan(
-        db: LevelDB, keyspace: Keyspace, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, order: TimeOrder,
-        visit: (Int64, UnsafeBufferPointer<UInt8>) throws(StorageError) -> Bool
-    ) throws(StorageError) {
-        let width = partitionWidthMs
-        let p0 = KeyLayout.partition(of: first, width: width)
-        let p1 = KeyLayout.partition(of: last, width: width)
-        try db.withIterator { it throws(StorageError) in
-            var partitions = [Int64]()
-            if keyspace == .canonical {
-                it.seek(KeyLayout.partitionIndexKey(vehicle: code, partition: p0))
-                let end = KeyLayout.partitionIndexKey(vehicle: code, partition: p1)
-                while it.isValid {
-                    let key = it.key
-                    guard key.count == 13, key.lexicographicallyPrecedes(end) || key == end else { break }
-                    partitions.append(Int64(bitPattern: key[5...].reduce(0) { ($0 << 8) | UInt64($1) } ^ 0x8000_0000_0000_0000))
-                    it.next()
-                }
-                try it.checkStatus(reading: "the partition index of vehicle \(vehicle)")
-            } else {
-                // Clamp to the partitions the keyspace holds at all, so an open range stays finite.
-                it.seek(keyspace.lowerBound)
-                guard it.isValid, let firstKey = Optional(it.key), firstKey.first == keyspace.rawValue,
-                    let lowest = firstKey.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition
-                else { return }
-                it.seek(keyspace.upperBound)
-                if it.isValid { it.previous() } else { it.seekToLast() }
-                guard it.isValid, let highest = it.key.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition else { return }
-                let a = max(p0, lowest)
-                let b = min(p1, highest)
-                if a <= b { partitions = Array(a...b) }
-            }
-            if order == .descending { partitions.reverse() }
-            for p in partitions {
-                var prefix: [UInt8] = [keyspace.rawValue]
-                prefix.appendOrderedInt64(p)
-                prefix.appendBigEndian(code)
-                if order == .ascending {
-                    it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: first))
-                } else {
-                    // The first key after `last` in this partition, then step back.
-                    if last == .max {
-                        var after = prefix
-                        after.append(contentsOf: [UInt8](repeating: 0xFF, count: 9))
-                        it.seek(after)
-                    } else {
-                        it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: last + 1))
-                    }
-                    if it.isValid { it.previous() } else { it.seekToLast() }
-                }
-                while it.isValid {
-                    let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
-                        guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
-                        var ts: UInt64 = 0
-                        for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
-                        let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
-                        return (t, t >= first && t <= last)
-                    }
-                    guard let step, step.inRange else { break }
-                    let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, value) }
-                    if !goOn { return }
-                    if order == .ascending { it.next() } else { it.previous() }
-                }
-                try it.checkStatus(reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)")
-            }
-        }
     }
 
     // MARK: - Downsampling
@@ -238,23 +154,30 @@ extension TelemetryStore {
     public func latest(_ vehicles: [VehicleID], fields: [String]? = nil) throws -> [LatestState] {
         _ = try database()
         let wanted = fields.map(Set.init)
-        return try view.withLock { (v: inout ReadView) throws(StorageError) -> [LatestState] in
-            var out = [LatestState]()
-            for vehicle in vehicles {
-                guard let state = v.vehicleState(for: vehicle), state.count > 0 else { continue }
-                var entries = [LatestField]()
-                for e in state.latest {
-                    guard let name = v.dictionaries.fieldNames[e.id] else {
-                        throw StorageError(code: .dataLoss, message: "latest state of \(vehicle) uses field id \(e.id), which has no dictionary entry")
-                    }
-                    if let wanted, !wanted.contains(name) { continue }
-                    entries.append(LatestField(name: name, value: e.value, timestamp: e.timestamp))
-                }
-                entries.sort { $0.name < $1.name }
-                out.append(LatestState(vehicle: vehicle, timestamp: state.last, fields: entries))
-            }
-            return out
+        // Copy out under the lock (cheap: copy-on-write), decode outside it.
+        let (states, names) = view.withLock { v in
+            (vehicles.map { v.vehicleState(for: $0) }, v.dictionaries.fieldNames)
         }
+        var out = [LatestState]()
+        for (vehicle, state) in zip(vehicles, states) {
+            guard let state, state.count > 0 else { continue }
+            let latest: [LatestEntry]
+            do throws(ByteDecodingError) { latest = try state.latestEntries() } catch {
+                throw StorageError(code: .dataLoss, message: "damaged latest state of vehicle \(vehicle): \(error.reason)")
+            }
+            var entries = [LatestField]()
+            entries.reserveCapacity(latest.count)
+            for e in latest {
+                guard let name = names[e.id] else {
+                    throw StorageError(code: .dataLoss, message: "latest state of \(vehicle) uses field id \(e.id), which has no dictionary entry")
+                }
+                if let wanted, !wanted.contains(name) { continue }
+                entries.append(LatestField(name: name, value: e.value, timestamp: e.timestamp))
+            }
+            entries.sort { $0.name < $1.name }
+            out.append(LatestState(vehicle: vehicle, timestamp: state.last, fields: entries))
+        }
+        return out
     }
 
     /// Every vehicle with at least one record: its first and last timestamps and record count.
@@ -276,7 +199,7 @@ extension TelemetryStore {
         guard let code = lookup.code else { return [] }
         var out = [RawRecord]()
         let limit = limit ?? .max
-        try scan(db: db, keyspace: .raw, code: code, vehicle: vehicle, first: from, last: Self.lastIncluded(before: to), order: .ascending) { ts, value throws(StorageError) in
+        try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: Self.lastIncluded(before: to)) { ts, value throws(StorageError) in
             do throws(ByteDecodingError) {
                 out.append(try RawRecordCodec.decode(value, vehicle: vehicle, timestamp: ts, fieldNames: lookup.names))
             } catch {

@@ -25,6 +25,17 @@ extension TelemetryStore {
         let db = try database()
         let durability = durability ?? configuration.durability
         let width = partitionWidthMs
+        // Encoding happens here, outside the writer lock, with the codes already published:
+        // concurrent writers encode in parallel and only queue for the LevelDB write. Records
+        // that need a new code are encoded under the lock.
+        let published = view.withLock { $0.dictionaries }
+        var readOnly = PublishedCodes(dictionaries: published)
+        var prepareLayout = FieldLayoutCache()
+        var prepared = [PreparedRecord?]()
+        prepared.reserveCapacity(change.records.count)
+        for record in change.records {
+            prepared.append(try Self.prepare(record, codes: &readOnly, layout: &prepareLayout, width: width))
+        }
         return try writer.withLock { (w: inout WriterState) throws(StorageError) -> WriteSummary in
             if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
             if let failure = w.failure {
@@ -35,87 +46,24 @@ extension TelemetryStore {
             let batch = WriteBatch()
             var summary = WriteSummary()
             summary.durability = durability
-            var dictionaries = w.dictionaries
-            var touched: [UInt32: VehicleState] = [:]
-            // Values put by this batch, so a second record at the same key in the same batch sees the first.
-            var pending: [PendingKey: [UInt8]] = [:]
-            pending.reserveCapacity(change.records.count)
-            var fields = [EncodedField]()
-
-            for record in change.records {
-                let code = dictionaries.vehicleCode(record.vehicle, batch: batch)
-                var state = touched[code] ?? w.vehicles[code] ?? VehicleState(code: code, vehicle: record.vehicle)
-                fields.removeAll(keepingCapacity: true)
-                for f in record.fields {
-                    fields.append(EncodedField(id: dictionaries.fieldID(f.name, batch: batch), value: f.value))
-                }
-                fields.sort { $0.id < $1.id }
-                if let dup = Self.firstDuplicateField(fields) {
-                    throw StorageError(
-                        code: .invalidArgument,
-                        message: "record of vehicle \(record.vehicle) at \(record.timestamp) has field \"\(dictionaries.fieldNames[dup] ?? "?")\" twice")
-                }
-                let provenance = dictionaries.provenanceID(
-                    ProvenanceKey(provider: record.provenance.provider, mappingVersion: record.provenance.mappingVersion),
-                    batch: batch)
-                let value = RecordCodec.encode(
-                    receivedDelta: record.provenance.receivedAt &- record.timestamp, provenance: provenance, fields: fields)
-                let partition = KeyLayout.partition(of: record.timestamp, width: width)
-                let key = KeyLayout.recordKey(.canonical, partition: partition, vehicle: code, timestamp: record.timestamp)
-                let pendingKey = PendingKey(vehicle: code, timestamp: record.timestamp)
-
-                // Only a record at or before the vehicle's newest one can already exist: the
-                // common, in-order case needs no read.
-                var exists = false
-                let isLate = state.count > 0 && record.timestamp <= state.last
-                if isLate {
-                    let existing: [UInt8]?
-                    if let p = pending[pendingKey] {
-                        existing = p
-                    } else {
-                        do throws(LevelDBError) { existing = try db.get(key) } catch {
-                            throw Self.readError(error, what: "vehicle \(record.vehicle) at \(record.timestamp)")
-                        }
-                    }
-                    if let existing {
-                        if RecordCodec.sameContent(existing, value) {
-                            summary.duplicates += 1
-                            continue
-                        }
-                        exists = true
-                        summary.replaced += 1
-                    }
-                    if record.timestamp < state.last { summary.late += 1 }
-                }
-                if state.count == 0 || KeyLayout.partition(of: state.last, width: width) != partition || isLate {
-                    batch.put(KeyLayout.partitionIndexKey(vehicle: code, partition: partition), [])
-                }
-                batch.put(key, value)
-                pending[pendingKey] = value
-                summary.written += 1
-                if !exists { state.count += 1 }
-                state.first = min(state.first, record.timestamp)
-                state.last = max(state.last, record.timestamp)
-                state.merge(timestamp: record.timestamp, fields: fields)
-                touched[code] = state
+            var assigning = AssigningCodes(dictionaries: w.dictionaries, batch: batch)
+            // Vehicle states are changed in place in the writer's table. The first change of a
+            // vehicle in this write saves its state here, so that a write that fails half-way
+            // leaves the writer as it found it.
+            w.generation &+= 1
+            let generation = w.generation
+            var undo: [(code: UInt32, state: VehicleState?)] = []
+            var touched: [UInt32] = []
+            do throws(StorageError) {
+                try apply(
+                    change, prepared: &prepared, db: db, width: width, generation: generation,
+                    highestSealed: w.highestSealedPartition, batch: batch, assigning: &assigning, vehicles: &w.vehicles,
+                    undo: &undo, touched: &touched, summary: &summary)
+            } catch {
+                for saved in undo.reversed() { w.vehicles[saved.code] = saved.state }
+                throw error
             }
 
-            for (vehicle, derived) in change.derivedStates {
-                let code = dictionaries.vehicleCode(vehicle, batch: batch)
-                var state = touched[code] ?? w.vehicles[code] ?? VehicleState(code: code, vehicle: vehicle)
-                state.derived = derived
-                touched[code] = state
-            }
-            for state in touched.values {
-                batch.put(KeyLayout.latestKey(vehicle: state.code), state.encoded())
-            }
-            for raw in change.raw {
-                let code = dictionaries.vehicleCode(raw.record.vehicle, batch: batch)
-                let partition = KeyLayout.partition(of: raw.record.timestamp, width: width)
-                batch.put(
-                    KeyLayout.recordKey(.raw, partition: partition, vehicle: code, timestamp: raw.record.timestamp),
-                    RawRecordCodec.encode(raw, dictionaries: &dictionaries, batch: batch))
-            }
             var deadLetterSequence = w.deadLetterSequence
             for letter in change.deadLetters {
                 deadLetterSequence += 1
@@ -133,21 +81,233 @@ extension TelemetryStore {
             }
 
             guard batch.count > 0 else { return summary }
-            try commit(batch, db: db, durability: durability, writer: &w)
+            do throws(StorageError) {
+                try commit(batch, db: db, durability: durability, writer: &w)
+            } catch {
+                for saved in undo.reversed() { w.vehicles[saved.code] = saved.state }
+                throw error
+            }
 
             // Durable: now the writer's and the readers' state move forward.
-            w.dictionaries = dictionaries
+            w.dictionaries = assigning.dictionaries
             w.deadLetterSequence = deadLetterSequence
             w.gatewaySequences = gateways
-            for (code, state) in touched { w.vehicles[code] = state }
             let published = w.dictionaries
+            let vehicles = w.vehicles
             view.withLock { v in
                 v.dictionaries = published
                 v.gatewaySequences = gateways
-                for (code, state) in touched { v.vehicles[code] = state }
+                for code in touched { v.vehicles[code] = vehicles[code] }
             }
             return summary
         }
+    }
+
+    /// Adds a write's records, derived states and raw records to `batch`, updating `vehicles`
+    /// in place; each vehicle's state before its first change is appended to `undo`, and its
+    /// code to `touched` (iterated instead of `undo`, whose elements are costly to copy).
+    private func apply(
+        _ change: StoreWrite, prepared: inout [PreparedRecord?], db: LevelDB, width: Int64, generation: UInt64,
+        highestSealed: Int64?, batch: WriteBatch, assigning: inout AssigningCodes, vehicles: inout VehicleTable,
+        undo: inout [(code: UInt32, state: VehicleState?)], touched: inout [UInt32], summary: inout WriteSummary
+    ) throws(StorageError) {
+        // Values put by this batch, so a second record at the same key in the same batch sees
+        // the first. Built only when the batch has a late record: in-order records cannot
+        // collide, and the common batch needs no map at all.
+        var pending: [PendingKey: [UInt8]]? = nil
+        var layout = FieldLayoutCache()
+        // Sealed blocks read by this write's late records, decoded once: a retried batch
+        // into a sealed partition looks up many records of the same block.
+        var blocks: [BlockCacheKey: SealedBlock?] = [:]
+
+        for (index, record) in change.records.enumerated() {
+            if prepared[index] == nil {
+                // Assigning codes never fails, so prepare always encodes here.
+                prepared[index] = try Self.prepare(record, codes: &assigning, layout: &layout, width: width)
+            }
+            guard let p = prepared[index] else { continue }
+            let code = p.code
+            let partition = p.partition
+            let existed = vehicles.contains(code)
+            try vehicles.update(code, initial: VehicleState(code: code, vehicle: record.vehicle)) { (state) throws(StorageError) in
+                if state.writeGeneration != generation {
+                    undo.append((code, existed ? state : nil))
+                    touched.append(code)
+                    state.writeGeneration = generation
+                }
+                // Only a record at or before the vehicle's newest one can already exist: the
+                // common, in-order case needs no read.
+                var exists = false
+                let isLate = state.count > 0 && record.timestamp <= state.last
+                if isLate {
+                    if pending == nil {
+                        var map = [PendingKey: [UInt8]]()
+                        for earlier in prepared[..<index] {
+                            if let earlier { map[PendingKey(vehicle: earlier.code, timestamp: earlier.timestamp)] = earlier.value }
+                        }
+                        pending = map
+                    }
+                    let existing: [UInt8]?
+                    if let p = pending?[PendingKey(vehicle: code, timestamp: record.timestamp)] {
+                        existing = p
+                    } else {
+                        existing = try storedRecord(
+                            db: db, key: p.key, partition: partition, code: code, vehicle: record.vehicle,
+                            timestamp: record.timestamp, sealed: highestSealed.map { partition <= $0 } ?? false,
+                            blocks: &blocks)
+                    }
+                    if let existing {
+                        if RecordCodec.sameContent(existing, p.value) {
+                            summary.duplicates += 1
+                            return
+                        }
+                        exists = true
+                        summary.replaced += 1
+                    }
+                    if record.timestamp < state.last { summary.late += 1 }
+                    // Neither the count nor a replaced newest record can be replayed from the
+                    // records after the checkpoint: persist the state with this write.
+                    state.mustPersist = true
+                }
+                if state.count == 0 {
+                    state.mustPersist = true
+                }
+                if state.count == 0 || KeyLayout.partition(of: state.last, width: width) != partition || isLate {
+                    batch.put(KeyLayout.partitionIndexKey(vehicle: code, partition: partition), [])
+                }
+                batch.put(p.key, p.value)
+                pending?[PendingKey(vehicle: code, timestamp: record.timestamp)] = p.value
+                summary.written += 1
+                if !exists { state.count += 1 }
+                state.first = min(state.first, record.timestamp)
+                state.merge(timestamp: record.timestamp, fields: p.fields, value: p.value)
+                if !state.mustPersist { state.unpersisted += 1 }
+            }
+        }
+
+        for (vehicle, derived) in change.derivedStates {
+            guard let code = assigning.vehicleCode(vehicle) else { continue }
+            let existed = vehicles.contains(code)
+            vehicles.update(code, initial: VehicleState(code: code, vehicle: vehicle)) { state in
+                if state.writeGeneration != generation {
+                    undo.append((code, existed ? state : nil))
+                    touched.append(code)
+                    state.writeGeneration = generation
+                }
+                state.derived = derived
+                state.mustPersist = true
+            }
+        }
+        // The latest keyspace is a checkpoint: written when a change cannot be replayed, and
+        // every `checkpointInterval` in-order records, not on every write. Opening the store
+        // replays the records after each checkpoint (`recoverLatestStates`). In arrival-order
+        // ingest this halves what LevelDB inserts per record.
+        for code in touched {
+            vehicles.updateExisting(code) { state in
+                guard state.mustPersist || state.unpersisted >= Self.checkpointInterval else { return }
+                state.mustPersist = false
+                state.unpersisted = 0
+                batch.put(KeyLayout.latestKey(vehicle: code), state.encoded())
+            }
+        }
+        for raw in change.raw {
+            let code = assigning.dictionaries.vehicleCode(raw.record.vehicle, batch: batch)
+            let partition = KeyLayout.partition(of: raw.record.timestamp, width: width)
+            batch.put(
+                KeyLayout.recordKey(.raw, partition: partition, vehicle: code, timestamp: raw.record.timestamp),
+                RawRecordCodec.encode(raw, dictionaries: &assigning.dictionaries, batch: batch))
+        }
+    }
+
+    /// Encodes one record's key and value; nil when `codes` lacks a code it needs.
+    static func prepare<Codes: CodeSource>(
+        _ record: TelemetryRecord, codes: inout Codes, layout: inout FieldLayoutCache, width: Int64
+    ) throws(StorageError) -> PreparedRecord? {
+        guard let code = codes.vehicleCode(record.vehicle) else { return nil }
+        var fields = [EncodedField]()
+        fields.reserveCapacity(record.fields.count)
+        if layout.matches(record.fields) {
+            for (i, f) in record.fields.enumerated() { fields.append(EncodedField(id: layout.ids[i], value: f.value)) }
+        } else {
+            for f in record.fields {
+                guard let id = codes.fieldID(f.name) else { return nil }
+                fields.append(EncodedField(id: id, value: f.value))
+            }
+            layout.remember(record.fields, ids: fields.map(\.id))
+        }
+        fields.sort { $0.id < $1.id }
+        if Self.firstDuplicateField(fields) != nil {
+            let counts = Dictionary(record.fields.map { ($0.name, 1) }, uniquingKeysWith: +)
+            let name = counts.first { $0.value > 1 }?.key ?? "?"
+            throw StorageError(
+                code: .invalidArgument,
+                message: "record of vehicle \(record.vehicle) at \(record.timestamp) has field \"\(name)\" twice")
+        }
+        // A batch comes from one provider and mapping version: compare with the previous
+        // record's instead of hashing both strings again.
+        let provenance: UInt32
+        if let cached = layout.provenance, cached.key.provider == record.provenance.provider,
+            cached.key.mappingVersion == record.provenance.mappingVersion
+        {
+            provenance = cached.id
+        } else {
+            let key = ProvenanceKey(provider: record.provenance.provider, mappingVersion: record.provenance.mappingVersion)
+            guard let id = codes.provenanceID(key) else { return nil }
+            layout.provenance = (key, id)
+            provenance = id
+        }
+        if layout.exponentHints.count != fields.count { layout.exponentHints = Array(repeating: 0, count: fields.count) }
+        let value = RecordCodec.encode(
+            receivedDelta: record.provenance.receivedAt &- record.timestamp, provenance: provenance, fields: fields,
+            exponentHints: &layout.exponentHints)
+        let partition = KeyLayout.partition(of: record.timestamp, width: width)
+        let key = KeyLayout.recordKey(.canonical, partition: partition, vehicle: code, timestamp: record.timestamp)
+        return PreparedRecord(code: code, timestamp: record.timestamp, fields: fields, value: value, key: key, partition: partition)
+    }
+
+    /// The stored value of the record at (`code`, `timestamp`): its own key if it has one (it
+    /// then overrides any block entry), else its row in the partition's sealed block,
+    /// re-encoded as a record value. Called with the writer lock held, so nothing moves
+    /// between the two reads.
+    /// - Parameter sealed: whether the partition may have a block (it is not newer than every
+    ///   partition sealed so far); when false, the block is not looked for.
+    func storedRecord(
+        db: LevelDB, key: [UInt8], partition: Int64, code: UInt32, vehicle: VehicleID, timestamp: Int64, sealed: Bool,
+        blocks: inout [BlockCacheKey: SealedBlock?]
+    ) throws(StorageError) -> [UInt8]? {
+        do throws(LevelDBError) {
+            if let value = try db.get(key) { return value }
+        } catch {
+            throw Self.readError(error, what: "vehicle \(vehicle) at \(timestamp)")
+        }
+        guard sealed else { return nil }
+        let cacheKey = BlockCacheKey(partition: partition, code: code)
+        let block: SealedBlock?
+        if let cached = blocks[cacheKey] {
+            block = cached
+        } else {
+            let bytes: [UInt8]?
+            do throws(LevelDBError) { bytes = try db.get(KeyLayout.blockKey(partition: partition, vehicle: code)) } catch {
+                throw Self.readError(error, what: "the sealed block of vehicle \(vehicle) in partition \(partition)")
+            }
+            if let bytes {
+                let decoded: Result<SealedBlockCodec.Decoded, ByteDecodingError> = bytes.withUnsafeBufferPointer { v in
+                    Result { () throws(ByteDecodingError) in try SealedBlockCodec.decode(v) }
+                }
+                switch decoded {
+                case .success(let d): block = SealedBlock(d)
+                case .failure(let e):
+                    throw StorageError(
+                        code: .dataLoss,
+                        message: "damaged sealed block of vehicle \(vehicle) in partition \(partition) \(describePartition(partition)): \(e.reason)")
+                }
+            } else {
+                block = nil
+            }
+            blocks[cacheKey] = .some(block)
+        }
+        guard let block, let row = block.decoded.index(of: timestamp) else { return nil }
+        return try blockRow(block, row, code: code, partition: partition).recordValue
     }
 
     static func firstDuplicateField(_ sorted: [EncodedField]) -> UInt32? {
@@ -155,6 +315,68 @@ extension TelemetryStore {
         for i in 1..<sorted.count where sorted[i].id == sorted[i - 1].id { return sorted[i].id }
         return nil
     }
+}
+
+/// The field names of the previous record and their ids: records of one source share their
+/// layout, and comparing names to the previous record's is cheaper than hashing each one.
+struct FieldLayoutCache {
+    private(set) var names: [String] = []
+    private(set) var ids: [UInt32] = []
+    /// Decimal exponent of each field's previous value, by position in the sorted fields.
+    var exponentHints: [Int] = []
+    /// The previous record's provenance and its id.
+    var provenance: (key: ProvenanceKey, id: UInt32)? = nil
+
+    func matches(_ fields: [Field]) -> Bool {
+        guard fields.count == names.count, !names.isEmpty else { return false }
+        for i in 0..<fields.count where fields[i].name != names[i] { return false }
+        return true
+    }
+
+    mutating func remember(_ fields: [Field], ids: [UInt32]) {
+        names = fields.map(\.name)
+        self.ids = ids
+        exponentHints = []
+    }
+}
+
+/// A record encoded for the canonical keyspace.
+struct PreparedRecord {
+    var code: UInt32
+    var timestamp: Int64
+    var fields: [EncodedField]
+    var value: [UInt8]
+    var key: [UInt8]
+    var partition: Int64
+}
+
+/// Where `prepare` gets its codes.
+protocol CodeSource {
+    mutating func vehicleCode(_ vehicle: VehicleID) -> UInt32?
+    mutating func fieldID(_ name: String) -> UInt32?
+    mutating func provenanceID(_ key: ProvenanceKey) -> UInt32?
+}
+
+/// Codes already published to readers: never assigns, answers nil for a new name.
+struct PublishedCodes: CodeSource {
+    let dictionaries: Dictionaries
+    func vehicleCode(_ vehicle: VehicleID) -> UInt32? { dictionaries.vehicleCodes[vehicle] }
+    func fieldID(_ name: String) -> UInt32? { dictionaries.fieldIDs[name] }
+    func provenanceID(_ key: ProvenanceKey) -> UInt32? { dictionaries.provenanceIDs[key] }
+}
+
+/// The writer's codes: assigns new ones, persisting them in the write's batch.
+struct AssigningCodes: CodeSource {
+    var dictionaries: Dictionaries
+    let batch: WriteBatch
+    mutating func vehicleCode(_ vehicle: VehicleID) -> UInt32? { dictionaries.vehicleCode(vehicle, batch: batch) }
+    mutating func fieldID(_ name: String) -> UInt32? { dictionaries.fieldID(name, batch: batch) }
+    mutating func provenanceID(_ key: ProvenanceKey) -> UInt32? { dictionaries.provenanceID(key, batch: batch) }
+}
+
+struct BlockCacheKey: Hashable {
+    var partition: Int64
+    var code: UInt32
 }
 
 struct PendingKey: Hashable {

@@ -10,7 +10,8 @@ import Foundation
 /// reads run concurrently with each other and with writes.
 public final class TelemetryStore: Sendable {
     /// The on-disk format this build writes and reads.
-    public static let formatVersion: UInt32 = 1
+    /// 2: sealed blocks (keyspace 0x07, docs/decisions/0003-sealed-partitions.md).
+    public static let formatVersion: UInt32 = 2
 
     public let path: String
     public let configuration: StoreConfiguration
@@ -28,16 +29,21 @@ public final class TelemetryStore: Sendable {
 
     struct WriterState: ~Copyable {
         var dictionaries: Dictionaries
-        var vehicles: [UInt32: VehicleState]
+        var vehicles: VehicleTable
+        /// Counts writes, so each can tell the states it already changed (`VehicleState.writeGeneration`).
+        var generation: UInt64 = 0
         var gatewaySequences: [String: UInt64]
         var deadLetterSequence: UInt64
+        /// The highest partition that has (or had) a sealed block, nil before the first seal.
+        /// A late record in a newer partition cannot be in a block: no block lookup for it.
+        var highestSealedPartition: Int64?
         var failure: StorageError?
         var closed = false
     }
 
     struct ReadView: Sendable {
         var dictionaries: Dictionaries
-        var vehicles: [UInt32: VehicleState]
+        var vehicles: VehicleTable
         var gatewaySequences: [String: UInt64]
         var failure: StorageError?
         var closed = false
@@ -64,20 +70,107 @@ public final class TelemetryStore: Sendable {
         let loaded = try Self.load(db, path: path, configuration: configuration)
         self.partitionWidthMs = loaded.partitionWidth
         self.handle = Mutex(db)
+        let highestSealed: Int64?
+        do { highestSealed = try Self.highestSealedPartition(db) } catch { throw Self.readError(error, what: "the sealed keyspace") }
         self.writer = Mutex(
             WriterState(
-                dictionaries: loaded.dictionaries, vehicles: loaded.vehicles, gatewaySequences: loaded.gateways,
-                deadLetterSequence: loaded.deadLetterSequence, failure: nil))
+                dictionaries: loaded.dictionaries, vehicles: VehicleTable(loaded.vehicles), gatewaySequences: loaded.gateways,
+                deadLetterSequence: loaded.deadLetterSequence, highestSealedPartition: highestSealed, failure: nil))
         self.view = Mutex(
             ReadView(
-                dictionaries: loaded.dictionaries, vehicles: loaded.vehicles, gatewaySequences: loaded.gateways,
+                dictionaries: loaded.dictionaries, vehicles: VehicleTable(loaded.vehicles), gatewaySequences: loaded.gateways,
                 failure: nil))
+        // After a clean close every state is persisted: nothing to replay. The marker goes as
+        // soon as the store is open, since a crash from now on would leave states behind.
+        let marker = KeyLayout.metadataKey(KeyLayout.Meta.cleanClose)
+        let clean: Bool
+        do { clean = try db.get(marker) != nil } catch { throw Self.readError(error, what: "the clean-close marker") }
+        if clean {
+            let batch = WriteBatch()
+            batch.delete(marker)
+            do { try db.write(batch, sync: configuration.durability == .sync) } catch {
+                throw StorageError(code: .io, message: "cannot open the store in \(path): \(error.message)")
+            }
+        } else {
+            try recoverLatestStates(db)
+        }
     }
 
+    /// The partition of the last key in the sealed keyspace.
+    private static func highestSealedPartition(_ db: LevelDB) throws(LevelDBError) -> Int64? {
+        try db.withIterator { it throws(LevelDBError) -> Int64? in
+            it.seek(Keyspace.sealed.upperBound)
+            if it.isValid { it.previous() } else { it.seekToLast() }
+            try it.checkError()
+            guard it.isValid else { return nil }
+            return it.withUnsafeKey { key -> Int64? in
+                guard key.count == KeyLayout.blockKeyLength, key.first == Keyspace.sealed.rawValue else { return nil }
+                var bits: UInt64 = 0
+                for i in 1..<9 { bits = (bits << 8) | UInt64(key[i]) }
+                return Int64(bitPattern: bits ^ 0x8000_0000_0000_0000)
+            }
+        }
+    }
+
+    /// Brings each vehicle's state from its checkpoint up to date: the records after the
+    /// checkpoint's newest timestamp were all appended in order after it (anything else forces
+    /// a checkpoint), so taking them in, oldest first, repeats what the writes did.
+    private func recoverLatestStates(_ db: LevelDB) throws(StorageError) {
+        let states = writer.withLock { $0.vehicles }
+        var recovered: [UInt32: VehicleState] = [:]
+        let width = partitionWidthMs
+        for (code, checkpoint) in states where checkpoint.count > 0 && checkpoint.last < .max {
+            var state = checkpoint
+            try scanCanonical(
+                db: db, code: code, vehicle: state.vehicle, first: checkpoint.last + 1, last: .max, order: .ascending, keep: nil
+            ) { ts, entry throws(StorageError) in
+                let fields: [EncodedField]
+                let value: [UInt8]
+                switch entry {
+                case .record(let bytes):
+                    do throws(ByteDecodingError) { fields = try RecordCodec.decode(bytes).fields } catch {
+                        throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(state.vehicle) at \(ts): \(error.reason)")
+                    }
+                    value = Array(bytes)
+                case .block(let block, let row):
+                    let r = try blockRow(block, row, code: code, partition: KeyLayout.partition(of: ts, width: width))
+                    fields = r.fields
+                    value = r.recordValue
+                }
+                state.count += 1
+                state.first = min(state.first, ts)
+                state.merge(timestamp: ts, fields: fields, value: value)
+                state.unpersisted += 1
+                return true
+            }
+            if state.count != checkpoint.count { recovered[code] = state }
+        }
+        guard !recovered.isEmpty else { return }
+        writer.withLock { w in for (code, state) in recovered { w.vehicles[code] = state } }
+        view.withLock { v in for (code, state) in recovered { v.vehicles[code] = state } }
+    }
+
+    /// In-order records a vehicle takes in before its latest state is persisted again. The
+    /// latest keyspace is a checkpoint: opening a store after a crash replays the records
+    /// written after it, at most this many per vehicle (none after a clean `close()`).
+    static let checkpointInterval = 128
+
     /// Closes the store: later calls fail with `.closed`. LevelDB's files are released
-    /// once calls already running have returned.
+    /// once calls already running have returned. Latest states not yet persisted are written
+    /// first, so the next open has nothing to replay.
     public func close() {
-        writer.withLock { $0.closed = true }
+        writer.withLock { w in
+            if !w.closed, w.failure == nil, let db = handle.withLock({ $0 }) {
+                let batch = WriteBatch()
+                for (code, state) in w.vehicles where state.unpersisted > 0 {
+                    batch.put(KeyLayout.latestKey(vehicle: code), state.encoded())
+                }
+                batch.put(KeyLayout.metadataKey(KeyLayout.Meta.cleanClose), [])
+                // A failure here loses nothing: the next open replays the records instead.
+                try? db.write(batch, sync: configuration.durability == .sync)
+            }
+            w.closed = true
+        }
         view.withLock { $0.closed = true }
         handle.withLock { $0 = nil }
     }
@@ -126,7 +219,9 @@ public final class TelemetryStore: Sendable {
             }
             let version = stored.withReader { r in (try? r.readBigEndianUInt32()) ?? 0 }
             guard version == formatVersion else {
-                let hint = version > formatVersion ? "written by a newer TelemetryStore; upgrade this build" : "unknown version"
+                let hint = version > formatVersion
+                    ? "written by a newer TelemetryStore; upgrade this build"
+                    : "written by an older TelemetryStore; this build does not convert it, load its data into a new store"
                 throw StorageError(
                     code: .unsupportedFormat,
                     message: "\(path) holds storage format \(version); this build reads format \(formatVersion) only (\(hint))")
@@ -233,9 +328,13 @@ public final class TelemetryStore: Sendable {
 
 extension TelemetryStore {
     /// Compacts the whole store (every keyspace); blocks until LevelDB is done. Reads and
-    /// writes keep working meanwhile.
+    /// writes keep working meanwhile. Seals closed partitions first (`sealPartitions()`)
+    /// unless `StoreConfiguration.sealOnCompact` is off, so the space their record keys took
+    /// is given back by the same compaction.
     public func compact() throws {
-        try database().compactRange(begin: nil, end: nil)
+        let db = try database()
+        if configuration.sealOnCompact { try sealPartitions() }
+        db.compactRange(begin: nil, end: nil)
     }
 
     /// Compacts one keyspace.

@@ -49,14 +49,32 @@ struct StoreLifecycleTests {
             do {
                 let db = try LevelDB(path: path, options: LevelDBOptions())
                 let batch = WriteBatch()
-                batch.put(KeyLayout.metadataKey("format"), [0, 0, 0, 2])
+                batch.put(KeyLayout.metadataKey("format"), [0, 0, 0, 3])
                 try db.write(batch, sync: true)
             }
             let error = #expect(throws: StorageError.self) { try TelemetryStore(path: path) }
             #expect(error?.code == .unsupportedFormat)
-            #expect(error?.message.contains("format 2") == true)
+            #expect(error?.message.contains("format 3") == true)
             #expect(error?.message.contains("newer") == true)
             #expect(error?.statusCode == .failedPrecondition)
+        }
+    }
+
+    @Test("a folder of format 1 (before sealed blocks) is refused with a clear error")
+    func olderFormat() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir + "/store"
+            try TelemetryStore(path: path).close()
+            do {
+                let db = try LevelDB(path: path, options: LevelDBOptions())
+                let batch = WriteBatch()
+                batch.put(KeyLayout.metadataKey("format"), [0, 0, 0, 1])
+                try db.write(batch, sync: true)
+            }
+            let error = #expect(throws: StorageError.self) { try TelemetryStore(path: path) }
+            #expect(error?.code == .unsupportedFormat)
+            #expect(error?.message.contains("format 1") == true)
+            #expect(error?.message.contains("older") == true)
         }
     }
 

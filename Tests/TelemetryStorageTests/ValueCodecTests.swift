@@ -35,6 +35,33 @@ struct ValueCodecTests {
         #expect(skipped == bytes.count)
     }
 
+    @Test("the exponent hint never changes the encoding: same shortest decimal form for every hint")
+    func exponentHint() {
+        var doubles: [Double] = Self.values.compactMap { if case .double(let d) = $0 { return d } else { return nil } }
+        for e in 0..<12 {
+            for m in [1, 7, 125, 99_999, 48_856_613, -122_419_416, 4_503_599_627_370_495] as [Int64] {
+                doubles.append(Double(m) / ValueCodec.powersOfTen[e])
+            }
+        }
+        doubles += [0.5, 2.5, -2.5, 1e14 + 0.5, 123.456, .leastNonzeroMagnitude, 0.1 + 0.2, 1e15, 9.999999999]
+        for d in doubles {
+            let plain = ValueCodec.decimalForm(of: d)
+            for hint in -1...11 {
+                let hinted = ValueCodec.decimalForm(of: d, hint: hint)
+                #expect(hinted?.mantissa == plain?.mantissa && hinted?.exponent == plain?.exponent, "\(d) with hint \(hint)")
+            }
+        }
+        // A record encoded with hints has the very bytes of one encoded without.
+        let fields = doubles.enumerated().map { EncodedField(id: UInt32($0.offset + 1), value: .double($0.element)) }
+        var hints = [Int](repeating: 3, count: fields.count)
+        #expect(RecordCodec.encode(receivedDelta: 5, provenance: 1, fields: fields, exponentHints: &hints)
+            == RecordCodec.encode(receivedDelta: 5, provenance: 1, fields: fields))
+        let mixed = [EncodedField(id: 1, value: .string("x")), EncodedField(id: 2, value: .double(12.5))]
+        var two = [7, 7]
+        #expect(RecordCodec.encode(receivedDelta: -1, provenance: 2, fields: mixed, exponentHints: &two)
+            == RecordCodec.encode(receivedDelta: -1, provenance: 2, fields: mixed))
+    }
+
     @Test("short decimals take few bytes")
     func decimalsAreCompact() {
         var bytes = [UInt8]()

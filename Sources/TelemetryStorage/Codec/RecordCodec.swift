@@ -34,6 +34,68 @@ enum RecordCodec {
         return out
     }
 
+    /// `encode`, with per-field decimal exponent hints (`ValueCodec.decimalForm(of:hint:)`),
+    /// one per position in `fields`, kept by the caller across records of the same layout.
+    /// Produces the same bytes as `encode`.
+    static func encode(receivedDelta: Int64, provenance: UInt32, fields: [EncodedField], exponentHints: inout [Int]) -> [UInt8] {
+        precondition(exponentHints.count == fields.count, "one exponent hint per field")
+        // Telemetry is scalars: a record of nulls, bools, ints and doubles has a size bound
+        // (kind, delta, provenance, count, then id + tag + 10-byte payload each) and is written
+        // through a pointer, with no capacity or uniqueness check per byte.
+        var scalars = true
+        for f in fields {
+            switch f.value {
+            case .null, .bool, .int, .double: continue
+            case .string, .bytes, .array: scalars = false
+            }
+            if !scalars { break }
+        }
+        guard scalars else {
+            var out = [UInt8]()
+            out.reserveCapacity(32 + fields.count * 8)
+            out.append(kindRecordV1)
+            out.appendZigzag(receivedDelta)
+            out.appendVarint(UInt64(provenance))
+            out.appendVarint(UInt64(fields.count))
+            for i in 0..<fields.count {
+                out.appendVarint(UInt64(fields[i].id))
+                ValueCodec.encode(fields[i].value, into: &out, exponentHint: &exponentHints[i])
+            }
+            return out
+        }
+        let bound = 1 + 10 + 5 + 10 + fields.count * (5 + 1 + 10)
+        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+            var w = UnsafeByteWriter(buffer)
+            w.byte(kindRecordV1)
+            w.varint(PackedIntegers.zigzag(receivedDelta))
+            w.varint(UInt64(provenance))
+            w.varint(UInt64(fields.count))
+            for i in 0..<fields.count {
+                w.varint(UInt64(fields[i].id))
+                switch fields[i].value {
+                case .null: w.byte(ValueCodec.Tag.null)
+                case .bool(let b): w.byte(b ? ValueCodec.Tag.true : ValueCodec.Tag.false)
+                case .int(let x):
+                    w.byte(ValueCodec.Tag.int)
+                    w.varint(PackedIntegers.zigzag(x))
+                case .double(let d):
+                    if let (m, e) = ValueCodec.decimalForm(of: d, hint: exponentHints[i]) {
+                        exponentHints[i] = e
+                        w.byte(ValueCodec.Tag.decimalBase + UInt8(e))
+                        w.varint(PackedIntegers.zigzag(m))
+                    } else {
+                        w.byte(ValueCodec.Tag.rawDouble)
+                        let bits = d.bitPattern
+                        for shift in stride(from: 56, through: 0, by: -8) { w.byte(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+                    }
+                case .string, .bytes, .array:
+                    preconditionFailure("checked above: scalars only")
+                }
+            }
+            count = w.count
+        }
+    }
+
     /// The offset where the content (provenance and fields) starts, past kind and delta.
     static func contentOffset(_ value: UnsafeBufferPointer<UInt8>) throws(ByteDecodingError) -> Int {
         var reader = ByteReader(value)
@@ -89,5 +151,31 @@ enum RecordCodec {
         }
         guard reader.isAtEnd else { throw ByteDecodingError(reason: "\(reader.remaining) trailing bytes after the record") }
         return Decoded(receivedDelta: delta, provenance: UInt32(provenance), fields: fields)
+    }
+}
+
+/// Writes bytes into a buffer whose size the caller bounded in advance.
+struct UnsafeByteWriter {
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+    private(set) var count = 0
+
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        self.buffer = buffer
+    }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        precondition(count < buffer.count, "the caller's size bound is wrong")
+        buffer[count] = b
+        count += 1
+    }
+
+    /// LEB128, as `Array.appendVarint`.
+    @inline(__always) mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            byte(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        byte(UInt8(truncatingIfNeeded: v))
     }
 }

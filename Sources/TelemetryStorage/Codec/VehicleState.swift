@@ -7,15 +7,18 @@ struct LatestEntry {
     var value: FieldValue
 }
 
-/// What the store keeps per vehicle in the latest keyspace (and in memory):
-/// record count and time span, and the newest value of every field.
+/// What the store keeps per vehicle in the latest keyspace (and in memory): record count,
+/// time span, and the newest value of every field.
 ///
+/// The newest record is kept as its stored bytes, so writing the latest state costs a copy,
+/// not a re-encoding; fields the newest record lacks are kept beside it with their own time.
 /// ```
-/// +------+--------+--------+--------+---------+---------------------------------------------+---------------+
-/// | kind | first  | last   | count  | n       | n x (field id, last - field ts, value)      | derived state |
-/// | 0x01 | zigzag | zigzag | varint | varint  | varint, varint, tagged value                | varint len +  |
-/// +------+--------+--------+--------+---------+---------------------------------------------+---------------+
+/// +------+--------+--------+--------+------------------+---------+------------------------------------+---------------+
+/// | kind | first  | last   | count  | newest record    | n       | n x (field id, last - field ts,    | derived state |
+/// | 0x01 | zigzag | zigzag | varint | varint len+bytes | varint  |      tagged value)                 | varint len +  |
+/// +------+--------+--------+--------+------------------+---------+------------------------------------+---------------+
 /// ```
+/// `newest record` is the canonical value (RecordCodec) of the record at `last`.
 /// `derived state` is opaque to storage: the mapping layer keeps its per-vehicle state
 /// machines there, written in the same batch as the record that moved them.
 struct VehicleState {
@@ -24,9 +27,22 @@ struct VehicleState {
     var first: Int64
     var last: Int64
     var count: UInt64
-    /// Sorted by field id.
-    var latest: [LatestEntry]
+    /// The stored value of the record at `last` (empty before the first record).
+    var newest: [UInt8]
+    /// Its field ids, sorted.
+    var newestIDs: [UInt32]
+    /// Fields the newest record lacks, sorted by id, each with the time it was reported.
+    var extras: [LatestEntry]
     var derived: [UInt8]
+    /// In-order records taken in since this state was last persisted (memory only). The latest
+    /// keyspace holds a checkpoint, not every step: see `TelemetryStore.checkpointInterval`.
+    var unpersisted = 0
+    /// Set when a change cannot be replayed from the records after `last` (a late or replacing
+    /// record, a derived state, the first record): the write persists the state (memory only).
+    var mustPersist = false
+    /// The write that last changed this state (memory only): a write saves a state for its
+    /// undo log the first time it changes it.
+    var writeGeneration: UInt64 = 0
 
     init(code: UInt32, vehicle: VehicleID) {
         self.code = code
@@ -34,36 +50,81 @@ struct VehicleState {
         self.first = .max
         self.last = .min
         self.count = 0
-        self.latest = []
+        self.newest = []
+        self.newestIDs = []
+        self.extras = []
         self.derived = []
     }
 
-    /// Takes a record's fields into the latest state: a field moves only forward in time.
-    mutating func merge(timestamp: Int64, fields: [EncodedField]) {
-        for f in fields {
-            if let i = latest.firstIndex(where: { $0.id == f.id }) {
-                if timestamp >= latest[i].timestamp {
-                    latest[i].timestamp = timestamp
-                    latest[i].value = f.value
+    /// Takes a record into the latest state: each field moves only forward in time.
+    /// - Parameters:
+    ///   - fields: the record's fields, sorted by id.
+    ///   - value: the record's stored bytes.
+    mutating func merge(timestamp: Int64, fields: [EncodedField], value: [UInt8]) {
+        if newest.isEmpty || timestamp >= last {
+            // Records of one source share their layout: compare before building an id array.
+            var sameIDs = fields.count == newestIDs.count
+            if sameIDs {
+                for i in 0..<fields.count where fields[i].id != newestIDs[i] {
+                    sameIDs = false
+                    break
                 }
-            } else {
-                let at = latest.firstIndex(where: { $0.id > f.id }) ?? latest.endIndex
-                latest.insert(LatestEntry(id: f.id, timestamp: timestamp, value: f.value), at: at)
+            }
+            if sameIDs {
+                newest = value
+                last = timestamp
+                return
+            }
+            let ids = fields.map(\.id)
+            if !newest.isEmpty {
+                // Fields of the old newest record that the new one lacks live on as extras.
+                if let old = try? newest.withUnsafeBufferPointer({ try RecordCodec.decode($0) }) {
+                    for f in old.fields where ids.binarySearch(f.id) == nil {
+                        upsertExtra(LatestEntry(id: f.id, timestamp: last, value: f.value), force: true)
+                    }
+                }
+            }
+            extras.removeAll { ids.binarySearch($0.id) != nil }
+            newest = value
+            newestIDs = ids
+            last = timestamp
+        } else {
+            for f in fields where newestIDs.binarySearch(f.id) == nil {
+                upsertExtra(LatestEntry(id: f.id, timestamp: timestamp, value: f.value), force: false)
             }
         }
+    }
+
+    private mutating func upsertExtra(_ entry: LatestEntry, force: Bool) {
+        if let i = extras.firstIndex(where: { $0.id == entry.id }) {
+            if force || entry.timestamp >= extras[i].timestamp { extras[i] = entry }
+        } else {
+            extras.insert(entry, at: extras.firstIndex(where: { $0.id > entry.id }) ?? extras.endIndex)
+        }
+    }
+
+    /// Every field's newest value, sorted by id.
+    func latestEntries() throws(ByteDecodingError) -> [LatestEntry] {
+        guard !newest.isEmpty else { return extras }
+        let decoded = try newest.withUnsafeBufferPointer { (p) throws(ByteDecodingError) in try RecordCodec.decode(p) }
+        var out = decoded.fields.map { LatestEntry(id: $0.id, timestamp: last, value: $0.value) }
+        out.append(contentsOf: extras)
+        out.sort { $0.id < $1.id }
+        return out
     }
 
     static let kindV1: UInt8 = 0x01
 
     func encoded() -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(24 + latest.count * 6 + derived.count)
+        out.reserveCapacity(24 + newest.count + extras.count * 6 + derived.count)
         out.append(Self.kindV1)
         out.appendZigzag(first)
         out.appendZigzag(last)
         out.appendVarint(count)
-        out.appendVarint(UInt64(latest.count))
-        for e in latest {
+        out.appendLengthPrefixed(newest)
+        out.appendVarint(UInt64(extras.count))
+        for e in extras {
             out.appendVarint(UInt64(e.id))
             out.appendVarint(UInt64(bitPattern: last &- e.timestamp))
             ValueCodec.encode(e.value, into: &out)
@@ -80,6 +141,10 @@ struct VehicleState {
         state.first = try reader.readZigzag()
         state.last = try reader.readZigzag()
         state.count = try reader.readVarint()
+        state.newest = Array(try reader.readLengthPrefixed())
+        if !state.newest.isEmpty {
+            state.newestIDs = try state.newest.withUnsafeBufferPointer { (p) throws(ByteDecodingError) in try RecordCodec.decode(p) }.fields.map(\.id)
+        }
         let n = try reader.readVarint()
         guard n <= UInt64(reader.remaining) else { throw ByteDecodingError(reason: "field count \(n) too large") }
         for _ in 0..<n {
@@ -87,10 +152,23 @@ struct VehicleState {
             let age = try reader.readVarint()
             guard id <= UInt64(UInt32.max) else { throw ByteDecodingError(reason: "field id \(id) out of range") }
             let value = try ValueCodec.decode(&reader)
-            state.latest.append(LatestEntry(id: UInt32(id), timestamp: state.last &- Int64(bitPattern: age), value: value))
+            state.extras.append(LatestEntry(id: UInt32(id), timestamp: state.last &- Int64(bitPattern: age), value: value))
         }
         state.derived = Array(try reader.readLengthPrefixed())
         guard reader.isAtEnd else { throw ByteDecodingError(reason: "trailing bytes after latest state") }
         return state
+    }
+}
+
+extension Array where Element == UInt32 {
+    /// Index of `value` in this sorted array.
+    func binarySearch(_ value: UInt32) -> Int? {
+        var lo = 0
+        var hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid] < value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < count && self[lo] == value ? lo : nil
     }
 }

@@ -15,6 +15,9 @@ public enum Keyspace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case deadLetter = 0x05
     /// Which time partitions hold records of a vehicle: lets a range query skip empty ones.
     case partitionIndex = 0x06
+    /// Sealed blocks: all canonical records of one vehicle in one closed partition, as one
+    /// column-encoded value (SealedBlockCodec).
+    case sealed = 0x07
 
     public var description: String {
         switch self {
@@ -24,6 +27,7 @@ public enum Keyspace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .raw: return "raw"
         case .deadLetter: return "dead-letter"
         case .partitionIndex: return "partition-index"
+        case .sealed: return "sealed"
         }
     }
 
@@ -75,6 +79,19 @@ enum KeyLayout {
         return key
     }
 
+    /// `| 0x07 | partition: i64 | vehicle code: u32 |` (13 bytes): the sealed block of one
+    /// vehicle in one partition. Partition first, like record keys, so sealing a partition
+    /// writes its blocks in key order.
+    static func blockKey(partition: Int64, vehicle: UInt32) -> [UInt8] {
+        var key: [UInt8] = [Keyspace.sealed.rawValue]
+        key.reserveCapacity(blockKeyLength)
+        key.appendOrderedInt64(partition)
+        key.appendBigEndian(vehicle)
+        return key
+    }
+
+    static let blockKeyLength = 13
+
     /// `| 0x03 | vehicle code: u32 |`
     static func latestKey(vehicle: UInt32) -> [UInt8] {
         var key: [UInt8] = [Keyspace.latest.rawValue]
@@ -104,6 +121,10 @@ enum KeyLayout {
     enum Meta {
         static let format = "format"
         static let partitionWidth = "partition-width-ms"
+        /// Present (empty value) when the store was closed with every latest state persisted;
+        /// removed when it is opened again. Without it, opening replays the records written
+        /// after each vehicle's checkpoint.
+        static let cleanClose = "clean-close"
         /// `vehicle/<id bytes>` -> code (u32 BE)
         static let vehiclePrefix = "vehicle/"
         /// `field/<name bytes>` -> id (u32 BE)

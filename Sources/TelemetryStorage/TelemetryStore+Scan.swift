@@ -1,0 +1,296 @@
+import TelemetryCore
+
+/// A canonical record as a scan finds it.
+enum CanonicalEntry {
+    /// An individual key's value (RecordCodec), borrowed for the duration of the visit.
+    case record(UnsafeBufferPointer<UInt8>)
+    /// Row `Int` of a partition's sealed block.
+    case block(SealedBlock, Int)
+}
+
+/// A decoded sealed block, shared by reference among the visits of its rows so that what a
+/// consumer derives once per block (field names) can be kept with it.
+final class SealedBlock {
+    let decoded: SealedBlockCodec.Decoded
+
+    init(_ decoded: SealedBlockCodec.Decoded) {
+        self.decoded = decoded
+    }
+}
+
+extension SealedBlockCodec.Decoded {
+    /// The first row whose timestamp is >= `timestamp` (count when none).
+    func lowerBound(_ timestamp: Int64) -> Int {
+        var lo = 0
+        var hi = timestamps.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if timestamps[mid] < timestamp { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+extension TelemetryStore {
+    /// Visits one vehicle's canonical records with timestamps in [first, last] (inclusive), in
+    /// `order`, merging each partition's sealed block with the individual keys beside it: a
+    /// record that arrived after its partition was sealed is an individual key, and where it
+    /// has the timestamp of a block row it is the newer write and wins. `visit` returns false
+    /// to stop.
+    ///
+    /// One iterator serves the whole scan, so blocks and keys come from the same snapshot: a
+    /// seal committing meanwhile (block written, keys deleted) is seen entirely or not at all.
+    /// - Parameter keep: field ids to decode from blocks; nil decodes all.
+    func scanCanonical(
+        db: LevelDB, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, order: TimeOrder, keep: Set<UInt32>?,
+        visit: (Int64, CanonicalEntry) throws(StorageError) -> Bool
+    ) throws(StorageError) {
+        let width = partitionWidthMs
+        try db.withIterator { it throws(StorageError) in
+            var partitions = try indexedPartitions(
+                it, code: code, vehicle: vehicle, from: KeyLayout.partition(of: first, width: width),
+                to: KeyLayout.partition(of: last, width: width))
+            if order == .descending { partitions.reverse() }
+            for p in partitions {
+                let block = try sealedBlock(it, partition: p, code: code, vehicle: vehicle, keep: keep)
+                // Block rows in [first, last] are rows[lower..<upper].
+                var lower = 0
+                var upper = 0
+                if let block {
+                    lower = block.decoded.lowerBound(first)
+                    upper = last == .max ? block.decoded.count : block.decoded.lowerBound(last + 1)
+                }
+                // The next block row to visit: walks up in ascending order, down in descending.
+                var next = order == .ascending ? lower : upper - 1
+                /// Visits the block rows that come before an individual key at `ts` (all the
+                /// remaining ones when nil) and steps over the row that key overrides.
+                func blockRows(before ts: Int64?) throws(StorageError) -> Bool {
+                    guard let block else { return true }
+                    let times = block.decoded.timestamps
+                    if order == .ascending {
+                        while next < upper, ts.map({ times[next] < $0 }) ?? true {
+                            if try !visit(times[next], .block(block, next)) { return false }
+                            next += 1
+                        }
+                        if let ts, next < upper, times[next] == ts { next += 1 }
+                    } else {
+                        while next >= lower, ts.map({ times[next] > $0 }) ?? true {
+                            if try !visit(times[next], .block(block, next)) { return false }
+                            next -= 1
+                        }
+                        if let ts, next >= lower, times[next] == ts { next -= 1 }
+                    }
+                    return true
+                }
+
+                var prefix: [UInt8] = [Keyspace.canonical.rawValue]
+                prefix.appendOrderedInt64(p)
+                prefix.appendBigEndian(code)
+                if order == .ascending {
+                    it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: first))
+                } else {
+                    // The first key after `last` in this partition, then step back.
+                    if last == .max {
+                        var after = prefix
+                        after.append(contentsOf: [UInt8](repeating: 0xFF, count: 9))
+                        it.seek(after)
+                    } else {
+                        it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: last + 1))
+                    }
+                    if it.isValid { it.previous() } else { it.seekToLast() }
+                }
+                while it.isValid {
+                    let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
+                        guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
+                        var ts: UInt64 = 0
+                        for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
+                        let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
+                        return (t, t >= first && t <= last)
+                    }
+                    guard let step, step.inRange else { break }
+                    if try !blockRows(before: step.ts) { return }
+                    let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, .record(value)) }
+                    if !goOn { return }
+                    if order == .ascending { it.next() } else { it.previous() }
+                }
+                try it.checkStatus(reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)")
+                if try !blockRows(before: nil) { return }
+            }
+        }
+    }
+
+    /// The sealed block of (`partition`, `code`), if the partition is sealed for the vehicle.
+    func sealedBlock(
+        _ it: LevelDBIterator, partition p: Int64, code: UInt32, vehicle: VehicleID, keep: Set<UInt32>?
+    ) throws(StorageError) -> SealedBlock? {
+        let key = KeyLayout.blockKey(partition: p, vehicle: code)
+        it.seek(key)
+        // Checked even when the iterator is valid: LevelDB steps over a table block that fails
+        // its checksum and lands on a later key, so a damaged block would look absent.
+        try it.checkStatus(reading: "the sealed block of vehicle \(vehicle) in partition \(p) \(describePartition(p))")
+        guard it.isValid, it.withUnsafeKey({ $0.elementsEqual(key) }) else { return nil }
+        let decoded: Result<SealedBlockCodec.Decoded, ByteDecodingError> = it.withUnsafeValue { v in
+            Result { () throws(ByteDecodingError) in
+                try SealedBlockCodec.decode(v, keep: keep.map { set in { set.contains($0) } })
+            }
+        }
+        switch decoded {
+        case .success(let d): return SealedBlock(d)
+        case .failure(let e):
+            throw StorageError(
+                code: .dataLoss,
+                message: "damaged sealed block of vehicle \(vehicle) in partition \(p) \(describePartition(p)): \(e.reason)")
+        }
+    }
+
+    /// "(records between A and B)": the time span a partition covers, for error messages.
+    func describePartition(_ p: Int64) -> String {
+        let width = partitionWidthMs
+        let start = p.multipliedReportingOverflow(by: width)
+        guard !start.overflow else { return "" }
+        return "(records between \(start.partialValue) and \(start.partialValue &+ (width - 1)))"
+    }
+
+    /// The partitions in [p0, p1] that the partition index lists for vehicle `code`.
+    func indexedPartitions(
+        _ it: LevelDBIterator, code: UInt32, vehicle: VehicleID, from p0: Int64, to p1: Int64
+    ) throws(StorageError) -> [Int64] {
+        var partitions = [Int64]()
+        it.seek(KeyLayout.partitionIndexKey(vehicle: code, partition: p0))
+        let end = KeyLayout.partitionIndexKey(vehicle: code, partition: p1)
+        while it.isValid {
+            let key = it.key
+            guard key.count == 13, key.lexicographicallyPrecedes(end) || key == end else { break }
+            partitions.append(Int64(bitPattern: key[5...].reduce(0) { ($0 << 8) | UInt64($1) } ^ 0x8000_0000_0000_0000))
+            it.next()
+        }
+        try it.checkStatus(reading: "the partition index of vehicle \(vehicle)")
+        return partitions
+    }
+
+    /// Visits the raw records of one vehicle with timestamps in [first, last] (inclusive), in time
+    /// order; `visit` returns false to stop. Raw records are never sealed; their partitions are
+    /// walked arithmetically between the keyspace's own bounds.
+    func scanRaw(
+        db: LevelDB, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64,
+        visit: (Int64, UnsafeBufferPointer<UInt8>) throws(StorageError) -> Bool
+    ) throws(StorageError) {
+        let keyspace = Keyspace.raw
+        let width = partitionWidthMs
+        let p0 = KeyLayout.partition(of: first, width: width)
+        let p1 = KeyLayout.partition(of: last, width: width)
+        try db.withIterator { it throws(StorageError) in
+            // Clamp to the partitions the keyspace holds at all, so an open range stays finite.
+            it.seek(keyspace.lowerBound)
+            guard it.isValid, let firstKey = Optional(it.key), firstKey.first == keyspace.rawValue,
+                let lowest = firstKey.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition
+            else { return }
+            it.seek(keyspace.upperBound)
+            if it.isValid { it.previous() } else { it.seekToLast() }
+            guard it.isValid, let highest = it.key.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition else { return }
+            let a = max(p0, lowest)
+            let b = min(p1, highest)
+            guard a <= b else { return }
+            for p in a...b {
+                var prefix: [UInt8] = [keyspace.rawValue]
+                prefix.appendOrderedInt64(p)
+                prefix.appendBigEndian(code)
+                it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: first))
+                while it.isValid {
+                    let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
+                        guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
+                        var ts: UInt64 = 0
+                        for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
+                        let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
+                        return (t, t >= first && t <= last)
+                    }
+                    guard let step, step.inRange else { break }
+                    let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, value) }
+                    if !goOn { return }
+                    it.next()
+                }
+                try it.checkStatus(reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)")
+            }
+        }
+    }
+}
+
+/// Builds TelemetryRecords from decoded values, resolving names and provenances once per
+/// layout, per provenance and per block rather than per field.
+struct RecordBuilder {
+    let vehicle: VehicleID
+    let names: [UInt32: String]
+    let provenances: [UInt32: ProvenanceKey]
+    private var lastIDs: [UInt32] = []
+    private var lastNames: [String] = []
+    private var lastProvenanceID: UInt32? = nil
+    private var lastProvenance = ProvenanceKey(provider: "", mappingVersion: "")
+    /// Held strongly: an identifier alone could match a later block at the same address.
+    private var lastBlock: SealedBlock? = nil
+    private var blockNames: [String] = []
+
+    init(vehicle: VehicleID, names: [UInt32: String], provenances: [UInt32: ProvenanceKey]) {
+        self.vehicle = vehicle
+        self.names = names
+        self.provenances = provenances
+    }
+
+    private func name(_ id: UInt32, at timestamp: Int64) throws(StorageError) -> String {
+        guard let name = names[id] else {
+            throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) uses field id \(id), which has no dictionary entry")
+        }
+        return name
+    }
+
+    private mutating func provenance(_ id: UInt32, at timestamp: Int64, receivedDelta: Int64) throws(StorageError) -> Provenance {
+        if id != lastProvenanceID {
+            guard let p = provenances[id] else {
+                throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) has unknown provenance id \(id)")
+            }
+            lastProvenanceID = id
+            lastProvenance = p
+        }
+        return Provenance(provider: lastProvenance.provider, mappingVersion: lastProvenance.mappingVersion, receivedAt: timestamp &+ receivedDelta)
+    }
+
+    /// A record from an individual key's decoded value.
+    mutating func record(timestamp: Int64, decoded: RecordCodec.Decoded) throws(StorageError) -> TelemetryRecord {
+        let same = decoded.fields.count == lastIDs.count && zip(decoded.fields, lastIDs).allSatisfy { $0.id == $1 }
+        if !same {
+            lastIDs = decoded.fields.map(\.id)
+            lastNames = []
+            lastNames.reserveCapacity(lastIDs.count)
+            for id in lastIDs { lastNames.append(try name(id, at: timestamp)) }
+        }
+        var fields = [Field]()
+        fields.reserveCapacity(decoded.fields.count)
+        for (i, f) in decoded.fields.enumerated() { fields.append(Field(lastNames[i], f.value)) }
+        return TelemetryRecord(
+            vehicle: vehicle, timestamp: timestamp, fields: fields,
+            provenance: try provenance(decoded.provenance, at: timestamp, receivedDelta: decoded.receivedDelta))
+    }
+
+    /// The record at `row` of a sealed block.
+    mutating func record(block: SealedBlock, row: Int) throws(StorageError) -> TelemetryRecord {
+        let d = block.decoded
+        let timestamp = d.timestamps[row]
+        if lastBlock !== block {
+            blockNames = []
+            blockNames.reserveCapacity(d.columns.count)
+            for c in d.columns { blockNames.append(try name(c.id, at: timestamp)) }
+            lastBlock = block
+        }
+        var fields = [Field]()
+        fields.reserveCapacity(d.columns.count)
+        for (i, c) in d.columns.enumerated() {
+            if let v = c.value(row: row) { fields.append(Field(blockNames[i], v)) }
+        }
+        let p = d.provenances[row]
+        guard p >= 0, p <= Int64(UInt32.max) else {
+            throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) has provenance id \(p) out of range")
+        }
+        return TelemetryRecord(
+            vehicle: vehicle, timestamp: timestamp, fields: fields,
+            provenance: try provenance(UInt32(p), at: timestamp, receivedDelta: d.receivedDeltas[row]))
+    }
+}
