@@ -146,10 +146,12 @@ public final class TelemetryClient: Sendable {
     }
 
     /// Compacts the store, or one keyspace (admin role).
-    public func compact(keyspace: String? = nil) async throws -> CompactionResult {
+    /// - Parameter sealAll: also seal the partitions still open (after a backfill).
+    public func compact(keyspace: String? = nil, sealAll: Bool = false) async throws -> CompactionResult {
         var request = Telemetry_V1_AdminRequest()
         var c = Telemetry_V1_CompactRequest()
         c.keyspace = keyspace ?? ""
+        c.sealAll = sealAll
         request.compact = c
         let r = try await call(.admin(request)).first?.admin.compact ?? Telemetry_V1_CompactResponse()
         return CompactionResult(bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds)

@@ -53,6 +53,9 @@ struct Telemetryd: AsyncParsableCommand {
     var maxRecordsPerBatch: Int?
 
     func run() async throws {
+        // glibc gives each thread that allocates its own malloc arena; with NIO's, the thread
+        // pool's and the cooperative threads that multiplies resident memory for nothing.
+        _ = glibcMallopt(glibcMArenaMax, 2)
         var file = ConfigurationFile()
         if let config {
             do { file = try ConfigurationFile.load(path: config) } catch { throw ValidationError(error.message) }
@@ -116,6 +119,9 @@ struct Telemetryd: AsyncParsableCommand {
             throw ExitCode(1)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listener)]
+        if let seconds = server.sealIntervalSeconds {
+            services.append(.init(service: MaintenanceService(store: store, interval: .seconds(seconds), logger: logger)))
+        }
         if let httpPort = server.httpPort {
             do {
                 let http = try await ObservabilityServer.bind(
@@ -141,3 +147,9 @@ struct Telemetryd: AsyncParsableCommand {
         try await group.run()
     }
 }
+
+// glibc's mallopt from <malloc.h>, which the Glibc module does not export; M_ARENA_MAX is
+// -8 there. Declared by symbol name, so no C shim target is needed for one call.
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+private let glibcMArenaMax: Int32 = -8

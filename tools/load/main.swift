@@ -252,7 +252,8 @@ let results = try await withTelemetryClient(configuration) { client -> QueryFigu
     var compactSeconds = 0.0
     var diskBytes: UInt64 = 0
     if options.compact {
-        let c = try await client.compact()
+        // Like the peers' force merge: the whole dataset is history, so every partition is sealed.
+        let c = try await client.compact(sealAll: true)
         compactSeconds = c.seconds
         diskBytes = c.bytesAfter
     }

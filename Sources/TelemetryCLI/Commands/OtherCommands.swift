@@ -128,8 +128,11 @@ extension TelemetryCommand {
             @Option(name: .long, help: "Keyspace: canonical, latest, raw, dead-letter, metadata, partition-index (default: all).")
             var keyspace: String?
 
+            @Flag(name: .long, help: "Also seal the partitions still open (after loading history that is complete).")
+            var sealAll = false
+
             func run() async throws {
-                let r = try await connection.withClient { client in try await client.compact(keyspace: keyspace) }
+                let r = try await connection.withClient { client in try await client.compact(keyspace: keyspace, sealAll: sealAll) }
                 write("compacted in \(String(format: "%.2f", r.seconds)) s: \(r.bytesBefore) -> \(r.bytesAfter) bytes\n")
             }
         }

@@ -20,6 +20,7 @@ import Yams
 ///   max_records_per_batch: 10000
 ///   max_future_skew_ms: 86400000
 ///   min_timestamp_ms: 0
+///   seal_interval_seconds: 300   # or off
 /// tokens:
 ///   - role: ingest
 ///     token: "at least 16 characters"
@@ -81,6 +82,8 @@ public struct ConfigurationFile: Sendable, Hashable {
                     case "max_future_skew_ms": file.server.maxFutureSkewMs = Int64(try reader.int(v, name))
                     case "min_timestamp_ms": file.server.minTimestampMs = Int64(try reader.int(v, name))
                     case "records_per_frame": file.server.recordsPerFrame = try reader.int(v, name)
+                    case "seal_interval_seconds":
+                        if v.scalar?.string == "off" { file.server.sealIntervalSeconds = nil } else { file.server.sealIntervalSeconds = try reader.int(v, name) }
                     default: throw reader.error(name, "is not a known setting")
                     }
                 }

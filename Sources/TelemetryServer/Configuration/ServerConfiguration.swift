@@ -27,6 +27,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var tokens: [AccessToken] = []
     /// Records per response frame when a result is streamed.
     public var recordsPerFrame = 1000
+    /// Seconds between background passes that seal closed time partitions into compact
+    /// blocks; nil turns them off (then only `admin compact` seals). Default 300.
+    public var sealIntervalSeconds: Int? = 300
     /// Port of the monitoring HTTP endpoint (/metrics, /health, /ready) on `host`; nil turns
     /// it off, 0 picks a free port. Default 7401.
     public var httpPort: Int? = 7401
@@ -47,6 +50,7 @@ public struct ServerConfiguration: Sendable, Hashable {
         guard idleTimeoutSeconds >= 1 else { throw ConfigurationError("idle timeout must be at least 1 second") }
         guard maxRecordsPerBatch >= 1 else { throw ConfigurationError("max records per batch must be at least 1") }
         guard maxFutureSkewMs >= 0 else { throw ConfigurationError("max future skew must not be negative") }
+        if let s = sealIntervalSeconds, s < 1 { throw ConfigurationError("seal interval must be at least 1 second") }
         guard recordsPerFrame >= 1 else { throw ConfigurationError("records per frame must be at least 1") }
         for (i, t) in tokens.enumerated() where t.secret.utf8.count < 16 {
             throw ConfigurationError("token \(i + 1) (role \(t.role)) is shorter than 16 bytes")

@@ -310,7 +310,9 @@ final class RequestDispatcher: Sendable {
             var vehicles = [VehicleID]()
             for (i, id) in q.vehicleIds.enumerated() { vehicles.append(try vehicle(id, field: "vehicle_ids[\(i)]")) }
             let fields = q.fields.isEmpty ? nil : q.fields
-            states = try await threadPool.runIfActive { [store, vehicles] in try store.latest(vehicles, fields: fields) }
+            // Latest state lives in memory (TelemetryStore.latest never reads the disk), so it is
+            // served here: a hop to the thread pool would cost more than the lookup.
+            states = try store.latest(vehicles, fields: fields)
             let known = Set(states.map(\.vehicle))
             unknown = vehicles.filter { !known.contains($0) }.map(\.rawValue)
         } catch {
@@ -424,6 +426,7 @@ final class RequestDispatcher: Sendable {
                 let result = try await threadPool.runIfActive { [store] in
                     let before = Self.directoryBytes(store.path)
                     let start = Date()
+                    if c.sealAll { try store.seal(upTo: .max) }
                     if let keyspace { try store.compact(keyspace) } else { try store.compact() }
                     return Telemetry_V1_CompactResponse.with {
                         $0.bytesBefore = UInt64(before)

@@ -1153,6 +1153,10 @@ package nonisolated struct Telemetry_V1_CompactRequest: Sendable {
   /// Empty: the whole store; else one keyspace by name ("canonical", "raw", ...).
   package var keyspace: String = String()
 
+  /// Also seal the partitions still open (normally sealed once they are an hour behind the
+  /// newest record): after a backfill of history, when no more records are coming for them.
+  package var sealAll: Bool = false
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -3083,7 +3087,7 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Telemetry_V1_CompactRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".CompactRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keyspace\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keyspace\0\u{3}seal_all\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3092,6 +3096,7 @@ nonisolated extension Telemetry_V1_CompactRequest: SwiftProtobuf.Message, SwiftP
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.keyspace) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.sealAll) }()
       default: break
       }
     }
@@ -3101,11 +3106,15 @@ nonisolated extension Telemetry_V1_CompactRequest: SwiftProtobuf.Message, SwiftP
     if !self.keyspace.isEmpty {
       try visitor.visitSingularStringField(value: self.keyspace, fieldNumber: 1)
     }
+    if self.sealAll != false {
+      try visitor.visitSingularBoolField(value: self.sealAll, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Telemetry_V1_CompactRequest, rhs: Telemetry_V1_CompactRequest) -> Bool {
     if lhs.keyspace != rhs.keyspace {return false}
+    if lhs.sealAll != rhs.sealAll {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,43 @@
+public import Logging
+import NIOPosix
+public import ServiceLifecycle
+public import TelemetryStorage
+
+/// Background upkeep of a store: seals closed time partitions every `interval`, so that
+/// records settle into their compact, column-encoded blocks without an operator's help.
+/// Work runs on the thread pool (it blocks); shutdown interrupts the wait, never a seal.
+public struct MaintenanceService: Service {
+    let store: TelemetryStore
+    let interval: Duration
+    let logger: Logger
+
+    /// - Parameter interval: time between seal passes; the first runs one interval after start.
+    public init(store: TelemetryStore, interval: Duration, logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while true {
+            let interval = self.interval
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return  // cancellation: nothing is half done between passes
+            }
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
+            do {
+                let start = ContinuousClock.now
+                let summary = try await NIOThreadPool.singleton.runIfActive { [store] in try store.sealPartitions() }
+                logger.debug(
+                    "sealed closed partitions",
+                    metadata: ["telemetry.seal": "\(summary)", "telemetry.duration": "\(ContinuousClock.now - start)"])
+            } catch {
+                // A seal that fails leaves the records as they were (each block is one atomic
+                // batch); the next pass tries again. A degraded store reports itself elsewhere.
+                logger.warning("sealing closed partitions failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
