@@ -10,7 +10,7 @@
 #
 # Usage: tools/bench/load.sh [RUNS]
 #   env: DATA=/tmp/peers-data OUT=/tmp/telemetry-bench PORT=7499 CONNECTIONS=4 WINDOW=4 BATCH=5000
-#        PEERS=../shared/bench/peers  SKIP_PEER=1 (ours only)
+#        PEERS=../shared/bench/peers  SKIP_PEER=1 (ours only)  BIN=<folder of prebuilt release binaries>
 set -euo pipefail
 RUNS=${1:-3}
 DATA=${DATA:-/tmp/peers-data}
@@ -30,8 +30,10 @@ if [ -z "${SKIP_PEER:-}" ] && ! command -v victoria-metrics >/dev/null; then
   apt-get update -qq && apt-get install -y -qq victoria-metrics
 fi
 mkdir -p "$OUT"
-(cd "$ROOT" && swift build -c release --product telemetryd >&2 && swift build -c release --product telemetry-load >&2)
-BIN="$ROOT/.build/release"
+if [ -z "${BIN:-}" ]; then
+  (cd "$ROOT" && swift build -c release --product telemetryd >&2 && swift build -c release --product telemetry-load >&2)
+  BIN="$ROOT/.build/release"
+fi
 
 : > "$OUT/load.jsonl"
 for r in $(seq 1 "$RUNS"); do
