@@ -38,6 +38,7 @@ package enum Columnar {
         var versions = [String: UInt32]()
         var columns = [ColumnBuilder]()
         var columnIndex = [String: Int]()
+        var previousLayout = [Int]()
         out.timestampsMs.reserveCapacity(rows.count)
         out.vehicleIndex.reserveCapacity(rows.count)
         let hasSequences = rows.contains { $0.gatewaySequence != nil }
@@ -51,14 +52,23 @@ package enum Columnar {
                 out.mappingVersionIndex.append(index(of: row.mappingVersion ?? "", in: &versions, list: &out.mappingVersions))
                 out.receivedAtMs.append(row.receivedAt ?? 0)
             }
-            for field in row.fields {
+            // Rows of one source share their field layout: when the names match the previous
+            // row's, its column indexes are reused instead of hashing every name again.
+            let sameLayout = row.fields.count == previousLayout.count
+                && zip(row.fields, previousLayout).allSatisfy { $0.name == columns[$1].name }
+            if !sameLayout { previousLayout.removeAll(keepingCapacity: true) }
+            for (j, field) in row.fields.enumerated() {
                 let c: Int
-                if let known = columnIndex[field.name] {
+                if sameLayout {
+                    c = previousLayout[j]
+                } else if let known = columnIndex[field.name] {
                     c = known
+                    previousLayout.append(c)
                 } else {
                     c = columns.count
                     columnIndex[field.name] = c
                     columns.append(ColumnBuilder(name: field.name))
+                    previousLayout.append(c)
                 }
                 columns[c].append(row: UInt32(r), field.value)
             }

@@ -1,0 +1,148 @@
+public import TelemetryCore
+
+/// Maps provider records of one provider to canonical fields with one validated mapping file.
+///
+/// Built once per mapping version (and asset registry); immutable and `Sendable`, so one
+/// engine serves every ingest thread. All state lives in the `VehicleMappingState` the caller
+/// passes in; time is passed in, never read.
+public struct MappingEngine: Sendable {
+    /// Thresholds and output choices of the rules the SPEC leaves open.
+    public struct Options: Sendable, Hashable {
+        /// Store null fields too (default false: a null field is left out of the record).
+        public var emitNullFields: Bool
+        /// `location_last_changed_at`: how far the position must move to count as a change, m (default 25).
+        public var locationChangeThreshold: Double
+        /// Ongoing trip: the least distance between two waypoints, m (default 25).
+        public var waypointSpacing: Double
+        /// Ongoing trip: the most waypoints kept (default 200; then every other one is dropped).
+        public var maxWaypoints: Int
+        /// How long an immobilize/release command overrides the output, ms (default 5 minutes).
+        public var immobilizerCommandTimeout: Int64
+
+        /// Creates options; every default is documented in docs/mapping.md.
+        public init(
+            emitNullFields: Bool = false, locationChangeThreshold: Double = 25, waypointSpacing: Double = 25,
+            maxWaypoints: Int = 200, immobilizerCommandTimeout: Int64 = 300_000
+        ) {
+            self.emitNullFields = emitNullFields
+            self.locationChangeThreshold = locationChangeThreshold
+            self.waypointSpacing = waypointSpacing
+            self.maxWaypoints = max(2, maxWaypoints)
+            self.immobilizerCommandTimeout = immobilizerCommandTimeout
+        }
+    }
+
+    /// The validated mapping this engine runs.
+    public let mapping: ValidatedMapping
+    /// The asset facts the rules read.
+    public let assets: AssetRegistry
+    /// The thresholds and output choices in force.
+    public let options: Options
+    let plan: MappingPlan
+
+    /// The provider this engine maps.
+    public var provider: String { mapping.file.provider }
+    /// The mapping version (stored with every record it produces).
+    public var version: SemanticVersion { mapping.file.version }
+
+    /// Builds an engine.
+    /// - Parameters:
+    ///   - mapping: a validated mapping file.
+    ///   - catalog: the catalog it was validated against.
+    ///   - functions: the registry it was validated against.
+    ///   - assets: the asset registry.
+    ///   - options: thresholds.
+    public init(
+        mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry = .standard,
+        assets: AssetRegistry = .empty, options: Options = Options()
+    ) {
+        self.mapping = mapping
+        self.assets = assets
+        self.options = options
+        self.plan = MappingPlan(mapping: mapping, catalog: catalog, functions: functions)
+    }
+
+    private init(mapping: ValidatedMapping, assets: AssetRegistry, options: Options, plan: MappingPlan) {
+        self.mapping = mapping
+        self.assets = assets
+        self.options = options
+        self.plan = plan
+    }
+
+    /// The same mapping with another asset registry (after an admin replaces it).
+    public func replacingAssets(_ assets: AssetRegistry) -> MappingEngine {
+        MappingEngine(mapping: mapping, assets: assets, options: options, plan: plan)
+    }
+
+    /// Maps one record.
+    /// - Parameters:
+    ///   - record: the provider record (its `provider` must be this engine's).
+    ///   - state: the vehicle's state; updated in place when the record maps, left unchanged
+    ///     when it fails.
+    ///   - receivedAt: when the store received the record, ms: "now" for the connectivity rule.
+    /// - Returns: the canonical fields, or a record-level failure for the dead letters.
+    public func map(_ record: ProviderRecord, state: inout VehicleMappingState, receivedAt: Int64) -> MappingOutcome {
+        let versionText = plan.versionText
+        guard record.provider == provider else {
+            return .failed(
+                MappingFailure(
+                    reason: .unknownProvider,
+                    message: "record of provider \(record.provider) given to the \(provider) mapping \(versionText)",
+                    provider: record.provider, mappingVersion: versionText))
+        }
+        guard record.timestamp != Int64.min, !record.vehicle.rawValue.isEmpty else {
+            return .failed(
+                MappingFailure(
+                    reason: .missingVehicleOrTimestamp, message: "record of vehicle \(record.vehicle) has no timestamp",
+                    provider: provider, mappingVersion: versionText))
+        }
+        let saved = plan.canFailRecord ? state : nil
+        var evaluation = MappingEvaluation(engine: self, record: record, receivedAt: receivedAt)
+        if let failure = evaluation.run(state: &state) {
+            if let saved { state = saved }
+            return .failed(failure)
+        }
+        return .mapped(
+            MappedRecord(
+                fields: evaluation.output, fieldErrors: evaluation.errors, provider: provider,
+                mappingVersion: versionText))
+    }
+
+    /// The periodic connectivity sweep: offline means no packet arrives, so evaluating only on
+    /// arrival never produces it (SPEC section 4).
+    ///
+    /// When the vehicle's newest packet is older than its threshold (24 h, 1 h for a
+    /// Site.Coldroom) and it is not already offline, the state moves to offline and the
+    /// changed fields are returned, stamped at the moment the threshold passed (last packet +
+    /// threshold), so the result does not depend on how often the sweep runs.
+    /// - Parameters:
+    ///   - vehicle: the vehicle.
+    ///   - state: its state; updated when a transition happens.
+    ///   - now: the sweep's time, ms.
+    /// - Returns: the transition, or nil when there is none (or the mapping has no connectivity rule).
+    public func sweepConnectivity(
+        vehicle: VehicleID, state: inout VehicleMappingState, now: Int64
+    ) -> ConnectivityTransition? {
+        guard let codeField = plan.sweepFields.connectivityCode, let last = state.lastPacketAt,
+            state.connectivityCode != "offline"
+        else { return nil }
+        let threshold = StatusRules.offlineThreshold(for: assets.facts(for: vehicle))
+        guard now - last >= threshold else { return nil }
+        let at = last + threshold
+        state.connectivityCode = "offline"
+        var fields = [Field(codeField, .string("offline"))]
+        func changed(_ name: String?, to value: FieldValue) {
+            guard let name else { return }
+            if let m = state.memory[name], m.input.isIdentical(to: value) { return }
+            state.memory[name] = FieldMemory(input: value, output: .int(at))
+            fields.append(Field(name, .int(at)))
+        }
+        changed(plan.sweepFields.connectivityChanged, to: .string("offline"))
+        if let name = plan.sweepFields.topFamily {
+            fields.append(Field(name, .string(StatusFamily.connectivity.rawValue)))
+        }
+        if let name = plan.sweepFields.topCode { fields.append(Field(name, .string("offline"))) }
+        changed(plan.sweepFields.topChanged, to: .string("offline"))
+        return ConnectivityTransition(at: at, fields: fields)
+    }
+}

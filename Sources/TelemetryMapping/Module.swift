@@ -1,2 +1,0 @@
-// The Fleeti mapping module; see docs/mapping.md.
-enum MappingModule {}

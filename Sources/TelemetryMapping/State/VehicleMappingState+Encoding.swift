@@ -1,0 +1,300 @@
+import TelemetryCore
+
+/// Why stored state bytes could not be decoded.
+public struct VehicleMappingStateError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was wrong.
+    public var message: String
+
+    /// `vehicle mapping state: message`.
+    public var description: String { "vehicle mapping state: \(message)" }
+}
+
+extension VehicleMappingState {
+    /// The encoding's format version (the first byte).
+    public static let encodingVersion: UInt8 = 1
+
+    /// The state as compact bytes, for the store's opaque per-vehicle state.
+    ///
+    /// ```
+    /// +------+-------+-----------------------------------------------------------------+
+    /// | 0x01 | flags | present parts, in flag-bit order                                |
+    /// +------+-------+-----------------------------------------------------------------+
+    /// bit 0 lastPacketAt        zigzag varint, ms
+    /// bit 1 connectivityCode    varint length + UTF-8
+    /// bit 2 transit.code        u8 (1 in_transit, 2 parked)
+    /// bit 3 transit.stillSince  zigzag varint, ms
+    /// bit 4 transit.lastIgnition u8 (0 false, 1 true)
+    /// bit 5 trip                zigzag startedAt, u8 hasOdometer [+ f64 LE], varint n,
+    ///                           n waypoints as microdegree (lat, lng) zigzag varints, each
+    ///                           after the first a delta from the previous
+    /// bit 6 immobilizerCommand  u8 kind, zigzag varint sentAt
+    /// bit 7 memory              varint n, n x (varint length + UTF-8 key, input, output),
+    ///                           keys sorted; input and output are tagged values:
+    ///                           0 null, 1 false, 2 true, 3 int (zigzag varint), 4 double (f64 LE),
+    ///                           5 string, 6 bytes (varint length + bytes), 7 array (varint n + n values)
+    /// ```
+    /// Equal states encode to equal bytes.
+    /// - Returns: the bytes; an empty state encodes to two bytes.
+    public func encoded() -> [UInt8] {
+        var w = StateWriter()
+        w.bytes.reserveCapacity(64 + memory.count * 40 + (trip?.waypoints.count ?? 0) * 6)
+        w.bytes.append(Self.encodingVersion)
+        var flags: UInt8 = 0
+        if lastPacketAt != nil { flags |= 1 << 0 }
+        if connectivityCode != nil { flags |= 1 << 1 }
+        if transit.code != nil { flags |= 1 << 2 }
+        if transit.stillSince != nil { flags |= 1 << 3 }
+        if transit.lastIgnition != nil { flags |= 1 << 4 }
+        if trip != nil { flags |= 1 << 5 }
+        if immobilizerCommand != nil { flags |= 1 << 6 }
+        if !memory.isEmpty { flags |= 1 << 7 }
+        w.bytes.append(flags)
+        if let t = lastPacketAt { w.zigzag(t) }
+        if let c = connectivityCode { w.string(c) }
+        if let c = transit.code { w.bytes.append(c.rawValue) }
+        if let t = transit.stillSince { w.zigzag(t) }
+        if let i = transit.lastIgnition { w.bytes.append(i ? 1 : 0) }
+        if let trip {
+            w.zigzag(trip.startedAt)
+            if let odo = trip.startOdometer {
+                w.bytes.append(1)
+                w.double(odo)
+            } else {
+                w.bytes.append(0)
+            }
+            w.varint(UInt64(trip.waypoints.count))
+            var prevLat: Int64 = 0
+            var prevLng: Int64 = 0
+            for p in trip.waypoints {
+                let lat = OngoingTrip.microdegrees(p.latitude)
+                let lng = OngoingTrip.microdegrees(p.longitude)
+                w.zigzag(lat &- prevLat)
+                w.zigzag(lng &- prevLng)
+                prevLat = lat
+                prevLng = lng
+            }
+        }
+        if let cmd = immobilizerCommand {
+            w.bytes.append(cmd.kind.rawValue)
+            w.zigzag(cmd.sentAt)
+        }
+        if !memory.isEmpty {
+            w.varint(UInt64(memory.count))
+            for key in memory.keys.sorted() {
+                let m = memory[key]!
+                w.string(key)
+                w.value(m.input)
+                w.value(m.output)
+            }
+        }
+        return w.bytes
+    }
+
+    /// Decodes bytes written by `encoded()`. Empty bytes decode to an empty state.
+    /// - Throws: `VehicleMappingStateError` for an unknown format version or corrupt bytes.
+    public init(encoded bytes: [UInt8]) throws(VehicleMappingStateError) {
+        self.init()
+        guard !bytes.isEmpty else { return }
+        var r = StateReader(bytes: bytes)
+        let version = try r.byte()
+        guard version == Self.encodingVersion else {
+            throw VehicleMappingStateError(message: "unsupported format version \(version)")
+        }
+        let flags = try r.byte()
+        if flags & (1 << 0) != 0 { lastPacketAt = try r.zigzag() }
+        if flags & (1 << 1) != 0 { connectivityCode = try r.string() }
+        if flags & (1 << 2) != 0 {
+            let c = try r.byte()
+            guard let code = TransitState.Code(rawValue: c) else {
+                throw VehicleMappingStateError(message: "bad transit code \(c)")
+            }
+            transit.code = code
+        }
+        if flags & (1 << 3) != 0 { transit.stillSince = try r.zigzag() }
+        if flags & (1 << 4) != 0 { transit.lastIgnition = try r.byte() != 0 }
+        if flags & (1 << 5) != 0 {
+            var t = OngoingTrip(startedAt: try r.zigzag())
+            if try r.byte() != 0 { t.startOdometer = try r.double() }
+            let n = try r.count(minimumBytesEach: 2)
+            t.waypoints.reserveCapacity(n)
+            var lat: Int64 = 0
+            var lng: Int64 = 0
+            for _ in 0..<n {
+                lat = lat &+ (try r.zigzag())
+                lng = lng &+ (try r.zigzag())
+                t.waypoints.append(Coordinate(latitude: Double(lat) / 1e6, longitude: Double(lng) / 1e6))
+            }
+            trip = t
+        }
+        if flags & (1 << 6) != 0 {
+            let k = try r.byte()
+            guard let kind = ImmobilizerCommand.Kind(rawValue: k) else {
+                throw VehicleMappingStateError(message: "bad immobilizer command \(k)")
+            }
+            immobilizerCommand = ImmobilizerCommand(kind: kind, sentAt: try r.zigzag())
+        }
+        if flags & (1 << 7) != 0 {
+            let n = try r.count(minimumBytesEach: 3)
+            for _ in 0..<n {
+                let key = try r.string()
+                let input = try r.value(depth: 0)
+                let output = try r.value(depth: 0)
+                memory[key] = FieldMemory(input: input, output: output)
+            }
+        }
+        guard r.offset == bytes.count else {
+            throw VehicleMappingStateError(message: "\(bytes.count - r.offset) trailing bytes")
+        }
+    }
+}
+
+extension OngoingTrip {
+    /// Coordinates are kept at microdegree precision (about 0.1 m) so a state that went
+    /// through storage maps exactly like one that stayed in memory.
+    static func microdegrees(_ degrees: Double) -> Int64 {
+        Int64((degrees * 1e6).rounded())
+    }
+
+    static func quantized(_ c: Coordinate) -> Coordinate {
+        Coordinate(latitude: Double(microdegrees(c.latitude)) / 1e6, longitude: Double(microdegrees(c.longitude)) / 1e6)
+    }
+}
+
+private struct StateWriter {
+    var bytes: [UInt8] = []
+
+    mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    mutating func zigzag(_ v: Int64) {
+        varint(UInt64(bitPattern: (v << 1) ^ (v >> 63)))
+    }
+
+    mutating func double(_ d: Double) {
+        var bits = d.bitPattern
+        for _ in 0..<8 {
+            bytes.append(UInt8(truncatingIfNeeded: bits))
+            bits >>= 8
+        }
+    }
+
+    mutating func string(_ s: String) {
+        let utf8 = Array(s.utf8)
+        varint(UInt64(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    mutating func value(_ v: FieldValue) {
+        switch v {
+        case .null: bytes.append(0)
+        case .bool(let b): bytes.append(b ? 2 : 1)
+        case .int(let i):
+            bytes.append(3)
+            zigzag(i)
+        case .double(let d):
+            bytes.append(4)
+            double(d)
+        case .string(let s):
+            bytes.append(5)
+            string(s)
+        case .bytes(let b):
+            bytes.append(6)
+            varint(UInt64(b.count))
+            bytes.append(contentsOf: b)
+        case .array(let items):
+            bytes.append(7)
+            varint(UInt64(items.count))
+            for item in items { value(item) }
+        }
+    }
+}
+
+private struct StateReader {
+    let bytes: [UInt8]
+    var offset = 0
+    static let maxDepth = 16
+
+    mutating func byte() throws(VehicleMappingStateError) -> UInt8 {
+        guard offset < bytes.count else { throw VehicleMappingStateError(message: "truncated") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func varint() throws(VehicleMappingStateError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            guard shift < 64 else { throw VehicleMappingStateError(message: "varint too long") }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    mutating func zigzag() throws(VehicleMappingStateError) -> Int64 {
+        let u = try varint()
+        return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
+    }
+
+    /// A count that cannot exceed what the remaining bytes could hold (corrupt counts must not
+    /// allocate gigabytes).
+    mutating func count(minimumBytesEach: Int) throws(VehicleMappingStateError) -> Int {
+        let n = try varint()
+        guard n <= UInt64(bytes.count - offset) / UInt64(max(1, minimumBytesEach)) + 1 else {
+            throw VehicleMappingStateError(message: "count \(n) exceeds the data")
+        }
+        return Int(n)
+    }
+
+    mutating func double() throws(VehicleMappingStateError) -> Double {
+        guard bytes.count - offset >= 8 else { throw VehicleMappingStateError(message: "truncated") }
+        var bits: UInt64 = 0
+        for i in 0..<8 { bits |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += 8
+        return Double(bitPattern: bits)
+    }
+
+    mutating func raw() throws(VehicleMappingStateError) -> ArraySlice<UInt8> {
+        let n = try varint()
+        guard n <= UInt64(bytes.count - offset) else { throw VehicleMappingStateError(message: "truncated") }
+        defer { offset += Int(n) }
+        return bytes[offset..<(offset + Int(n))]
+    }
+
+    mutating func string() throws(VehicleMappingStateError) -> String {
+        let raw = try raw()
+        guard let s = String(validating: raw, as: UTF8.self) else {
+            throw VehicleMappingStateError(message: "invalid UTF-8")
+        }
+        return s
+    }
+
+    mutating func value(depth: Int) throws(VehicleMappingStateError) -> FieldValue {
+        let tag = try byte()
+        switch tag {
+        case 0: return .null
+        case 1: return .bool(false)
+        case 2: return .bool(true)
+        case 3: return .int(try zigzag())
+        case 4: return .double(try double())
+        case 5: return .string(try string())
+        case 6: return .bytes(Array(try raw()))
+        case 7:
+            guard depth < Self.maxDepth else { throw VehicleMappingStateError(message: "arrays nested too deep") }
+            let n = try count(minimumBytesEach: 1)
+            var items: [FieldValue] = []
+            items.reserveCapacity(n)
+            for _ in 0..<n { items.append(try value(depth: depth + 1)) }
+            return .array(items)
+        default:
+            throw VehicleMappingStateError(message: "unknown value tag \(tag)")
+        }
+    }
+}

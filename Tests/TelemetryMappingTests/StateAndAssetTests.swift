@@ -1,0 +1,304 @@
+import TelemetryCore
+import Testing
+
+@testable import TelemetryMapping
+
+struct VehicleMappingStateTests {
+    static var full: VehicleMappingState {
+        var s = VehicleMappingState()
+        s.lastPacketAt = Fixtures.t0
+        s.connectivityCode = "online"
+        s.transit = TransitState(code: .parked, stillSince: Fixtures.t0 - 181_000, lastIgnition: false)
+        s.trip = OngoingTrip(
+            startedAt: Fixtures.t0 - 3_600_000, startOdometer: 82_624.125,
+            waypoints: [
+                Coordinate(latitude: -20.28516, longitude: 57.433212),
+                Coordinate(latitude: 89.999999, longitude: -179.999999),
+            ])
+        s.immobilizerCommand = ImmobilizerCommand(kind: .release, sentAt: Fixtures.t0 - 5)
+        s.memory = [
+            "driver_name": FieldMemory(input: .string("BA0000002B4D4E01"), output: .string("Jane Doé")),
+            "statuses_engine_last_changed_at": FieldMemory(input: .string("running"), output: .int(Fixtures.t0)),
+            "location_last_changed_at": FieldMemory(
+                input: .array([.double(-20.28516), .double(57.43321)]), output: .int(-1)),
+            "speed#fallback": FieldMemory(input: .null, output: .double(.nan)),
+            "x": FieldMemory(input: .bool(true), output: .bytes([0, 255])),
+            "y": FieldMemory(input: .bool(false), output: .array([.array([.int(Int64.min), .int(Int64.max)])])),
+        ]
+        return s
+    }
+
+    @Test(arguments: [VehicleMappingState(), full])
+    func roundTrips(state: VehicleMappingState) throws {
+        let bytes = state.encoded()
+        let decoded = try VehicleMappingState(encoded: bytes)
+        #expect(decoded.encoded() == bytes)
+        #expect(decoded.transit == state.transit)
+        #expect(decoded.trip == state.trip)
+        #expect(decoded.memory.keys.sorted() == state.memory.keys.sorted())
+        for (k, v) in state.memory {
+            #expect(decoded.memory[k]!.input.isIdentical(to: v.input))
+            #expect(decoded.memory[k]!.output.isIdentical(to: v.output))
+        }
+    }
+
+    @Test func emptyStateIsTwoBytesAndEmptyBytesDecode() throws {
+        #expect(VehicleMappingState().encoded() == [1, 0])
+        #expect(try VehicleMappingState(encoded: []).isEmpty)
+    }
+
+    @Test func encodingIsDeterministic() {
+        #expect(Self.full.encoded() == Self.full.encoded())
+    }
+
+    @Test func rejectsUnknownVersionsAndCorruptBytes() {
+        let bytes = Self.full.encoded()
+        #expect(throws: VehicleMappingStateError.self) { try VehicleMappingState(encoded: [2, 0]) }
+        for cut in [1, 3, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: VehicleMappingStateError.self) {
+                try VehicleMappingState(encoded: Array(bytes.prefix(cut)))
+            }
+        }
+        #expect(throws: VehicleMappingStateError.self) { try VehicleMappingState(encoded: bytes + [0]) }
+        // A huge count must not allocate: flags = memory only, count = 2^62.
+        #expect(throws: VehicleMappingStateError.self) {
+            try VehicleMappingState(encoded: [1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40])
+        }
+    }
+
+    @Test func navixyStateStaysCompact() throws {
+        let engine = try Fixtures.defaultEngine()
+        var state = VehicleMappingState()
+        let (time, fields) = try NavixyWireFormat.parse(EngineTests.specPacket)
+        _ = engine.map(
+            ProviderRecord(vehicle: Fixtures.vehicle(), timestamp: time, provider: "navixy", fields: fields),
+            state: &state, receivedAt: time)
+        #expect(state.encoded().count < 600, "\(state.encoded().count) bytes")
+    }
+}
+
+struct AssetRegistryTests {
+    static let yaml = """
+        version: 1
+        defaults:
+          type: Vehicle
+          subtype: Car
+          installation: {ignition_input_number: 2}
+        assets:
+          tractor-7:
+            type: Vehicle
+            subtype: Agricultural
+            installation:
+              ignition_input_number: 3
+              immobilizer_output_number: 2
+              initial_odometer: {value: 1500000, unit: m}
+              initial_engine_hours: 350
+            fuel_tank_capacity: 400
+            accessories:
+              - {id: imm-1, type_code: immobilizer}
+              - id: probe
+                type_code: temperature
+                label: Cab
+                sensors:
+                  - {id: cab, type: environment, label: Cab probe, position: 1, provider_field: [avl_io_25, ble_temp_sensor_1]}
+            fuel_tanks:
+              - id: main
+                capacity: 400
+                provider_field: [lls_level_1, avl_io_201]
+                calibration: [[0, 0], [4095, 400]]
+          genset-1: {type: 10, subtype: 13}
+          room-1: {type: Site, subtype: Coldroom}
+        drivers:
+          - {key: "BA0000002B4D4E01", name: Jane Doe}
+        geofences:
+          - id: 1
+            name: Depot
+            polygon: [[-20.29, 57.43], [-20.29, 57.44], [-20.28, 57.44], [-20.28, 57.43]]
+          - id: 2
+            name: Port
+            circle: {latitude: -20.16, longitude: 57.50, radius_m: 500}
+            vehicles: [tractor-7]
+        """
+
+    @Test func loadsTheRegistryFormat() throws {
+        let r = try registry(Self.yaml)
+        let tractor = r.facts(for: try VehicleID("tractor-7"))
+        #expect(tractor.kind == .vehicle)
+        #expect(tractor.subtype == 5)
+        #expect(
+            tractor.installation
+                == Installation(
+                    ignitionInputNumber: 3, immobilizerOutputNumber: 2, initialOdometer: 1500, initialEngineHours: 350))
+        #expect(tractor.hasAccessory(typeCode: "Immobilizer"))
+        #expect(tractor.sensors.map(\.id) == ["cab"])
+        #expect(tractor.fuelTanks.first?.calibration?.liters(forRaw: 4095) == 400)
+        #expect(r.facts(for: try VehicleID("genset-1")).subtype == 13)
+        #expect(
+            r.facts(for: try VehicleID("room-1"))
+                == AssetFacts(kind: .site, subtype: 10, installation: Installation(ignitionInputNumber: 2)))
+        // Unlisted vehicles get the defaults.
+        let unknown = r.facts(for: try VehicleID("nobody"))
+        #expect(unknown.kind == .vehicle && unknown.subtype == 1)
+        #expect(unknown.installation.effectiveIgnitionInput == 2)
+        #expect(unknown.installation.effectiveImmobilizerOutput == 1)
+        #expect(r.driver(forKey: "ba0000002b4d4e01")?.name == "Jane Doe")
+        #expect(
+            r.geofences(containing: Coordinate(latitude: -20.16, longitude: 57.50), vehicle: try VehicleID("tractor-7"))
+                .map(\.name) == ["Port"])
+        #expect(
+            r.geofences(containing: Coordinate(latitude: -20.16, longitude: 57.50), vehicle: try VehicleID("other"))
+                .isEmpty)
+    }
+
+    @Test func emptyRegistryDefaultsFollowTheSpec() {
+        let facts = AssetRegistry.empty.facts(for: Fixtures.vehicle())
+        #expect(facts.kind == .vehicle)
+        #expect(facts.subtype == AssetSubtype.undefined)
+        #expect(facts.installation.effectiveIgnitionInput == 1)
+        #expect(facts.installation.effectiveImmobilizerOutput == 1)
+        #expect(facts.installation.initialOdometer == nil)
+    }
+
+    @Test func jsonIsAccepted() throws {
+        let json = """
+            {"assets": {"v1": {"type": "Equipment", "subtype": "ElectricGenerator",
+              "accessories": [{"id": "i", "type_code": "immobilizer"}]}},
+             "drivers": [{"key": "01AB", "name": "Ann"}]}
+            """
+        let r = try registry(json)
+        let facts = r.facts(for: try VehicleID("v1"))
+        #expect(facts.kind == .equipment && facts.subtype == 2)
+        #expect(StatusRules.isCompatible(.engine, asset: facts))
+        #expect(r.driver(forKey: "0x01ab")?.name == "Ann")
+    }
+
+    @Test func reportsEveryProblem() {
+        let bad = """
+            assets:
+              a: {type: Spaceship}
+              b: {type: Vehicle, subtype: Hovercraft, installation: {ignition_input_number: 0}}
+              c: {fuel_tanks: [{id: t, calibration: [[1, 2]]}]}
+            drivers: [{key: X}]
+            geofences: [{id: 1, name: G, polygon: [[0, 0], [0, 1]]}, {id: 2, name: H}]
+            """
+        #expect {
+            try AssetRegistry(yaml: bad, file: "assets.yaml")
+        } throws: { error in
+            let text = (error as! MappingValidationError).description
+            return text.contains("asset a: unknown type Spaceship")
+                && text.contains("unknown Vehicle subtype Hovercraft")
+                && text.contains("ignition_input_number must be a positive integer")
+                && text.contains("calibration needs two")
+                && text.contains("driver needs key and name") && text.contains("a polygon needs 3 vertices")
+                && text.contains("geofence 2: needs polygon or circle")
+        }
+    }
+
+    @Test(arguments: [
+        (-20.285, 57.435, true), (-20.295, 57.435, false), (-20.285, 57.445, false), (-20.2800001, 57.4300001, true),
+    ])
+    func pointInPolygon(lat: Double, lng: Double, inside: Bool) {
+        let g = FunctionTests.depot
+        #expect(g.contains(Coordinate(latitude: lat, longitude: lng)) == inside)
+    }
+
+    @Test func haversineDistance() {
+        let d = Geodesy.distance(Coordinate(latitude: 0, longitude: 0), Coordinate(latitude: 0, longitude: 1))
+        #expect(abs(d - 111_195) < 1)
+    }
+}
+
+struct MappingSetTests {
+    static func file(_ version: String, speedUnit: String = "km/h") -> String {
+        Fixtures.mappingYAML(
+            """
+              speed:
+                type: direct
+                sources: [{field: speed, path: speed, unit: \(speedUnit)}]
+                unit: km/h
+                data_type: number
+
+            """, version: version)
+    }
+
+    @Test func defaultsLoadAsBuiltIns() throws {
+        let set = try MappingSet.withDefaults()
+        #expect(set.summaries.map(\.provider) == ["bench", "generic", "navixy"])
+        #expect(set.engine(for: "navixy")?.version.description == "1.0.6-telemetrystore.1")
+        #expect(set.summaries.allSatisfy { $0.versions.allSatisfy { $0.origin == .builtIn } })
+    }
+
+    @Test func newerVersionsActivateAndInvalidFilesNeverReplaceTheActiveOne() throws {
+        var set = try MappingSet.withDefaults()
+        // Any loaded file outranks the built-in default, whatever its version.
+        #expect(
+            try set.load(yaml: Self.file("1.0.1"), file: "a.yaml").result
+                == .activated(previous: SemanticVersion("1.0.6-telemetrystore.1")))
+        #expect(
+            try set.load(yaml: Self.file("1.0.3"), file: "b.yaml").result
+                == .activated(previous: SemanticVersion("1.0.1")))
+        #expect(
+            try set.load(yaml: Self.file("1.0.2"), file: "c.yaml").result
+                == .loadedInactive(active: SemanticVersion("1.0.3")!))
+        #expect(try set.load(yaml: Self.file("1.0.3"), file: "b-again.yaml").result == .unchanged)
+        // Same version, other definition: refused.
+        #expect(throws: MappingValidationError.self) {
+            try set.load(yaml: Self.file("1.0.3", speedUnit: "m/s"), file: "d.yaml")
+        }
+        // An invalid newer file: refused, 1.0.3 keeps serving.
+        #expect(throws: MappingValidationError.self) {
+            try set.load(yaml: Self.file("2.0.0", speedUnit: "parsecs"), file: "e.yaml")
+        }
+        #expect(set.engine(for: "navixy")?.version == SemanticVersion("1.0.3"))
+        var state = VehicleMappingState()
+        #expect(
+            set.map(Fixtures.record(["speed": .int(3)]), state: &state, receivedAt: 0).record?.mappingVersion == "1.0.3"
+        )
+        // Re-mapping with an older loaded version, and rolling back.
+        #expect(
+            set.map(
+                Fixtures.record(["speed": .int(3)]), state: &state, receivedAt: 0, version: SemanticVersion("1.0.2")
+            ).record?
+            .mappingVersion == "1.0.2")
+        try set.activate(provider: "navixy", version: SemanticVersion("1.0.1")!)
+        #expect(set.engine(for: "navixy")?.version == SemanticVersion("1.0.1"))
+        #expect(throws: MappingFailure.self) {
+            try set.activate(provider: "navixy", version: SemanticVersion("9.9.9")!)
+        }
+    }
+
+    @Test func recordLevelFailureReasons() throws {
+        var set = try MappingSet.withDefaults()
+        var state = VehicleMappingState()
+        #expect(
+            set.map(Fixtures.record([:], provider: "oem"), state: &state, receivedAt: 0).failure?.reason
+                == .unknownProvider)
+        #expect(
+            set.map(Fixtures.record([:]), state: &state, receivedAt: 0, version: SemanticVersion("7.0.0")).failure?
+                .reason
+                == .noActiveMapping)
+        set.deactivate(provider: "navixy")
+        let failure = try #require(set.map(Fixtures.record([:]), state: &state, receivedAt: 0).failure)
+        #expect(failure.reason.rawValue == "no_active_mapping")
+        #expect(failure.statusCode == .failedPrecondition)
+    }
+
+    @Test func replacingAssetsRebuildsEngines() throws {
+        var set = try MappingSet.withDefaults()
+        set.replaceAssets(try registry("assets: {veh-1: {type: Vehicle, subtype: Machine}}"))
+        var state = VehicleMappingState()
+        let r = set.map(Fixtures.record(["params.avl_io_239": .int(0)]), state: &state, receivedAt: Fixtures.t0).record
+        #expect(r?["statuses_engine_code"] == .string("standby"))
+    }
+
+    @Test(.enabled(if: SharedFleeti.isAvailable, "needs ../shared/fleeti"))
+    func sharedFilesLoadInOrder() throws {
+        var set = try MappingSet.withDefaults()
+        for (name, version) in SharedFleeti.mappingFiles {
+            let report = try set.load(yaml: try SharedFleeti.text(name), file: name)
+            #expect(report.version.description == version)
+        }
+        #expect(set.engine(for: "navixy")?.version == SemanticVersion("1.0.3"))
+        #expect(set.summaries.first { $0.provider == "navixy" }?.versions.count == 4)
+    }
+}
