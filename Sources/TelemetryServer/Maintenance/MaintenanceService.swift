@@ -10,12 +10,16 @@ public struct MaintenanceService: Service {
     let store: TelemetryStore
     let interval: Duration
     let logger: Logger
+    let onPass: (@Sendable (SealSummary) -> Void)?
 
-    /// - Parameter interval: time between seal passes; the first runs one interval after start.
-    public init(store: TelemetryStore, interval: Duration, logger: Logger) {
+    /// - Parameters:
+    ///   - interval: time between seal passes; the first runs one interval after start.
+    ///   - onPass: told what each successful pass sealed (metrics, tests).
+    public init(store: TelemetryStore, interval: Duration, logger: Logger, onPass: (@Sendable (SealSummary) -> Void)? = nil) {
         self.store = store
         self.interval = interval
         self.logger = logger
+        self.onPass = onPass
     }
 
     public func run() async throws {
@@ -30,6 +34,7 @@ public struct MaintenanceService: Service {
             do {
                 let start = ContinuousClock.now
                 let summary = try await NIOThreadPool.singleton.runIfActive { [store] in try store.sealPartitions() }
+                onPass?(summary)
                 logger.debug(
                     "sealed closed partitions",
                     metadata: ["telemetry.seal": "\(summary)", "telemetry.duration": "\(ContinuousClock.now - start)"])
