@@ -23,7 +23,12 @@ public struct VehicleID: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// Validates an id given as raw bytes (from the wire or from disk).
+    ///
+    /// Inlinable so that callers in other modules (the storage's dictionary loading, wire
+    /// decoding) get it specialized for their byte collection, instead of the generic version
+    /// going through the protocol witness for every byte.
     /// - Throws: `VehicleIDError.notUTF8` when the bytes are not valid UTF-8, or as `init(_:)`.
+    @inlinable
     public init<Bytes: Collection<UInt8>>(utf8Bytes bytes: Bytes) throws(VehicleIDError) {
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .notUTF8 }
         try self.init(text)

@@ -9,6 +9,10 @@ struct ProvenanceKey: Hashable, Sendable {
 
 /// Name <-> code tables. Codes are assigned once, persisted in the metadata keyspace in
 /// the same batch as the first record that uses them, and never reused.
+///
+/// Codes run from 1 to `UInt32.max - 1`: 0 is never assigned, and `UInt32.max` is never
+/// handed out, so that "the next code" always fits a UInt32. A stored code outside that range
+/// can only be damage.
 struct Dictionaries: Sendable {
     var vehicleCodes: [VehicleID: UInt32] = [:]
     var vehicles: [UInt32: VehicleID] = [:]
@@ -20,11 +24,31 @@ struct Dictionaries: Sendable {
     var nextFieldID: UInt32 = 1
     var nextProvenanceID: UInt32 = 1
 
+    /// Whether this holds codes that `other` (an earlier copy of the same tables) lacks.
+    /// Codes are assigned in order, so a new one always moves a `next` counter.
+    func hasCodes(beyond other: Dictionaries) -> Bool {
+        nextVehicleCode != other.nextVehicleCode || nextFieldID != other.nextFieldID
+            || nextProvenanceID != other.nextProvenanceID
+    }
+
+    /// Takes the next free code of one dictionary.
+    /// - Throws: `.dataLoss` when none is left. Four billion names would take terabytes of
+    ///   metadata, so in practice only a damaged entry (a stored code near `UInt32.max`) gets
+    ///   here; it must not trap.
+    private static func take(_ next: inout UInt32, _ dictionary: String) throws(StorageError) -> UInt32 {
+        guard next < UInt32.max else {
+            throw StorageError(
+                code: .dataLoss,
+                message: "the \(dictionary) dictionary has no code left (highest stored code \(next - 1)); its metadata is probably damaged")
+        }
+        defer { next += 1 }
+        return next
+    }
+
     /// The code of `vehicle`, assigning one (and adding its metadata put to `batch`) if new.
-    mutating func vehicleCode(_ vehicle: VehicleID, batch: WriteBatch) -> UInt32 {
+    mutating func vehicleCode(_ vehicle: VehicleID, batch: WriteBatch) throws(StorageError) -> UInt32 {
         if let code = vehicleCodes[vehicle] { return code }
-        let code = nextVehicleCode
-        nextVehicleCode += 1
+        let code = try Self.take(&nextVehicleCode, "vehicle")
         vehicleCodes[vehicle] = code
         vehicles[code] = vehicle
         var value = [UInt8]()
@@ -33,10 +57,9 @@ struct Dictionaries: Sendable {
         return code
     }
 
-    mutating func fieldID(_ name: String, batch: WriteBatch) -> UInt32 {
+    mutating func fieldID(_ name: String, batch: WriteBatch) throws(StorageError) -> UInt32 {
         if let id = fieldIDs[name] { return id }
-        let id = nextFieldID
-        nextFieldID += 1
+        let id = try Self.take(&nextFieldID, "field")
         fieldIDs[name] = id
         fieldNames[id] = name
         var value = [UInt8]()
@@ -45,10 +68,9 @@ struct Dictionaries: Sendable {
         return id
     }
 
-    mutating func provenanceID(_ key: ProvenanceKey, batch: WriteBatch) -> UInt32 {
+    mutating func provenanceID(_ key: ProvenanceKey, batch: WriteBatch) throws(StorageError) -> UInt32 {
         if let id = provenanceIDs[key] { return id }
-        let id = nextProvenanceID
-        nextProvenanceID += 1
+        let id = try Self.take(&nextProvenanceID, "provenance")
         provenanceIDs[key] = id
         provenances[id] = key
         var suffix = [UInt8]()
@@ -61,6 +83,9 @@ struct Dictionaries: Sendable {
     }
 
     /// Loads one metadata entry; returns false when the key is not a dictionary entry.
+    /// - Throws: `.dataLoss` for a damaged entry: a bad name or value, a code outside
+    ///   1 ..< UInt32.max, or a code that a second name claims (its records would be read as
+    ///   the other name's).
     mutating func load(key: [UInt8], value: [UInt8]) throws(StorageError) -> Bool {
         let name = key.dropFirst()
         func suffix(after prefix: String) -> ArraySlice<UInt8>? {
@@ -68,17 +93,25 @@ struct Dictionaries: Sendable {
             guard name.starts(with: p) else { return nil }
             return name.dropFirst(p.count)
         }
-        func code() throws(StorageError) -> UInt32 {
-            guard value.count == 4 else {
-                throw StorageError(code: .dataLoss, message: "damaged dictionary entry in metadata (\(value.count) bytes)")
+        func code(_ bytes: some Collection<UInt8>, _ dictionary: String) throws(StorageError) -> UInt32 {
+            guard bytes.count == 4 else {
+                throw StorageError(code: .dataLoss, message: "damaged \(dictionary) dictionary entry in metadata (\(bytes.count) bytes)")
             }
-            return value.reduce(0) { ($0 << 8) | UInt32($1) }
+            let c = bytes.reduce(0) { ($0 << 8) | UInt32($1) }
+            guard c != 0, c != UInt32.max else {
+                throw StorageError(code: .dataLoss, message: "damaged \(dictionary) dictionary entry in metadata (code \(c))")
+            }
+            return c
+        }
+        func claimed(_ c: UInt32, _ dictionary: String) -> StorageError {
+            StorageError(code: .dataLoss, message: "damaged \(dictionary) dictionary in metadata: code \(c) is stored for two names")
         }
         if let raw = suffix(after: KeyLayout.Meta.vehiclePrefix) {
             guard let vehicle = try? VehicleID(utf8Bytes: raw) else {
                 throw StorageError(code: .dataLoss, message: "damaged vehicle dictionary entry in metadata")
             }
-            let c = try code()
+            let c = try code(value, "vehicle")
+            guard vehicles[c] == nil else { throw claimed(c, "vehicle") }
             vehicleCodes[vehicle] = c
             vehicles[c] = vehicle
             nextVehicleCode = max(nextVehicleCode, c + 1)
@@ -88,22 +121,22 @@ struct Dictionaries: Sendable {
             guard let field = String(validating: raw, as: UTF8.self) else {
                 throw StorageError(code: .dataLoss, message: "damaged field dictionary entry in metadata")
             }
-            let c = try code()
+            let c = try code(value, "field")
+            guard fieldNames[c] == nil else { throw claimed(c, "field") }
             fieldIDs[field] = c
             fieldNames[c] = field
             nextFieldID = max(nextFieldID, c + 1)
             return true
         }
         if let raw = suffix(after: KeyLayout.Meta.provenancePrefix) {
-            guard raw.count == 4 else {
-                throw StorageError(code: .dataLoss, message: "damaged provenance key in metadata")
-            }
-            let id = raw.reduce(0) { ($0 << 8) | UInt32($1) }
+            let id = try code(raw, "provenance")
             let parsed: ProvenanceKey? = value.withReader { r in
-                guard let p = try? r.readLengthPrefixed(), let v = try? r.readLengthPrefixed() else { return nil }
-                return ProvenanceKey(provider: String(decoding: p, as: UTF8.self), mappingVersion: String(decoding: v, as: UTF8.self))
+                guard let p = try? r.readString("provider"), let v = try? r.readString("mapping version"), r.isAtEnd
+                else { return nil }
+                return ProvenanceKey(provider: p, mappingVersion: v)
             }
             guard let parsed else { throw StorageError(code: .dataLoss, message: "damaged provenance entry \(id) in metadata") }
+            guard provenances[id] == nil else { throw claimed(id, "provenance") }
             provenanceIDs[parsed] = id
             provenances[id] = parsed
             nextProvenanceID = max(nextProvenanceID, id + 1)

@@ -4,67 +4,91 @@ import Synchronization
 extension TelemetryStore {
     /// Deletes a vehicle's canonical and raw records in [from, to), in one atomic batch, and
     /// brings its count, time span, partition index and latest state in line with what remains.
-    /// - Returns: how many canonical records were deleted.
+    ///
+    /// Raw records go too when the vehicle has no canonical records at all: a vehicle that only
+    /// ever had raw records can still have them deleted. `to == Int64.max` means "no upper
+    /// bound", as for range queries.
+    /// - Returns: how many canonical records were deleted (raw records are not counted).
+    /// - Throws: `StorageError` (`.invalidArgument` when from is after to, `.degraded`,
+    ///   `.closed`, `.io`, `.dataLoss` for damaged records).
     @discardableResult
     public func deleteRecords(vehicle: VehicleID, from: Int64, to: Int64) throws -> UInt64 {
         guard from <= to else {
             throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
         }
-        guard from < to else { return 0 }
+        let last = Self.lastIncluded(before: to)
+        guard from <= last else { return 0 }
         let db = try database()
         return try writer.withLock { (w: inout WriterState) throws(StorageError) -> UInt64 in
             if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
             if let failure = w.failure {
                 throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
             }
-            guard let code = w.dictionaries.vehicleCodes[vehicle], let old = w.vehicles[code], old.count > 0 else { return 0 }
+            guard let code = w.dictionaries.vehicleCodes[vehicle] else { return 0 }
             let batch = WriteBatch()
             let width = partitionWidthMs
             var deleted: UInt64 = 0
             var partitions = Set<Int64>()
-            let lo = max(from, old.first)
-            let hi = min(Self.lastIncluded(before: to), old.last)
-            if lo <= hi {
-                deleted = try deleteCanonical(db: db, code: code, vehicle: vehicle, first: lo, last: hi, batch: batch, partitions: &partitions)
+            let old = w.vehicles[code]
+            if let old, old.count > 0 {
+                let lo = max(from, old.first)
+                let hi = min(last, old.last)
+                if lo <= hi {
+                    deleted = try deleteCanonical(db: db, code: code, vehicle: vehicle, first: lo, last: hi, batch: batch, partitions: &partitions)
+                }
             }
-            try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: Self.lastIncluded(before: to)) { ts, _ throws(StorageError) in
+            try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: last) { ts, _ throws(StorageError) in
                 batch.delete(KeyLayout.recordKey(.raw, partition: KeyLayout.partition(of: ts, width: width), vehicle: code, timestamp: ts))
                 return true
             }
             guard batch.count > 0 else { return 0 }
+            guard deleted > 0, let old else {
+                // Raw records only: the latest state does not change.
+                try commit(batch, db: db, durability: configuration.durability, writer: &w)
+                return 0
+            }
 
-            // What remains: recount the span and rebuild the latest state from the newest records,
-            // skipping the ones this batch deletes.
+            // What remains: rebuild the latest state from the newest records, and count them
+            // rather than subtract: a count that disagrees with the records (damage) must not
+            // trap, and is put right here. The deleted range itself is not read.
             var state = VehicleState(code: code, vehicle: vehicle)
             state.derived = old.derived
-            state.count = old.count - deleted
-            if state.count > 0 {
-                var emptied = partitions
-                var neededFields = Set(old.newestIDs).union(old.extras.map(\.id))
-                try scanCanonical(db: db, code: code, vehicle: vehicle, first: .min, last: .max, order: .descending, keep: nil) { ts, entry throws(StorageError) in
-                    if ts >= from && ts <= Self.lastIncluded(before: to) { return true }
-                    emptied.remove(KeyLayout.partition(of: ts, width: width))
-                    if state.last == .min { state.last = ts }
-                    state.first = ts
-                    if !neededFields.isEmpty {
-                        let fields: [EncodedField]
-                        let value: [UInt8]
-                        switch entry {
-                        case .record(let bytes):
-                            do throws(ByteDecodingError) { fields = try RecordCodec.decode(bytes).fields } catch {
-                                throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
-                            }
-                            value = Array(bytes)
-                        case .block(let block, let row):
-                            let r = try blockRow(block, row, code: code, partition: KeyLayout.partition(of: ts, width: width))
-                            fields = r.fields
-                            value = r.recordValue
+            var remaining: UInt64 = 0
+            var emptied = partitions
+            var neededFields = Set(old.newestIDs).union(old.extras.map(\.id))
+            func visit(_ ts: Int64, _ entry: CanonicalEntry) throws(StorageError) -> Bool {
+                remaining += 1
+                emptied.remove(KeyLayout.partition(of: ts, width: width))
+                if state.last == .min { state.last = ts }
+                state.first = ts
+                if !neededFields.isEmpty {
+                    let fields: [EncodedField]
+                    let value: [UInt8]
+                    switch entry {
+                    case .record(let bytes):
+                        do throws(ByteDecodingError) { fields = try RecordCodec.decode(bytes).fields } catch {
+                            throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
                         }
-                        state.merge(timestamp: ts, fields: fields, value: value)
-                        for f in fields { neededFields.remove(f.id) }
+                        value = Array(bytes)
+                    case .block(let block, let row):
+                        let r = try blockRow(block, row, code: code, partition: KeyLayout.partition(of: ts, width: width))
+                        fields = r.fields
+                        value = r.recordValue
                     }
-                    return true
+                    state.merge(timestamp: ts, fields: fields, value: value)
+                    for f in fields { neededFields.remove(f.id) }
                 }
+                return true
+            }
+            // Newest first: above the range, then below it.
+            if last < .max {
+                try scanCanonical(db: db, code: code, vehicle: vehicle, first: last + 1, last: .max, order: .descending, keep: nil, visit: visit)
+            }
+            if from > .min {
+                try scanCanonical(db: db, code: code, vehicle: vehicle, first: .min, last: from - 1, order: .descending, keep: nil, visit: visit)
+            }
+            state.count = remaining
+            if remaining > 0 {
                 for p in emptied { batch.delete(KeyLayout.partitionIndexKey(vehicle: code, partition: p)) }
                 batch.put(KeyLayout.latestKey(vehicle: code), state.encoded())
             } else {

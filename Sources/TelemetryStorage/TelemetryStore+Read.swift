@@ -9,74 +9,106 @@ extension TelemetryStore {
     /// - Throws: `StorageError`: `.invalidArgument` (from after to, bad limit, bad cursor),
     ///   `.dataLoss` naming the damaged key range.
     public func range(_ query: RangeQuery) throws -> RangePage {
-        var from = query.from
-        var to = query.to
-        guard from <= to else {
-            throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
+        guard query.from <= query.to else {
+            throw StorageError(code: .invalidArgument, message: "range start \(query.from) is after its end \(query.to)")
         }
         if let limit = query.limit, limit <= 0 {
             throw StorageError(code: .invalidArgument, message: "limit must be positive, got \(limit)")
         }
+        // Inclusive bounds from here on: `to == Int64.max` means "no upper bound" for the
+        // query's own end only, never for a cursor's.
+        var first = query.from
+        var last = Self.lastIncluded(before: query.to)
         if let cursor = query.cursor {
-            let bound = try RangeCursor.parse(cursor, order: query.order, from: from, to: to)
-            if query.order == .ascending { from = bound } else { to = bound }
+            let bound = try RangeCursor.parse(cursor, order: query.order, from: query.from, to: query.to)
+            if query.order == .ascending {
+                first = bound
+            } else {
+                // A descending cursor is the previous page's oldest timestamp, exclusive. Taken as
+                // a `to`, Int64.max would mean "no upper bound" again, and a record at Int64.max
+                // would start every page, forever.
+                guard bound > .min else { return RangePage(records: [], nextCursor: nil) }
+                last = bound - 1
+            }
         }
         var records = [TelemetryRecord]()
         var more = false
         let limit = query.limit ?? .max
-        try forEachRecord(vehicle: query.vehicle, from: from, to: to, fields: query.fields, order: query.order) { record in
-            if records.count == limit {
-                more = true
-                return false
+        if first <= last {
+            try forEachRecord(vehicle: query.vehicle, first: first, last: last, fields: query.fields, order: query.order) { record in
+                if records.count == limit {
+                    more = true
+                    return false
+                }
+                records.append(record)
+                return true
             }
-            records.append(record)
-            return true
         }
         var next: String? = nil
-        if more, let last = records.last {
-            next = RangeCursor.make(order: query.order, bound: query.order == .ascending ? last.timestamp + 1 : last.timestamp)
+        if more, let lastRecord = records.last {
+            // Ascending: a later record exists, so this one is below Int64.max.
+            next = RangeCursor.make(
+                order: query.order, bound: query.order == .ascending ? lastRecord.timestamp + 1 : lastRecord.timestamp)
         }
         return RangePage(records: records, nextCursor: next)
     }
 
-    /// Streams a vehicle's canonical records in [from, to) to `body`, which returns false to stop.
+    /// Streams a vehicle's canonical records in [from, to) to `body`, which returns false to
+    /// stop; `to == Int64.max` means "no upper bound", so a record at Int64.max is reachable.
     /// - Parameter fields: names to decode; nil decodes all.
     public func forEachRecord(
         vehicle: VehicleID, from: Int64, to: Int64, fields: [String]? = nil, order: TimeOrder = .ascending,
         _ body: (TelemetryRecord) throws -> Bool
     ) throws {
-        guard from < to else { return }
+        let last = Self.lastIncluded(before: to)
+        guard from <= last else { return }
+        try forEachRecord(vehicle: vehicle, first: from, last: last, fields: fields, order: order, body)
+    }
+
+    /// `forEachRecord` over timestamps in [first, last], both inclusive.
+    func forEachRecord(
+        vehicle: VehicleID, first: Int64, last: Int64, fields: [String]?, order: TimeOrder,
+        _ body: (TelemetryRecord) throws -> Bool
+    ) throws {
         let db = try database()
-        let lookup = view.withLock { v in
-            (code: v.vehicleCodesLookup(vehicle), names: v.dictionaries.fieldNames, provenances: v.dictionaries.provenances, state: v.vehicleState(for: vehicle))
-        }
-        guard let code = lookup.code, let state = lookup.state, state.count > 0 else { return }
-        let keep = fields.map { names in
-            Set(names.compactMap { name in lookup.names.first(where: { $0.value == name })?.key })
-        }
-        let lo = max(from, state.first)
-        let hi = min(Self.lastIncluded(before: to), state.last)
-        guard lo <= hi else { return }
         var userError: (any Error)? = nil
-        var builder = RecordBuilder(vehicle: vehicle, names: lookup.names, provenances: lookup.provenances)
-        let keepID = keep.map { set in { (id: UInt32) in set.contains(id) } }
-        try scanCanonical(db: db, code: code, vehicle: vehicle, first: lo, last: hi, order: order, keep: keep) { ts, entry throws(StorageError) in
-            let record: TelemetryRecord
-            switch entry {
-            case .record(let value):
-                let decoded: RecordCodec.Decoded
-                do throws(ByteDecodingError) {
-                    decoded = try RecordCodec.decode(value, keep: keepID)
-                } catch {
-                    throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
-                }
-                record = try builder.record(timestamp: ts, decoded: decoded)
-            case .block(let block, let row):
-                record = try builder.record(block: block, row: row)
+        try db.withIterator { it throws(StorageError) in
+            // The view is read after the iterator exists. The writer publishes dictionary entries
+            // before the batch that first uses them (`write`), so every record this iterator can
+            // see has its names and provenance here. Read before the iterator, a record committed
+            // in between could use an id the copy lacks: data loss reported for a sound store.
+            let lookup = view.withLock { v in
+                (
+                    code: v.vehicleCodesLookup(vehicle), fieldIDs: v.dictionaries.fieldIDs, names: v.dictionaries.fieldNames,
+                    provenances: v.dictionaries.provenances, state: v.vehicleState(for: vehicle)
+                )
             }
-            do { return try body(record) } catch {
-                userError = error
-                return false
+            guard let code = lookup.code, let state = lookup.state, state.count > 0 else { return }
+            // Names the store never saw are simply absent from every record.
+            let keep = fields.map { names in Set(names.compactMap { lookup.fieldIDs[$0] }) }
+            let lo = max(first, state.first)
+            let hi = min(last, state.last)
+            guard lo <= hi else { return }
+            var builder = RecordBuilder(vehicle: vehicle, names: lookup.names, provenances: lookup.provenances)
+            let keepID = keep.map { set in { (id: UInt32) in set.contains(id) } }
+            try scanCanonical(it, code: code, vehicle: vehicle, first: lo, last: hi, order: order, keep: keep) { ts, entry throws(StorageError) in
+                let record: TelemetryRecord
+                switch entry {
+                case .record(let value):
+                    let decoded: RecordCodec.Decoded
+                    do throws(ByteDecodingError) {
+                        decoded = try RecordCodec.decode(value, keep: keepID)
+                    } catch {
+                        throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
+                    }
+                    record = try builder.record(timestamp: ts, decoded: decoded)
+                case .block(let block, let row):
+                    record = try builder.record(block: block, row: row)
+                }
+                do { return try body(record) } catch {
+                    userError = error
+                    return false
+                }
             }
         }
         if let userError { throw userError }
@@ -151,6 +183,9 @@ extension TelemetryStore {
     }
 
     /// The latest state of each known vehicle among `vehicles` (unknown ones are left out).
+    ///
+    /// Reads only memory (the latest state is kept in memory and checkpointed to disk by the
+    /// writer), so unlike the other reads it never blocks on I/O.
     public func latest(_ vehicles: [VehicleID], fields: [String]? = nil) throws -> [LatestState] {
         _ = try database()
         let wanted = fields.map(Set.init)
@@ -191,23 +226,28 @@ extension TelemetryStore {
 
     // MARK: - Raw records and dead letters
 
-    /// Raw records of one vehicle in [from, to), in time order.
+    /// Raw records of one vehicle in [from, to), in time order; `to == Int64.max` means "no
+    /// upper bound".
     public func rawRecords(vehicle: VehicleID, from: Int64, to: Int64, limit: Int? = nil) throws -> [RawRecord] {
-        guard from < to else { return [] }
+        let last = Self.lastIncluded(before: to)
+        guard from <= last else { return [] }
         let db = try database()
-        let lookup = view.withLock { v in (code: v.vehicleCodesLookup(vehicle), names: v.dictionaries.fieldNames) }
-        guard let code = lookup.code else { return [] }
-        var out = [RawRecord]()
         let limit = limit ?? .max
-        try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: Self.lastIncluded(before: to)) { ts, value throws(StorageError) in
-            do throws(ByteDecodingError) {
-                out.append(try RawRecordCodec.decode(value, vehicle: vehicle, timestamp: ts, fieldNames: lookup.names))
-            } catch {
-                throw StorageError(code: .dataLoss, message: "damaged raw record of vehicle \(vehicle) at \(ts): \(error.reason)")
+        return try db.withIterator { it throws(StorageError) -> [RawRecord] in
+            // After the iterator, for the reason given in `forEachRecord`.
+            let lookup = view.withLock { v in (code: v.vehicleCodesLookup(vehicle), names: v.dictionaries.fieldNames) }
+            guard let code = lookup.code else { return [] }
+            var out = [RawRecord]()
+            try scanRaw(it, code: code, vehicle: vehicle, first: from, last: last) { ts, value throws(StorageError) in
+                do throws(ByteDecodingError) {
+                    out.append(try RawRecordCodec.decode(value, vehicle: vehicle, timestamp: ts, fieldNames: lookup.names))
+                } catch {
+                    throw StorageError(code: .dataLoss, message: "damaged raw record of vehicle \(vehicle) at \(ts): \(error.reason)")
+                }
+                return out.count < limit
             }
-            return out.count < limit
+            return out
         }
-        return out
     }
 
     /// Dead letters in received order, starting after the one named `after`.
@@ -218,14 +258,20 @@ extension TelemetryStore {
             guard let (t, s) = Self.parseDeadLetterID(after) else {
                 throw StorageError(code: .invalidArgument, message: "\"\(after)\" is not a dead letter id (expected <received-ms>-<sequence>)")
             }
-            start = KeyLayout.deadLetterKey(receivedAt: t, sequence: s &+ 1)
+            // The smallest key after the named one: every dead-letter key is 17 bytes, so the key
+            // plus a zero byte sorts right after it. (Sequence + 1 would wrap at UInt64.max and
+            // start over at the same received time.)
+            start = KeyLayout.deadLetterKey(receivedAt: t, sequence: s) + [0]
         }
         return try db.withIterator { it throws(StorageError) in
             var out = [StoredDeadLetter]()
             it.seek(start)
             while it.isValid, out.count < limit {
                 let key = it.key
-                guard key.first == Keyspace.deadLetter.rawValue, key.count == 17 else { break }
+                guard key.first == Keyspace.deadLetter.rawValue else { break }
+                guard key.count == KeyLayout.deadLetterKeyLength else {
+                    throw StorageError(code: .dataLoss, message: "damaged key in the dead-letter keyspace")
+                }
                 let receivedAt = Int64(bitPattern: key[1..<9].reduce(0) { ($0 << 8) | UInt64($1) } ^ 0x8000_0000_0000_0000)
                 let sequence = key[9...].reduce(0) { ($0 << 8) | UInt64($1) }
                 let id = "\(receivedAt)-\(sequence)"
@@ -249,11 +295,14 @@ extension TelemetryStore {
         let db = try database()
         let batch = WriteBatch()
         var found = 0
+        // An id named twice is one letter: counted once.
+        var seen = Set<[UInt8]>()
         for id in ids {
             guard let (t, s) = Self.parseDeadLetterID(id) else {
                 throw StorageError(code: .invalidArgument, message: "\"\(id)\" is not a dead letter id (expected <received-ms>-<sequence>)")
             }
             let key = KeyLayout.deadLetterKey(receivedAt: t, sequence: s)
+            guard seen.insert(key).inserted else { continue }
             let existing: [UInt8]?
             do throws(LevelDBError) { existing = try db.get(key) } catch { throw Self.readError(error, what: "dead letter \(id)") }
             if existing != nil {
@@ -288,8 +337,9 @@ extension TelemetryStore {
     /// Writes a batch with the store's durability; a failure degrades the store.
     func commit(_ batch: WriteBatch, db: LevelDB, durability: Durability, writer w: inout WriterState) throws(StorageError) {
         do throws(LevelDBError) {
-            try faultInjection.check()
+            let afterCommit = try faultInjection.check()
             try db.write(batch, sync: durability == .sync)
+            afterCommit?()
         } catch {
             let failure = StorageError(code: .degraded, message: "write failed: \(error.message)")
             w.failure = failure

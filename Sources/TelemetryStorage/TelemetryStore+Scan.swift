@@ -45,77 +45,86 @@ extension TelemetryStore {
         db: LevelDB, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, order: TimeOrder, keep: Set<UInt32>?,
         visit: (Int64, CanonicalEntry) throws(StorageError) -> Bool
     ) throws(StorageError) {
-        let width = partitionWidthMs
         try db.withIterator { it throws(StorageError) in
-            var partitions = try indexedPartitions(
-                it, code: code, vehicle: vehicle, from: KeyLayout.partition(of: first, width: width),
-                to: KeyLayout.partition(of: last, width: width))
-            if order == .descending { partitions.reverse() }
-            for p in partitions {
-                let block = try sealedBlock(it, partition: p, code: code, vehicle: vehicle, keep: keep)
-                // Block rows in [first, last] are rows[lower..<upper].
-                var lower = 0
-                var upper = 0
-                if let block {
-                    lower = block.decoded.lowerBound(first)
-                    upper = last == .max ? block.decoded.count : block.decoded.lowerBound(last + 1)
-                }
-                // The next block row to visit: walks up in ascending order, down in descending.
-                var next = order == .ascending ? lower : upper - 1
-                /// Visits the block rows that come before an individual key at `ts` (all the
-                /// remaining ones when nil) and steps over the row that key overrides.
-                func blockRows(before ts: Int64?) throws(StorageError) -> Bool {
-                    guard let block else { return true }
-                    let times = block.decoded.timestamps
-                    if order == .ascending {
-                        while next < upper, ts.map({ times[next] < $0 }) ?? true {
-                            if try !visit(times[next], .block(block, next)) { return false }
-                            next += 1
-                        }
-                        if let ts, next < upper, times[next] == ts { next += 1 }
-                    } else {
-                        while next >= lower, ts.map({ times[next] > $0 }) ?? true {
-                            if try !visit(times[next], .block(block, next)) { return false }
-                            next -= 1
-                        }
-                        if let ts, next >= lower, times[next] == ts { next -= 1 }
-                    }
-                    return true
-                }
+            try scanCanonical(it, code: code, vehicle: vehicle, first: first, last: last, order: order, keep: keep, visit: visit)
+        }
+    }
 
-                var prefix: [UInt8] = [Keyspace.canonical.rawValue]
-                prefix.appendOrderedInt64(p)
-                prefix.appendBigEndian(code)
-                if order == .ascending {
-                    it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: first))
-                } else {
-                    // The first key after `last` in this partition, then step back.
-                    if last == .max {
-                        var after = prefix
-                        after.append(contentsOf: [UInt8](repeating: 0xFF, count: 9))
-                        it.seek(after)
-                    } else {
-                        it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: last + 1))
-                    }
-                    if it.isValid { it.previous() } else { it.seekToLast() }
-                }
-                while it.isValid {
-                    let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
-                        guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
-                        var ts: UInt64 = 0
-                        for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
-                        let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
-                        return (t, t >= first && t <= last)
-                    }
-                    guard let step, step.inRange else { break }
-                    if try !blockRows(before: step.ts) { return }
-                    let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, .record(value)) }
-                    if !goOn { return }
-                    if order == .ascending { it.next() } else { it.previous() }
-                }
-                try it.checkStatus(reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)")
-                if try !blockRows(before: nil) { return }
+    /// `scanCanonical` through an iterator the caller made, so that it can read what goes with
+    /// the records (the dictionaries) after the iterator's snapshot is fixed.
+    func scanCanonical(
+        _ it: LevelDBIterator, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, order: TimeOrder,
+        keep: Set<UInt32>?, visit: (Int64, CanonicalEntry) throws(StorageError) -> Bool
+    ) throws(StorageError) {
+        let width = partitionWidthMs
+        var partitions = try indexedPartitions(
+            it, code: code, vehicle: vehicle, from: KeyLayout.partition(of: first, width: width),
+            to: KeyLayout.partition(of: last, width: width))
+        if order == .descending { partitions.reverse() }
+        for p in partitions {
+            let block = try sealedBlock(it, partition: p, code: code, vehicle: vehicle, keep: keep)
+            // Block rows in [first, last] are rows[lower..<upper].
+            var lower = 0
+            var upper = 0
+            if let block {
+                lower = block.decoded.lowerBound(first)
+                upper = last == .max ? block.decoded.count : block.decoded.lowerBound(last + 1)
             }
+            // The next block row to visit: walks up in ascending order, down in descending.
+            var next = order == .ascending ? lower : upper - 1
+            /// Visits the block rows that come before an individual key at `ts` (all the
+            /// remaining ones when nil) and steps over the row that key overrides.
+            func blockRows(before ts: Int64?) throws(StorageError) -> Bool {
+                guard let block else { return true }
+                let times = block.decoded.timestamps
+                if order == .ascending {
+                    while next < upper, ts.map({ times[next] < $0 }) ?? true {
+                        if try !visit(times[next], .block(block, next)) { return false }
+                        next += 1
+                    }
+                    if let ts, next < upper, times[next] == ts { next += 1 }
+                } else {
+                    while next >= lower, ts.map({ times[next] > $0 }) ?? true {
+                        if try !visit(times[next], .block(block, next)) { return false }
+                        next -= 1
+                    }
+                    if let ts, next >= lower, times[next] == ts { next -= 1 }
+                }
+                return true
+            }
+
+            var prefix: [UInt8] = [Keyspace.canonical.rawValue]
+            prefix.appendOrderedInt64(p)
+            prefix.appendBigEndian(code)
+            if order == .ascending {
+                it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: first))
+            } else {
+                // The first key after `last` in this partition, then step back.
+                if last == .max {
+                    var after = prefix
+                    after.append(contentsOf: [UInt8](repeating: 0xFF, count: 9))
+                    it.seek(after)
+                } else {
+                    it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: last + 1))
+                }
+                if it.isValid { it.previous() } else { it.seekToLast() }
+            }
+            while it.isValid {
+                let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
+                    guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
+                    var ts: UInt64 = 0
+                    for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
+                    let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
+                    return (t, t >= first && t <= last)
+                }
+                guard let step, step.inRange else { break }
+                if try !blockRows(before: step.ts) { return }
+                let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, .record(value)) }
+                if !goOn { return }
+                if order == .ascending { it.next() } else { it.previous() }
+            }
+            try it.checkStatus(reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)")
+            if try !blockRows(before: nil) { return }
         }
     }
 
@@ -175,42 +184,64 @@ extension TelemetryStore {
         db: LevelDB, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64,
         visit: (Int64, UnsafeBufferPointer<UInt8>) throws(StorageError) -> Bool
     ) throws(StorageError) {
+        try db.withIterator { it throws(StorageError) in
+            try scanRaw(it, code: code, vehicle: vehicle, first: first, last: last, visit: visit)
+        }
+    }
+
+    /// `scanRaw` through an iterator the caller made.
+    func scanRaw(
+        _ it: LevelDBIterator, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64,
+        visit: (Int64, UnsafeBufferPointer<UInt8>) throws(StorageError) -> Bool
+    ) throws(StorageError) {
         let keyspace = Keyspace.raw
         let width = partitionWidthMs
         let p0 = KeyLayout.partition(of: first, width: width)
         let p1 = KeyLayout.partition(of: last, width: width)
-        try db.withIterator { it throws(StorageError) in
-            // Clamp to the partitions the keyspace holds at all, so an open range stays finite.
-            it.seek(keyspace.lowerBound)
-            guard it.isValid, let firstKey = Optional(it.key), firstKey.first == keyspace.rawValue,
-                let lowest = firstKey.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition
-            else { return }
-            it.seek(keyspace.upperBound)
-            if it.isValid { it.previous() } else { it.seekToLast() }
-            guard it.isValid, let highest = it.key.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.partition else { return }
-            let a = max(p0, lowest)
-            let b = min(p1, highest)
-            guard a <= b else { return }
-            for p in a...b {
-                var prefix: [UInt8] = [keyspace.rawValue]
-                prefix.appendOrderedInt64(p)
-                prefix.appendBigEndian(code)
-                it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: first))
-                while it.isValid {
-                    let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
-                        guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
-                        var ts: UInt64 = 0
-                        for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
-                        let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
-                        return (t, t >= first && t <= last)
-                    }
-                    guard let step, step.inRange else { break }
-                    let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, value) }
-                    if !goOn { return }
-                    it.next()
-                }
-                try it.checkStatus(reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)")
+        /// The partition of the raw key the iterator is on; nil past the keyspace.
+        func boundPartition() throws(StorageError) -> Int64? {
+            // Checked even when the iterator is valid: LevelDB steps over a table block that fails
+            // its checksum and lands on a further key, or on none, so damage at either end would
+            // look like a narrower raw keyspace, or an empty one, and its records like no records.
+            try it.checkStatus(reading: "the bounds of the raw keyspace")
+            guard it.isValid else { return nil }
+            let key: (isRaw: Bool, partition: Int64?) = it.withUnsafeKey { key in
+                (key.first == keyspace.rawValue, KeyLayout.parseRecordKey(key)?.partition)
             }
+            guard key.isRaw else { return nil }
+            guard let partition = key.partition else {
+                throw StorageError(code: .dataLoss, message: "damaged key in the raw keyspace")
+            }
+            return partition
+        }
+        // Clamp to the partitions the keyspace holds at all, so an open range stays finite.
+        it.seek(keyspace.lowerBound)
+        guard let lowest = try boundPartition() else { return }
+        it.seek(keyspace.upperBound)
+        if it.isValid { it.previous() } else { it.seekToLast() }
+        guard let highest = try boundPartition() else { return }
+        let a = max(p0, lowest)
+        let b = min(p1, highest)
+        guard a <= b else { return }
+        for p in a...b {
+            var prefix: [UInt8] = [keyspace.rawValue]
+            prefix.appendOrderedInt64(p)
+            prefix.appendBigEndian(code)
+            it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: first))
+            while it.isValid {
+                let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
+                    guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
+                    var ts: UInt64 = 0
+                    for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
+                    let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
+                    return (t, t >= first && t <= last)
+                }
+                guard let step, step.inRange else { break }
+                let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, value) }
+                if !goOn { return }
+                it.next()
+            }
+            try it.checkStatus(reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)")
         }
     }
 }

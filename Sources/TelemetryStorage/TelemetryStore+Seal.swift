@@ -82,7 +82,12 @@ extension TelemetryStore {
                     }
                     guard let head = it.withUnsafeKey({ key in
                         key.first == Keyspace.canonical.rawValue ? KeyLayout.parseRecordKey(key) : nil
-                    }), head.partition <= lastPartition else { return nil }
+                    }), head.partition <= lastPartition else {
+                        // The seek may have stepped over a damaged table block: an error, not the
+                        // end of what there is to seal.
+                        try it.checkStatus(reading: "the canonical keyspace")
+                        return nil
+                    }
                     let vehicle = w.dictionaries.vehicles[head.vehicle]
                     let name = vehicle?.rawValue ?? "code \(head.vehicle)"
                     var rows = [BlockRow]()

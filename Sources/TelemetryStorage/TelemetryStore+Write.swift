@@ -54,23 +54,17 @@ extension TelemetryStore {
             let generation = w.generation
             var undo: [(code: UInt32, state: VehicleState?)] = []
             var touched: [UInt32] = []
+            var deadLetterSequence = w.deadLetterSequence
             do throws(StorageError) {
                 try apply(
                     change, prepared: &prepared, db: db, width: width, generation: generation,
                     highestSealed: w.highestSealedPartition, batch: batch, assigning: &assigning, vehicles: &w.vehicles,
                     undo: &undo, touched: &touched, summary: &summary)
+                deadLetterSequence = try Self.addDeadLetters(
+                    change.deadLetters, after: w.deadLetterSequence, batch: batch, summary: &summary)
             } catch {
                 for saved in undo.reversed() { w.vehicles[saved.code] = saved.state }
                 throw error
-            }
-
-            var deadLetterSequence = w.deadLetterSequence
-            for letter in change.deadLetters {
-                deadLetterSequence += 1
-                batch.put(
-                    KeyLayout.deadLetterKey(receivedAt: letter.receivedAt, sequence: deadLetterSequence),
-                    DeadLetterCodec.encode(letter))
-                summary.deadLettered += 1
             }
             var gateways = w.gatewaySequences
             for (gateway, sequence) in change.gatewaySequences where sequence > (gateways[gateway] ?? 0) || gateways[gateway] == nil {
@@ -80,7 +74,21 @@ extension TelemetryStore {
                 batch.put(KeyLayout.metadataKey(KeyLayout.Meta.gatewayPrefix, Array(gateway.utf8)), v)
             }
 
+            // Nothing to put (an all-duplicate retry): no LevelDB write, and no fsync under
+            // `.sync`. Only `writeGeneration` marks changed, which means nothing.
             guard batch.count > 0 else { return summary }
+
+            // New dictionary entries reach readers before the batch that first uses them: a
+            // reader takes the view after its iterator exists (`forEachRecord`), so every record
+            // it can see then has its names in the view. Published after the commit, a record
+            // committed in between would name a field the reader's copy lacks, and a consistent
+            // store would report data loss. Entries of a batch that then fails stay visible to
+            // readers but name nothing on disk; writers that encoded with them (`prepare`, outside
+            // the lock) find the store degraded and write nothing.
+            if assigning.dictionaries.hasCodes(beyond: w.dictionaries) {
+                let early = assigning.dictionaries
+                view.withLock { $0.dictionaries = early }
+            }
             do throws(StorageError) {
                 try commit(batch, db: db, durability: durability, writer: &w)
             } catch {
@@ -103,6 +111,30 @@ extension TelemetryStore {
         }
     }
 
+    /// Adds the dead letters to `batch`, numbered on from `sequence`, with the new highest
+    /// sequence in the same batch: ids are never issued twice, whatever the received times and
+    /// whatever has been purged (docs/storage-format.md, section 11).
+    /// - Returns: the highest sequence issued.
+    /// - Throws: `.dataLoss` when the sequence has run out, which only a damaged metadata entry
+    ///   can make happen; it must not trap.
+    private static func addDeadLetters(
+        _ letters: [DeadLetter], after sequence: UInt64, batch: WriteBatch, summary: inout WriteSummary
+    ) throws(StorageError) -> UInt64 {
+        guard !letters.isEmpty else { return sequence }
+        var next = sequence
+        for letter in letters {
+            guard next < .max else {
+                throw StorageError(
+                    code: .dataLoss, message: "the dead-letter sequence has run out (\(next)); its metadata entry is probably damaged")
+            }
+            next += 1
+            batch.put(KeyLayout.deadLetterKey(receivedAt: letter.receivedAt, sequence: next), DeadLetterCodec.encode(letter))
+            summary.deadLettered += 1
+        }
+        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), next.bigEndianBytes)
+        return next
+    }
+
     /// Adds a write's records, derived states and raw records to `batch`, updating `vehicles`
     /// in place; each vehicle's state before its first change is appended to `undo`, and its
     /// code to `touched` (iterated instead of `undo`, whose elements are costly to copy).
@@ -119,10 +151,14 @@ extension TelemetryStore {
         // Sealed blocks read by this write's late records, decoded once: a retried batch
         // into a sealed partition looks up many records of the same block.
         var blocks: [BlockCacheKey: SealedBlock?] = [:]
+        // Per vehicle, fields whose latest value came from a record this write replaced, and
+        // that the replacing record lacks: their newest value is looked up once all records are in.
+        var orphaned: [UInt32: Set<UInt32>] = [:]
 
         for (index, record) in change.records.enumerated() {
             if prepared[index] == nil {
-                // Assigning codes never fails, so prepare always encodes here.
+                // Assigning codes never answers nil (it throws when none is left), so prepare
+                // always encodes here.
                 prepared[index] = try Self.prepare(record, codes: &assigning, layout: &layout, width: width)
             }
             guard let p = prepared[index] else { continue }
@@ -180,13 +216,22 @@ extension TelemetryStore {
                 summary.written += 1
                 if !exists { state.count += 1 }
                 state.first = min(state.first, record.timestamp)
-                state.merge(timestamp: record.timestamp, fields: p.fields, value: p.value)
+                let lost = state.merge(timestamp: record.timestamp, fields: p.fields, value: p.value, replacing: exists)
+                if !lost.isEmpty { orphaned[code, default: []].formUnion(lost) }
                 if !state.mustPersist { state.unpersisted += 1 }
             }
         }
+        for (code, fields) in orphaned {
+            // A replacement implies a late record, so `pending` holds every record of this batch.
+            try adoptNewestValues(
+                of: fields, code: code, db: db, width: width, batchValues: pending ?? [:], vehicles: &vehicles)
+        }
 
         for (vehicle, derived) in change.derivedStates {
-            guard let code = assigning.vehicleCode(vehicle) else { continue }
+            guard let code = try assigning.vehicleCode(vehicle) else { continue }
+            // The same bytes again (a retried batch) change nothing: writing the state for them
+            // would cost a LevelDB write, and an fsync under `.sync`.
+            if let existing = vehicles[code], existing.derived == derived { continue }
             let existed = vehicles.contains(code)
             vehicles.update(code, initial: VehicleState(code: code, vehicle: vehicle)) { state in
                 if state.writeGeneration != generation {
@@ -211,11 +256,83 @@ extension TelemetryStore {
             }
         }
         for raw in change.raw {
-            let code = assigning.dictionaries.vehicleCode(raw.record.vehicle, batch: batch)
+            let code = try assigning.dictionaries.vehicleCode(raw.record.vehicle, batch: batch)
             let partition = KeyLayout.partition(of: raw.record.timestamp, width: width)
             batch.put(
                 KeyLayout.recordKey(.raw, partition: partition, vehicle: code, timestamp: raw.record.timestamp),
-                RawRecordCodec.encode(raw, dictionaries: &assigning.dictionaries, batch: batch))
+                try RawRecordCodec.encode(raw, dictionaries: &assigning.dictionaries, batch: batch))
+        }
+    }
+
+    /// Gives the latest state of vehicle `code` the newest remaining value of each of `fields`:
+    /// fields whose value came from a record this write replaced, and which the replacing record
+    /// lacks (`VehicleState.merge`). The replaced record no longer exists, so its values must
+    /// not live on in the latest state.
+    ///
+    /// Reads the vehicle's records newest first, this write's own values (`batchValues`, not yet
+    /// in LevelDB) taking the place of the stored ones at their timestamps, until every field is
+    /// found or the records run out. A field no remaining record has is left out. Called with
+    /// the writer lock held.
+    private func adoptNewestValues(
+        of fields: Set<UInt32>, code: UInt32, db: LevelDB, width: Int64, batchValues: [PendingKey: [UInt8]],
+        vehicles: inout VehicleTable
+    ) throws(StorageError) {
+        guard let state = vehicles[code], state.count > 0 else { return }
+        // Fields the newest record has are already right.
+        var wanted = fields.filter { state.newestIDs.binarySearch($0) == nil }
+        guard !wanted.isEmpty else { return }
+        let vehicle = state.vehicle
+        // This write's records of the vehicle, newest first.
+        let overlay = batchValues.filter { $0.key.vehicle == code }.map { (ts: $0.key.timestamp, value: $0.value) }
+            .sorted { $0.ts > $1.ts }
+        var next = 0
+        var found: [LatestEntry] = []
+        func take(_ ts: Int64, _ recordFields: [EncodedField]) {
+            for f in recordFields where wanted.remove(f.id) != nil {
+                found.append(LatestEntry(id: f.id, timestamp: ts, value: f.value))
+            }
+        }
+        func takeOverlay(_ ts: Int64, _ value: [UInt8]) throws(StorageError) {
+            do throws(ByteDecodingError) {
+                take(ts, try value.withUnsafeBufferPointer { (v) throws(ByteDecodingError) in try RecordCodec.decode(v) }.fields)
+            } catch {
+                // Our own encoding of this write: failing to read it back is a bug, but not a trap.
+                throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(ts) does not decode: \(error.reason)")
+            }
+        }
+        try scanCanonical(
+            db: db, code: code, vehicle: vehicle, first: state.first, last: state.last, order: .descending, keep: wanted
+        ) { ts, entry throws(StorageError) in
+            while next < overlay.count, overlay[next].ts > ts, !wanted.isEmpty {
+                try takeOverlay(overlay[next].ts, overlay[next].value)
+                next += 1
+            }
+            guard !wanted.isEmpty else { return false }
+            if next < overlay.count, overlay[next].ts == ts {
+                // This write's value replaces the stored one.
+                try takeOverlay(ts, overlay[next].value)
+                next += 1
+            } else {
+                switch entry {
+                case .record(let bytes):
+                    do throws(ByteDecodingError) { take(ts, try RecordCodec.decode(bytes).fields) } catch {
+                        throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
+                    }
+                case .block(let block, let row):
+                    take(ts, try blockRow(block, row, code: code, partition: KeyLayout.partition(of: ts, width: width)).fields)
+                }
+            }
+            return !wanted.isEmpty
+        }
+        while next < overlay.count, !wanted.isEmpty {
+            try takeOverlay(overlay[next].ts, overlay[next].value)
+            next += 1
+        }
+        guard !found.isEmpty else { return }
+        vehicles.updateExisting(code) { state in
+            for entry in found where state.newestIDs.binarySearch(entry.id) == nil {
+                state.upsertExtra(entry, force: false)
+            }
         }
     }
 
@@ -223,14 +340,14 @@ extension TelemetryStore {
     static func prepare<Codes: CodeSource>(
         _ record: TelemetryRecord, codes: inout Codes, layout: inout FieldLayoutCache, width: Int64
     ) throws(StorageError) -> PreparedRecord? {
-        guard let code = codes.vehicleCode(record.vehicle) else { return nil }
+        guard let code = try codes.vehicleCode(record.vehicle) else { return nil }
         var fields = [EncodedField]()
         fields.reserveCapacity(record.fields.count)
         if layout.matches(record.fields) {
             for (i, f) in record.fields.enumerated() { fields.append(EncodedField(id: layout.ids[i], value: f.value)) }
         } else {
             for f in record.fields {
-                guard let id = codes.fieldID(f.name) else { return nil }
+                guard let id = try codes.fieldID(f.name) else { return nil }
                 fields.append(EncodedField(id: id, value: f.value))
             }
             layout.remember(record.fields, ids: fields.map(\.id))
@@ -252,7 +369,7 @@ extension TelemetryStore {
             provenance = cached.id
         } else {
             let key = ProvenanceKey(provider: record.provenance.provider, mappingVersion: record.provenance.mappingVersion)
-            guard let id = codes.provenanceID(key) else { return nil }
+            guard let id = try codes.provenanceID(key) else { return nil }
             layout.provenance = (key, id)
             provenance = id
         }
@@ -352,9 +469,9 @@ struct PreparedRecord {
 
 /// Where `prepare` gets its codes.
 protocol CodeSource {
-    mutating func vehicleCode(_ vehicle: VehicleID) -> UInt32?
-    mutating func fieldID(_ name: String) -> UInt32?
-    mutating func provenanceID(_ key: ProvenanceKey) -> UInt32?
+    mutating func vehicleCode(_ vehicle: VehicleID) throws(StorageError) -> UInt32?
+    mutating func fieldID(_ name: String) throws(StorageError) -> UInt32?
+    mutating func provenanceID(_ key: ProvenanceKey) throws(StorageError) -> UInt32?
 }
 
 /// Codes already published to readers: never assigns, answers nil for a new name.
@@ -369,9 +486,13 @@ struct PublishedCodes: CodeSource {
 struct AssigningCodes: CodeSource {
     var dictionaries: Dictionaries
     let batch: WriteBatch
-    mutating func vehicleCode(_ vehicle: VehicleID) -> UInt32? { dictionaries.vehicleCode(vehicle, batch: batch) }
-    mutating func fieldID(_ name: String) -> UInt32? { dictionaries.fieldID(name, batch: batch) }
-    mutating func provenanceID(_ key: ProvenanceKey) -> UInt32? { dictionaries.provenanceID(key, batch: batch) }
+    mutating func vehicleCode(_ vehicle: VehicleID) throws(StorageError) -> UInt32? {
+        try dictionaries.vehicleCode(vehicle, batch: batch)
+    }
+    mutating func fieldID(_ name: String) throws(StorageError) -> UInt32? { try dictionaries.fieldID(name, batch: batch) }
+    mutating func provenanceID(_ key: ProvenanceKey) throws(StorageError) -> UInt32? {
+        try dictionaries.provenanceID(key, batch: batch)
+    }
 }
 
 struct BlockCacheKey: Hashable {

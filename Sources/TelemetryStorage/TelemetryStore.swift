@@ -11,7 +11,12 @@ import Foundation
 public final class TelemetryStore: Sendable {
     /// The on-disk format this build writes and reads.
     /// 2: sealed blocks (keyspace 0x07, docs/decisions/0003-sealed-partitions.md).
-    public static let formatVersion: UInt32 = 2
+    /// 3: the highest dead-letter sequence is kept in metadata (`dead-letter-sequence`), so
+    ///    dead-letter ids are never reused. A format 2 folder is upgraded in place when opened.
+    public static let formatVersion: UInt32 = 3
+    /// The older format this build upgrades when it opens a folder: format 3 only adds the
+    /// dead-letter sequence entry, which a scan of the dead-letter keyspace provides.
+    static let upgradableFormatVersion: UInt32 = 2
 
     public let path: String
     public let configuration: StoreConfiguration
@@ -212,57 +217,34 @@ public final class TelemetryStore: Sendable {
         let widthKey = KeyLayout.metadataKey(KeyLayout.Meta.partitionWidth)
         let stored: [UInt8]?
         do { stored = try db.get(formatKey) } catch { throw Self.readError(error, what: "the format version") }
-        var loaded: Loaded
-        if let stored {
-            guard stored.count == 4 else {
-                throw StorageError(code: .unsupportedFormat, message: "\(path): the format version entry is damaged (\(stored.count) bytes)")
-            }
-            let version = stored.withReader { r in (try? r.readBigEndianUInt32()) ?? 0 }
-            guard version == formatVersion else {
-                let hint = version > formatVersion
-                    ? "written by a newer TelemetryStore; upgrade this build"
-                    : "written by an older TelemetryStore; this build does not convert it, load its data into a new store"
-                throw StorageError(
-                    code: .unsupportedFormat,
-                    message: "\(path) holds storage format \(version); this build reads format \(formatVersion) only (\(hint))")
-            }
-            let width: [UInt8]?
-            do { width = try db.get(widthKey) } catch { throw Self.readError(error, what: "the partition width") }
-            guard let width, width.count == 8,
-                case let w = Int64(bitPattern: width.withReader { r in (try? r.readBigEndianUInt64()) ?? 0 }), w > 0
-            else {
-                throw StorageError(code: .dataLoss, message: "\(path): the partition width entry is missing or damaged")
-            }
-            loaded = Loaded(partitionWidth: w)
-        } else {
-            // No format entry: a new, empty folder becomes a store; anything else is refused.
-            let empty = db.withIterator { it in
-                it.seekToFirst()
-                return !it.isValid
-            }
-            guard empty else {
-                throw StorageError(
-                    code: .unsupportedFormat,
-                    message: "\(path) holds a LevelDB database that is not a TelemetryStore (no format version)")
-            }
-            guard configuration.partitionWidthMs > 0 else {
-                throw StorageError(code: .invalidArgument, message: "partition width must be positive")
-            }
-            let batch = WriteBatch()
-            var v = [UInt8]()
-            v.appendBigEndian(formatVersion)
-            batch.put(formatKey, v)
-            var w = [UInt8]()
-            w.appendBigEndian(UInt64(bitPattern: configuration.partitionWidthMs))
-            batch.put(widthKey, w)
-            do { try db.write(batch, sync: true) } catch {
-                throw StorageError(code: .io, message: "cannot initialise the store in \(path): \(error.message)")
-            }
-            return Loaded(partitionWidth: configuration.partitionWidthMs)
+        guard let stored else { return try create(db, path: path, configuration: configuration) }
+        // A damaged entry is data loss, like any other damaged metadata; only a readable
+        // version this build does not know is an unsupported format.
+        guard stored.count == 4 else {
+            throw StorageError(code: .dataLoss, message: "\(path): the format version entry is damaged (\(stored.count) bytes)")
         }
+        let version = stored.reduce(0) { ($0 << 8) | UInt32($1) }
+        guard version == formatVersion || version == upgradableFormatVersion else {
+            let hint = version > formatVersion
+                ? "written by a newer TelemetryStore; upgrade this build"
+                : "written by an older TelemetryStore; this build does not convert it, load its data into a new store"
+            throw StorageError(
+                code: .unsupportedFormat,
+                message: "\(path) holds storage format \(version); this build reads formats \(upgradableFormatVersion) and \(formatVersion) only (\(hint))")
+        }
+        let width: [UInt8]?
+        do { width = try db.get(widthKey) } catch { throw Self.readError(error, what: "the partition width") }
+        guard let width, width.count == 8,
+            case let w = Int64(bitPattern: width.reduce(0) { ($0 << 8) | UInt64($1) }), w > 0
+        else {
+            throw StorageError(code: .dataLoss, message: "\(path): the partition width entry is missing or damaged")
+        }
+        var loaded = Loaded(partitionWidth: w)
+        var deadLetterSequence: UInt64? = nil
 
-        // Dictionaries and gateway resume points from the metadata keyspace.
+        // Dictionaries, gateway resume points and the dead-letter sequence from the metadata keyspace.
         let gatewayPrefix = Array(KeyLayout.Meta.gatewayPrefix.utf8)
+        let sequenceName = Array(KeyLayout.Meta.deadLetterSequence.utf8)
         try db.withIterator { it throws(StorageError) in
             it.seek(Keyspace.metadata.lowerBound)
             while it.isValid {
@@ -271,9 +253,17 @@ public final class TelemetryStore: Sendable {
                 let value = it.value
                 if try !loaded.dictionaries.load(key: key, value: value) {
                     let name = key.dropFirst()
-                    if name.starts(with: gatewayPrefix), value.count == 8 {
-                        let id = String(decoding: name.dropFirst(gatewayPrefix.count), as: UTF8.self)
+                    if name.starts(with: gatewayPrefix) {
+                        // The writer puts 8 bytes under a UTF-8 id: anything else is damage, which
+                        // must not silently reset a gateway's resume point.
+                        guard value.count == 8, let id = String(validating: name.dropFirst(gatewayPrefix.count), as: UTF8.self)
+                        else { throw StorageError(code: .dataLoss, message: "damaged gateway resume point in metadata") }
                         loaded.gateways[id] = value.reduce(0) { ($0 << 8) | UInt64($1) }
+                    } else if name.elementsEqual(sequenceName) {
+                        guard value.count == 8 else {
+                            throw StorageError(code: .dataLoss, message: "\(path): the dead-letter sequence entry is damaged (\(value.count) bytes)")
+                        }
+                        deadLetterSequence = value.reduce(0) { ($0 << 8) | UInt64($1) }
                     }
                 }
                 it.next()
@@ -304,17 +294,66 @@ public final class TelemetryStore: Sendable {
             }
             try it.checkStatus(reading: "the latest keyspace")
 
-            // The dead-letter sequence continues after the highest one stored.
-            it.seek(Keyspace.deadLetter.upperBound)
-            if it.isValid { it.previous() } else { it.seekToLast() }
-            if it.isValid {
-                let key = it.key
-                if key.first == Keyspace.deadLetter.rawValue, key.count == 17 {
-                    loaded.deadLetterSequence = key[9...].reduce(0) { ($0 << 8) | UInt64($1) }
+            if version == upgradableFormatVersion {
+                // Format 2 kept no sequence: the highest one stored is the best there is (the ids
+                // of letters purged before this upgrade cannot be known). Every key is read: the
+                // last key is the latest received time, not the highest sequence.
+                var highest: UInt64 = 0
+                it.seek(Keyspace.deadLetter.lowerBound)
+                while it.isValid {
+                    let key = it.key
+                    guard key.first == Keyspace.deadLetter.rawValue else { break }
+                    guard key.count == KeyLayout.deadLetterKeyLength else {
+                        throw StorageError(code: .dataLoss, message: "damaged key in the dead-letter keyspace")
+                    }
+                    highest = max(highest, key[9...].reduce(0) { ($0 << 8) | UInt64($1) })
+                    it.next()
                 }
+                try it.checkStatus(reading: "the dead-letter keyspace")
+                deadLetterSequence = max(deadLetterSequence ?? 0, highest)
+            }
+        }
+        guard let deadLetterSequence else {
+            throw StorageError(code: .dataLoss, message: "\(path): the dead-letter sequence entry is missing")
+        }
+        loaded.deadLetterSequence = deadLetterSequence
+        if version == upgradableFormatVersion {
+            // The upgrade is one batch: the sequence and the new version, or neither.
+            let batch = WriteBatch()
+            batch.put(formatKey, formatVersion.bigEndianBytes)
+            batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), deadLetterSequence.bigEndianBytes)
+            do { try db.write(batch, sync: true) } catch {
+                throw StorageError(code: .io, message: "cannot upgrade the store in \(path) to format \(formatVersion): \(error.message)")
             }
         }
         return loaded
+    }
+
+    /// Makes an empty database a new store; refuses one that holds anything.
+    private static func create(_ db: LevelDB, path: String, configuration: StoreConfiguration) throws(StorageError) -> Loaded {
+        let empty = try db.withIterator { it throws(StorageError) -> Bool in
+            it.seekToFirst()
+            // Checked even when the iterator is invalid: a read error must not make a damaged
+            // database look empty, to be adopted as a new store and written to.
+            try it.checkStatus(reading: "the database in \(path)")
+            return !it.isValid
+        }
+        guard empty else {
+            throw StorageError(
+                code: .unsupportedFormat,
+                message: "\(path) holds a LevelDB database that is not a TelemetryStore (no format version)")
+        }
+        guard configuration.partitionWidthMs > 0 else {
+            throw StorageError(code: .invalidArgument, message: "partition width must be positive")
+        }
+        let batch = WriteBatch()
+        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.format), formatVersion.bigEndianBytes)
+        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.partitionWidth), UInt64(bitPattern: configuration.partitionWidthMs).bigEndianBytes)
+        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), UInt64(0).bigEndianBytes)
+        do { try db.write(batch, sync: true) } catch {
+            throw StorageError(code: .io, message: "cannot initialise the store in \(path): \(error.message)")
+        }
+        return Loaded(partitionWidth: configuration.partitionWidthMs)
     }
 
     /// A LevelDB read error as a storage error: corruption is data loss.

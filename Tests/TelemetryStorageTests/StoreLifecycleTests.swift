@@ -49,12 +49,12 @@ struct StoreLifecycleTests {
             do {
                 let db = try LevelDB(path: path, options: LevelDBOptions())
                 let batch = WriteBatch()
-                batch.put(KeyLayout.metadataKey("format"), [0, 0, 0, 3])
+                batch.put(KeyLayout.metadataKey("format"), (TelemetryStore.formatVersion + 1).bigEndianBytes)
                 try db.write(batch, sync: true)
             }
             let error = #expect(throws: StorageError.self) { try TelemetryStore(path: path) }
             #expect(error?.code == .unsupportedFormat)
-            #expect(error?.message.contains("format 3") == true)
+            #expect(error?.message.contains("format \(TelemetryStore.formatVersion + 1)") == true)
             #expect(error?.message.contains("newer") == true)
             #expect(error?.statusCode == .failedPrecondition)
         }

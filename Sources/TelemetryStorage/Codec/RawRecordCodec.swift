@@ -7,11 +7,15 @@ import TelemetryCore
 /// | 0x02 | received delta: zigzag | provider: lp | mapping version: lp | sequence+1: varint (0 = none) |
 /// | n: varint | n x (field id: varint, tagged value) |
 /// ```
-/// Provider field names share the field dictionary with canonical names.
+/// Provider field names share the field dictionary with canonical names. Decoding is as
+/// strict as for canonical records: strings must be UTF-8, field ids must fit a UInt32, and
+/// nothing may follow the last field. Bytes the writer cannot produce are damage, reported
+/// as such rather than read as something else.
 enum RawRecordCodec {
     static let kind: UInt8 = 0x02
 
-    static func encode(_ raw: RawRecord, dictionaries: inout Dictionaries, batch: WriteBatch) -> [UInt8] {
+    /// - Throws: `StorageError` when the field dictionary has no code left for a new name.
+    static func encode(_ raw: RawRecord, dictionaries: inout Dictionaries, batch: WriteBatch) throws(StorageError) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(32 + raw.record.fields.count * 6)
         out.append(kind)
@@ -21,7 +25,7 @@ enum RawRecordCodec {
         out.appendVarint(raw.record.gatewaySequence.map { $0 &+ 1 } ?? 0)
         out.appendVarint(UInt64(raw.record.fields.count))
         for f in raw.record.fields {
-            out.appendVarint(UInt64(dictionaries.fieldID(f.name, batch: batch)))
+            out.appendVarint(UInt64(try dictionaries.fieldID(f.name, batch: batch)))
             ValueCodec.encode(f.value, into: &out)
         }
         return out
@@ -31,21 +35,26 @@ enum RawRecordCodec {
         _ value: UnsafeBufferPointer<UInt8>, vehicle: VehicleID, timestamp: Int64, fieldNames: [UInt32: String]
     ) throws(ByteDecodingError) -> RawRecord {
         var r = ByteReader(value)
-        guard try r.readByte() == kind else { throw ByteDecodingError(reason: "unknown raw record kind") }
+        let kind = try r.readByte()
+        guard kind == Self.kind else { throw ByteDecodingError(reason: "unknown raw record kind 0x\(String(kind, radix: 16))") }
         let delta = try r.readZigzag()
-        let provider = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
-        let version = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
+        let provider = try r.readString("the provider")
+        let version = try r.readString("the mapping version")
         let seq = try r.readVarint()
         let n = try r.readVarint()
         guard n <= UInt64(r.remaining) else { throw ByteDecodingError(reason: "field count \(n) too large") }
         var fields = [Field]()
+        fields.reserveCapacity(Int(n))
         for _ in 0..<n {
             let id = try r.readVarint()
-            guard let name = fieldNames[UInt32(truncatingIfNeeded: id)] else {
+            // Checked, not truncated: a damaged id must not alias a real field.
+            guard id <= UInt64(UInt32.max) else { throw ByteDecodingError(reason: "field id \(id) out of range") }
+            guard let name = fieldNames[UInt32(id)] else {
                 throw ByteDecodingError(reason: "field id \(id) has no dictionary entry")
             }
             fields.append(Field(name, try ValueCodec.decode(&r)))
         }
+        guard r.isAtEnd else { throw ByteDecodingError(reason: "\(r.remaining) trailing bytes after the raw record") }
         let record = ProviderRecord(
             vehicle: vehicle, timestamp: timestamp, provider: provider, fields: fields,
             gatewaySequence: seq == 0 ? nil : seq - 1)
@@ -80,26 +89,34 @@ enum DeadLetterCodec {
         return out
     }
 
+    /// Decodes a dead letter, as strictly as a canonical record: strings must be UTF-8, the
+    /// has-timestamp byte 0 or 1 (with a zero timestamp when 0, as written), and nothing may
+    /// follow the last field.
     static func decode(_ value: UnsafeBufferPointer<UInt8>, receivedAt: Int64) throws(ByteDecodingError) -> DeadLetter {
         var r = ByteReader(value)
-        guard try r.readByte() == kind else { throw ByteDecodingError(reason: "unknown dead letter kind") }
-        let vehicle = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
-        let hasTimestamp = try r.readByte() == 1
+        let kind = try r.readByte()
+        guard kind == Self.kind else { throw ByteDecodingError(reason: "unknown dead letter kind 0x\(String(kind, radix: 16))") }
+        let vehicle = try r.readString("the vehicle id")
+        let hasTimestamp = try r.readByte()
+        guard hasTimestamp <= 1 else { throw ByteDecodingError(reason: "has-timestamp byte \(hasTimestamp) is not 0 or 1") }
         let ts = try r.readZigzag()
-        let provider = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
+        guard hasTimestamp == 1 || ts == 0 else { throw ByteDecodingError(reason: "timestamp \(ts) stored for a letter without one") }
+        let provider = try r.readString("the provider")
         let seq = try r.readVarint()
-        let reason = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
-        let message = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
-        let version = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
+        let reason = try r.readString("the reason")
+        let message = try r.readString("the message")
+        let version = try r.readString("the mapping version")
         let n = try r.readVarint()
         guard n <= UInt64(r.remaining) else { throw ByteDecodingError(reason: "field count \(n) too large") }
         var fields = [Field]()
+        fields.reserveCapacity(Int(n))
         for _ in 0..<n {
-            let name = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
+            let name = try r.readString("a field name")
             fields.append(Field(name, try ValueCodec.decode(&r)))
         }
+        guard r.isAtEnd else { throw ByteDecodingError(reason: "\(r.remaining) trailing bytes after the dead letter") }
         return DeadLetter(
-            vehicleID: vehicle, timestamp: hasTimestamp ? ts : nil, provider: provider, fields: fields,
+            vehicleID: vehicle, timestamp: hasTimestamp == 1 ? ts : nil, provider: provider, fields: fields,
             gatewaySequence: seq == 0 ? nil : seq - 1, receivedAt: receivedAt, reason: reason, message: message,
             mappingVersion: version)
     }

@@ -60,7 +60,13 @@ struct VehicleState {
     /// - Parameters:
     ///   - fields: the record's fields, sorted by id.
     ///   - value: the record's stored bytes.
-    mutating func merge(timestamp: Int64, fields: [EncodedField], value: [UInt8]) {
+    ///   - replacing: the record replaces a stored one with the same timestamp.
+    /// - Returns: for a replacement, the fields whose latest value came from the replaced record
+    ///   and that the new one lacks. They are dropped here, since the record they came from no
+    ///   longer exists; the caller looks up their newest value among the remaining records.
+    @discardableResult
+    mutating func merge(timestamp: Int64, fields: [EncodedField], value: [UInt8], replacing: Bool = false) -> [UInt32] {
+        var lost: [UInt32] = []
         if newest.isEmpty || timestamp >= last {
             // Records of one source share their layout: compare before building an id array.
             var sameIDs = fields.count == newestIDs.count
@@ -73,14 +79,21 @@ struct VehicleState {
             if sameIDs {
                 newest = value
                 last = timestamp
-                return
+                return lost
             }
             let ids = fields.map(\.id)
             if !newest.isEmpty {
-                // Fields of the old newest record that the new one lacks live on as extras.
+                // Fields of the old newest record that the new one lacks live on as extras, as
+                // of the old record's time; unless the new record replaces the old one, in which
+                // case they were never reported at that time.
                 if let old = try? newest.withUnsafeBufferPointer({ try RecordCodec.decode($0) }) {
+                    let replaced = replacing && timestamp == last
                     for f in old.fields where ids.binarySearch(f.id) == nil {
-                        upsertExtra(LatestEntry(id: f.id, timestamp: last, value: f.value), force: true)
+                        if replaced {
+                            lost.append(f.id)
+                        } else {
+                            upsertExtra(LatestEntry(id: f.id, timestamp: last, value: f.value), force: true)
+                        }
                     }
                 }
             }
@@ -89,13 +102,25 @@ struct VehicleState {
             newestIDs = ids
             last = timestamp
         } else {
+            if replacing {
+                // An extra reported at this very timestamp came from the replaced record (one
+                // record per timestamp); one the new record does not carry again is gone with it.
+                extras.removeAll { e in
+                    guard e.timestamp == timestamp, !fields.contains(where: { $0.id == e.id }) else { return false }
+                    lost.append(e.id)
+                    return true
+                }
+            }
             for f in fields where newestIDs.binarySearch(f.id) == nil {
                 upsertExtra(LatestEntry(id: f.id, timestamp: timestamp, value: f.value), force: false)
             }
         }
+        return lost
     }
 
-    private mutating func upsertExtra(_ entry: LatestEntry, force: Bool) {
+    /// Sets the extra of `entry.id`: inserted if missing, replaced if `force` or if `entry` is at
+    /// least as new.
+    mutating func upsertExtra(_ entry: LatestEntry, force: Bool) {
         if let i = extras.firstIndex(where: { $0.id == entry.id }) {
             if force || entry.timestamp >= extras[i].timestamp { extras[i] = entry }
         } else {
@@ -141,6 +166,13 @@ struct VehicleState {
         state.first = try reader.readZigzag()
         state.last = try reader.readZigzag()
         state.count = try reader.readVarint()
+        // At most one record per millisecond of the span: a larger count is damage, and one near
+        // UInt64.max would trap when the next record is counted.
+        if state.count > 0 {
+            guard state.first <= state.last, state.count - 1 <= UInt64(bitPattern: state.last &- state.first) else {
+                throw ByteDecodingError(reason: "count \(state.count) does not fit the span [\(state.first), \(state.last)]")
+            }
+        }
         state.newest = Array(try reader.readLengthPrefixed())
         if !state.newest.isEmpty {
             state.newestIDs = try state.newest.withUnsafeBufferPointer { (p) throws(ByteDecodingError) in try RecordCodec.decode(p) }.fields.map(\.id)

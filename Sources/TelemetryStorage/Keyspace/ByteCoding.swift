@@ -39,6 +39,24 @@ extension Array where Element == UInt8 {
     }
 }
 
+extension UInt32 {
+    /// The 4 big-endian bytes of a metadata value.
+    var bigEndianBytes: [UInt8] {
+        var out = [UInt8]()
+        out.appendBigEndian(self)
+        return out
+    }
+}
+
+extension UInt64 {
+    /// The 8 big-endian bytes of a metadata value.
+    var bigEndianBytes: [UInt8] {
+        var out = [UInt8]()
+        out.appendBigEndian(self)
+        return out
+    }
+}
+
 /// Why stored bytes could not be decoded: always a sign of damage or of a bug, reported
 /// to clients as DATA_LOSS.
 struct ByteDecodingError: Error, Sendable, Hashable {
@@ -64,6 +82,12 @@ struct ByteReader: ~Copyable {
         return bytes[offset]
     }
 
+    /// An unsigned LEB128 varint in its shortest form, as the writer emits it.
+    ///
+    /// Anything else is damage: a 10th byte above 1 (its bits beyond bit 63 would be dropped,
+    /// and a continuation bit would ask for an 11th byte), or a last byte of 0 after the first
+    /// (a padded form). Accepting a padded form would give one value two encodings, and
+    /// duplicate detection compares record values byte for byte.
     mutating func readVarint() throws(ByteDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
@@ -71,9 +95,16 @@ struct ByteReader: ~Copyable {
             guard offset < bytes.count else { throw ByteDecodingError(reason: "truncated varint at byte \(offset)") }
             let byte = bytes[offset]
             offset += 1
-            guard shift < 64 else { throw ByteDecodingError(reason: "varint longer than 10 bytes at byte \(offset)") }
+            if shift == 63, byte > 1 {
+                throw ByteDecodingError(reason: "varint overflows 64 bits at byte \(offset - 1)")
+            }
             result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return result }
+            if byte < 0x80 {
+                guard byte != 0 || shift == 0 else {
+                    throw ByteDecodingError(reason: "varint not in its shortest form at byte \(offset - 1)")
+                }
+                return result
+            }
             shift += 7
         }
     }
@@ -112,6 +143,15 @@ struct ByteReader: ~Copyable {
         let slice = UnsafeBufferPointer(rebasing: bytes[offset..<(offset + Int(length))])
         offset += Int(length)
         return slice
+    }
+
+    /// A length-prefixed UTF-8 string; bytes that are not UTF-8 are damage, not U+FFFD.
+    mutating func readString(_ what: @autoclosure () -> String) throws(ByteDecodingError) -> String {
+        let bytes = try readLengthPrefixed()
+        guard let string = String(validating: bytes, as: UTF8.self) else {
+            throw ByteDecodingError(reason: "\(what()) is not UTF-8")
+        }
+        return string
     }
 
     mutating func skip(_ count: Int) throws(ByteDecodingError) {

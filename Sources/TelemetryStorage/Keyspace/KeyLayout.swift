@@ -102,10 +102,13 @@ enum KeyLayout {
     /// `| 0x05 | received at: i64 | sequence: u64 |`
     static func deadLetterKey(receivedAt: Int64, sequence: UInt64) -> [UInt8] {
         var key: [UInt8] = [Keyspace.deadLetter.rawValue]
+        key.reserveCapacity(deadLetterKeyLength)
         key.appendOrderedInt64(receivedAt)
         key.appendBigEndian(sequence)
         return key
     }
+
+    static let deadLetterKeyLength = 17
 
     /// `| 0x01 | name (UTF-8) |`
     static func metadataKey(_ name: String) -> [UInt8] {
@@ -125,6 +128,10 @@ enum KeyLayout {
         /// removed when it is opened again. Without it, opening replays the records written
         /// after each vehicle's checkpoint.
         static let cleanClose = "clean-close"
+        /// The highest dead-letter sequence ever issued (u64 BE), written in every batch that
+        /// adds dead letters (format 3). The next letter continues after it, so an id is never
+        /// issued twice: not after a purge, nor when received times arrive out of order.
+        static let deadLetterSequence = "dead-letter-sequence"
         /// `vehicle/<id bytes>` -> code (u32 BE)
         static let vehiclePrefix = "vehicle/"
         /// `field/<name bytes>` -> id (u32 BE)
