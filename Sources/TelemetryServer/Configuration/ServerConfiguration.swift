@@ -25,8 +25,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// Tokens and the role each grants. Empty: authentication is off and every client is
     /// admin, which is refused on any address but loopback (see `validate()`).
     public var tokens: [AccessToken] = []
-    /// Records per response frame when a result is streamed.
-    public var recordsPerFrame = 1000
+    /// Records per response frame when a result is streamed. Default 5000: an hour of one
+    /// vehicle at 1 Hz fits in one frame, so its sealed block is decoded once, not per page.
+    public var recordsPerFrame = 5000
     /// Seconds between background passes that seal closed time partitions into compact
     /// blocks; nil turns them off (then only `admin compact` seals). Default 300.
     public var sealIntervalSeconds: Int? = 300

@@ -279,8 +279,8 @@ extension Columnar.Row {
 
     /// The row as a stored record (an answer from the server).
     package func telemetryRecord() throws(StatusError) -> TelemetryRecord {
-        let id: VehicleID
-        do { id = try VehicleID(vehicle) } catch { throw StatusError(.internal, "server sent an invalid vehicle id: \(error)") }
+        // `decode` validated each distinct vehicle id once; a row it refused has no id.
+        guard let id else { throw StatusError(.internal, "server sent an invalid vehicle id \"\(vehicle)\"") }
         return TelemetryRecord(
             vehicle: id, timestamp: timestamp, fields: fields,
             provenance: Provenance(provider: provider, mappingVersion: mappingVersion ?? "", receivedAt: receivedAt ?? 0))
