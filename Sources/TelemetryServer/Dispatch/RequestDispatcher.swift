@@ -235,7 +235,7 @@ final class RequestDispatcher: Sendable {
         case .listVehicles: try await listVehicles(requestID: requestID, sink: sink)
         case .ping:
             try await sink.send(.ok(requestID) { r in r.ping = Telemetry_V1_PingResponse.with { $0.serverTimeMs = clock() } })
-        case .admin(let a): try await sink.send(await admin(a, requestID: requestID))
+        case .admin(let a): try await admin(a, requestID: requestID, sink: sink)
         case .hello, .ingest:
             // The connection routes these itself; reaching here is a routing bug, answered, not trapped.
             try await sink.send(.status(requestID, .internal, "request routed to the wrong handler"))
@@ -386,60 +386,6 @@ final class RequestDispatcher: Sendable {
             try await sink.send(.ok(requestID, more: end < items.count) { r in fill(&r, chunk) })
             start = end
         } while start < items.count
-    }
-
-    // MARK: - Admin
-
-    private func admin(_ q: Telemetry_V1_AdminRequest, requestID: UInt64) async -> Telemetry_V1_ResponseEnvelope {
-        do {
-            switch q.operation {
-            case .none:
-                throw StatusError(.unimplemented, "admin request names no operation this server knows")
-            case .stats:
-                let stats = try await threadPool.runIfActive { [store] in
-                    let vehicles = try store.vehicles()
-                    return Telemetry_V1_StatsResponse.with { s in
-                        switch store.health {
-                        case .ready: s.health = "ready"
-                        case .degraded(let reason): s.health = "degraded: \(reason)"
-                        case .closed: s.health = "closed"
-                        }
-                        s.vehicles = UInt64(vehicles.count)
-                        s.records = vehicles.reduce(0) { $0 + $1.recordCount }
-                        s.diskBytes = UInt64(Self.directoryBytes(store.path))
-                        s.leveldbStats = (try? store.leveldbProperty("leveldb.stats")) ?? ""
-                    }
-                }
-                metrics.requestAnswered(.admin, code: 0)
-                return .ok(requestID) { r in r.admin = Telemetry_V1_AdminResponse.with { $0.stats = stats } }
-            case .compact(let c):
-                let keyspace: Keyspace?
-                if c.keyspace.isEmpty {
-                    keyspace = nil
-                } else {
-                    guard let k = Keyspace.allCases.first(where: { $0.description == c.keyspace }) else {
-                        let names = Keyspace.allCases.map(\.description).joined(separator: ", ")
-                        throw StatusError(.invalidArgument, "unknown keyspace \"\(c.keyspace)\"; one of: \(names)")
-                    }
-                    keyspace = k
-                }
-                let result = try await threadPool.runIfActive { [store] in
-                    let before = Self.directoryBytes(store.path)
-                    let start = Date()
-                    if c.sealAll { try store.seal(upTo: .max) }
-                    if let keyspace { try store.compact(keyspace) } else { try store.compact() }
-                    return Telemetry_V1_CompactResponse.with {
-                        $0.bytesBefore = UInt64(before)
-                        $0.bytesAfter = UInt64(Self.directoryBytes(store.path))
-                        $0.seconds = Date().timeIntervalSince(start)
-                    }
-                }
-                metrics.requestAnswered(.admin, code: 0)
-                return .ok(requestID) { r in r.admin = Telemetry_V1_AdminResponse.with { $0.compact = result } }
-            }
-        } catch {
-            return failure(requestID, error, kind: .admin)
-        }
     }
 
     static func directoryBytes(_ path: String) -> Int {

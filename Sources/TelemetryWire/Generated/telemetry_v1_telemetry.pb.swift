@@ -1068,11 +1068,155 @@ package nonisolated struct Telemetry_V1_AdminRequest: Sendable {
     set {operation = .compact(newValue)}
   }
 
+  package var backup: Telemetry_V1_BackupRequest {
+    get {
+      if case .backup(let v)? = operation {return v}
+      return Telemetry_V1_BackupRequest()
+    }
+    set {operation = .backup(newValue)}
+  }
+
+  package var verifyBackup: Telemetry_V1_VerifyBackupRequest {
+    get {
+      if case .verifyBackup(let v)? = operation {return v}
+      return Telemetry_V1_VerifyBackupRequest()
+    }
+    set {operation = .verifyBackup(newValue)}
+  }
+
+  package var restore: Telemetry_V1_RestoreRequest {
+    get {
+      if case .restore(let v)? = operation {return v}
+      return Telemetry_V1_RestoreRequest()
+    }
+    set {operation = .restore(newValue)}
+  }
+
+  package var retention: Telemetry_V1_RetentionRequest {
+    get {
+      if case .retention(let v)? = operation {return v}
+      return Telemetry_V1_RetentionRequest()
+    }
+    set {operation = .retention(newValue)}
+  }
+
+  package var reopen: Telemetry_V1_ReopenRequest {
+    get {
+      if case .reopen(let v)? = operation {return v}
+      return Telemetry_V1_ReopenRequest()
+    }
+    set {operation = .reopen(newValue)}
+  }
+
+  package var mappingsLoad: Telemetry_V1_MappingsLoadRequest {
+    get {
+      if case .mappingsLoad(let v)? = operation {return v}
+      return Telemetry_V1_MappingsLoadRequest()
+    }
+    set {operation = .mappingsLoad(newValue)}
+  }
+
+  package var mappingsList: Telemetry_V1_MappingsListRequest {
+    get {
+      if case .mappingsList(let v)? = operation {return v}
+      return Telemetry_V1_MappingsListRequest()
+    }
+    set {operation = .mappingsList(newValue)}
+  }
+
+  package var mappingsShow: Telemetry_V1_MappingsShowRequest {
+    get {
+      if case .mappingsShow(let v)? = operation {return v}
+      return Telemetry_V1_MappingsShowRequest()
+    }
+    set {operation = .mappingsShow(newValue)}
+  }
+
+  package var mappingsValidate: Telemetry_V1_MappingsValidateRequest {
+    get {
+      if case .mappingsValidate(let v)? = operation {return v}
+      return Telemetry_V1_MappingsValidateRequest()
+    }
+    set {operation = .mappingsValidate(newValue)}
+  }
+
+  package var mappingsDryRun: Telemetry_V1_MappingsDryRunRequest {
+    get {
+      if case .mappingsDryRun(let v)? = operation {return v}
+      return Telemetry_V1_MappingsDryRunRequest()
+    }
+    set {operation = .mappingsDryRun(newValue)}
+  }
+
+  package var assetsLoad: Telemetry_V1_AssetsLoadRequest {
+    get {
+      if case .assetsLoad(let v)? = operation {return v}
+      return Telemetry_V1_AssetsLoadRequest()
+    }
+    set {operation = .assetsLoad(newValue)}
+  }
+
+  package var dlqList: Telemetry_V1_DeadLetterListRequest {
+    get {
+      if case .dlqList(let v)? = operation {return v}
+      return Telemetry_V1_DeadLetterListRequest()
+    }
+    set {operation = .dlqList(newValue)}
+  }
+
+  package var dlqShow: Telemetry_V1_DeadLetterShowRequest {
+    get {
+      if case .dlqShow(let v)? = operation {return v}
+      return Telemetry_V1_DeadLetterShowRequest()
+    }
+    set {operation = .dlqShow(newValue)}
+  }
+
+  package var dlqReplay: Telemetry_V1_DeadLetterReplayRequest {
+    get {
+      if case .dlqReplay(let v)? = operation {return v}
+      return Telemetry_V1_DeadLetterReplayRequest()
+    }
+    set {operation = .dlqReplay(newValue)}
+  }
+
+  package var dlqPurge: Telemetry_V1_DeadLetterPurgeRequest {
+    get {
+      if case .dlqPurge(let v)? = operation {return v}
+      return Telemetry_V1_DeadLetterPurgeRequest()
+    }
+    set {operation = .dlqPurge(newValue)}
+  }
+
+  package var remap: Telemetry_V1_RemapRequest {
+    get {
+      if case .remap(let v)? = operation {return v}
+      return Telemetry_V1_RemapRequest()
+    }
+    set {operation = .remap(newValue)}
+  }
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package nonisolated enum OneOf_Operation: Equatable, Sendable {
     case stats(Telemetry_V1_StatsRequest)
     case compact(Telemetry_V1_CompactRequest)
+    case backup(Telemetry_V1_BackupRequest)
+    case verifyBackup(Telemetry_V1_VerifyBackupRequest)
+    case restore(Telemetry_V1_RestoreRequest)
+    case retention(Telemetry_V1_RetentionRequest)
+    case reopen(Telemetry_V1_ReopenRequest)
+    case mappingsLoad(Telemetry_V1_MappingsLoadRequest)
+    case mappingsList(Telemetry_V1_MappingsListRequest)
+    case mappingsShow(Telemetry_V1_MappingsShowRequest)
+    case mappingsValidate(Telemetry_V1_MappingsValidateRequest)
+    case mappingsDryRun(Telemetry_V1_MappingsDryRunRequest)
+    case assetsLoad(Telemetry_V1_AssetsLoadRequest)
+    case dlqList(Telemetry_V1_DeadLetterListRequest)
+    case dlqShow(Telemetry_V1_DeadLetterShowRequest)
+    case dlqReplay(Telemetry_V1_DeadLetterReplayRequest)
+    case dlqPurge(Telemetry_V1_DeadLetterPurgeRequest)
+    case remap(Telemetry_V1_RemapRequest)
 
   }
 
@@ -1102,13 +1246,189 @@ package nonisolated struct Telemetry_V1_AdminResponse: Sendable {
     set {result = .compact(newValue)}
   }
 
+  package var backup: Telemetry_V1_BackupResponse {
+    get {
+      if case .backup(let v)? = result {return v}
+      return Telemetry_V1_BackupResponse()
+    }
+    set {result = .backup(newValue)}
+  }
+
+  package var verifyBackup: Telemetry_V1_VerifyBackupResponse {
+    get {
+      if case .verifyBackup(let v)? = result {return v}
+      return Telemetry_V1_VerifyBackupResponse()
+    }
+    set {result = .verifyBackup(newValue)}
+  }
+
+  package var restore: Telemetry_V1_RestoreResponse {
+    get {
+      if case .restore(let v)? = result {return v}
+      return Telemetry_V1_RestoreResponse()
+    }
+    set {result = .restore(newValue)}
+  }
+
+  package var retention: Telemetry_V1_RetentionResponse {
+    get {
+      if case .retention(let v)? = result {return v}
+      return Telemetry_V1_RetentionResponse()
+    }
+    set {result = .retention(newValue)}
+  }
+
+  package var reopen: Telemetry_V1_ReopenResponse {
+    get {
+      if case .reopen(let v)? = result {return v}
+      return Telemetry_V1_ReopenResponse()
+    }
+    set {result = .reopen(newValue)}
+  }
+
+  package var mappingsLoad: Telemetry_V1_MappingsLoadResponse {
+    get {
+      if case .mappingsLoad(let v)? = result {return v}
+      return Telemetry_V1_MappingsLoadResponse()
+    }
+    set {result = .mappingsLoad(newValue)}
+  }
+
+  package var mappingsList: Telemetry_V1_MappingsListResponse {
+    get {
+      if case .mappingsList(let v)? = result {return v}
+      return Telemetry_V1_MappingsListResponse()
+    }
+    set {result = .mappingsList(newValue)}
+  }
+
+  package var mappingsShow: Telemetry_V1_MappingsShowResponse {
+    get {
+      if case .mappingsShow(let v)? = result {return v}
+      return Telemetry_V1_MappingsShowResponse()
+    }
+    set {result = .mappingsShow(newValue)}
+  }
+
+  package var mappingsValidate: Telemetry_V1_MappingsValidateResponse {
+    get {
+      if case .mappingsValidate(let v)? = result {return v}
+      return Telemetry_V1_MappingsValidateResponse()
+    }
+    set {result = .mappingsValidate(newValue)}
+  }
+
+  package var mappingsDryRun: Telemetry_V1_MappingsDryRunResponse {
+    get {
+      if case .mappingsDryRun(let v)? = result {return v}
+      return Telemetry_V1_MappingsDryRunResponse()
+    }
+    set {result = .mappingsDryRun(newValue)}
+  }
+
+  package var assetsLoad: Telemetry_V1_AssetsLoadResponse {
+    get {
+      if case .assetsLoad(let v)? = result {return v}
+      return Telemetry_V1_AssetsLoadResponse()
+    }
+    set {result = .assetsLoad(newValue)}
+  }
+
+  package var dlqList: Telemetry_V1_DeadLetterListResponse {
+    get {
+      if case .dlqList(let v)? = result {return v}
+      return Telemetry_V1_DeadLetterListResponse()
+    }
+    set {result = .dlqList(newValue)}
+  }
+
+  package var dlqShow: Telemetry_V1_DeadLetterShowResponse {
+    get {
+      if case .dlqShow(let v)? = result {return v}
+      return Telemetry_V1_DeadLetterShowResponse()
+    }
+    set {result = .dlqShow(newValue)}
+  }
+
+  package var dlqReplay: Telemetry_V1_DeadLetterReplayResponse {
+    get {
+      if case .dlqReplay(let v)? = result {return v}
+      return Telemetry_V1_DeadLetterReplayResponse()
+    }
+    set {result = .dlqReplay(newValue)}
+  }
+
+  package var dlqPurge: Telemetry_V1_DeadLetterPurgeResponse {
+    get {
+      if case .dlqPurge(let v)? = result {return v}
+      return Telemetry_V1_DeadLetterPurgeResponse()
+    }
+    set {result = .dlqPurge(newValue)}
+  }
+
+  package var remap: Telemetry_V1_RemapResponse {
+    get {
+      if case .remap(let v)? = result {return v}
+      return Telemetry_V1_RemapResponse()
+    }
+    set {result = .remap(newValue)}
+  }
+
+  /// On the frames before the last of a long operation.
+  package var progress: Telemetry_V1_Progress {
+    get {
+      if case .progress(let v)? = result {return v}
+      return Telemetry_V1_Progress()
+    }
+    set {result = .progress(newValue)}
+  }
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package nonisolated enum OneOf_Result: Equatable, Sendable {
     case stats(Telemetry_V1_StatsResponse)
     case compact(Telemetry_V1_CompactResponse)
+    case backup(Telemetry_V1_BackupResponse)
+    case verifyBackup(Telemetry_V1_VerifyBackupResponse)
+    case restore(Telemetry_V1_RestoreResponse)
+    case retention(Telemetry_V1_RetentionResponse)
+    case reopen(Telemetry_V1_ReopenResponse)
+    case mappingsLoad(Telemetry_V1_MappingsLoadResponse)
+    case mappingsList(Telemetry_V1_MappingsListResponse)
+    case mappingsShow(Telemetry_V1_MappingsShowResponse)
+    case mappingsValidate(Telemetry_V1_MappingsValidateResponse)
+    case mappingsDryRun(Telemetry_V1_MappingsDryRunResponse)
+    case assetsLoad(Telemetry_V1_AssetsLoadResponse)
+    case dlqList(Telemetry_V1_DeadLetterListResponse)
+    case dlqShow(Telemetry_V1_DeadLetterShowResponse)
+    case dlqReplay(Telemetry_V1_DeadLetterReplayResponse)
+    case dlqPurge(Telemetry_V1_DeadLetterPurgeResponse)
+    case remap(Telemetry_V1_RemapResponse)
+    /// On the frames before the last of a long operation.
+    case progress(Telemetry_V1_Progress)
 
   }
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_Progress: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// e.g. "compacting sealed", "copying", "hashing"
+  package var phase: String = String()
+
+  package var done: UInt64 = 0
+
+  /// 0 when unknown
+  package var total: UInt64 = 0
+
+  /// "bytes", "records", "keys", "partitions"
+  package var unit: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 }
@@ -1118,31 +1438,171 @@ package nonisolated struct Telemetry_V1_StatsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// How many vehicles to list by record count (0: the server default, 10).
+  package var topVehicles: UInt32 = 0
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 }
 
-package nonisolated struct Telemetry_V1_StatsResponse: Sendable {
+package nonisolated struct Telemetry_V1_KeyspaceStats: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "ready", "degraded: <reason>", "closed"
-  package var health: String = String()
+  /// "canonical", "raw", "dead_letters", ...
+  package var name: String = String()
 
-  package var vehicles: UInt64 = 0
+  /// keys in the keyspace (exact for small ones, counted)
+  package var entries: UInt64 = 0
 
-  package var records: UInt64 = 0
-
-  package var diskBytes: UInt64 = 0
-
-  /// LevelDB's own "leveldb.stats" text
-  package var leveldbStats: String = String()
+  /// LevelDB's approximate size on disk of its key range
+  package var approximateBytes: UInt64 = 0
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
+}
+
+package nonisolated struct Telemetry_V1_LevelStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var level: UInt32 = 0
+
+  package var files: UInt32 = 0
+
+  package var bytes: UInt64 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_CountByName: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var name: String = String()
+
+  package var count: UInt64 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_StatsResponse: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "ready", "degraded: <reason>", "draining", "closed"
+  package var health: String {
+    get {_storage._health}
+    set {_uniqueStorage()._health = newValue}
+  }
+
+  package var vehicles: UInt64 {
+    get {_storage._vehicles}
+    set {_uniqueStorage()._vehicles = newValue}
+  }
+
+  package var records: UInt64 {
+    get {_storage._records}
+    set {_uniqueStorage()._records = newValue}
+  }
+
+  package var diskBytes: UInt64 {
+    get {_storage._diskBytes}
+    set {_uniqueStorage()._diskBytes = newValue}
+  }
+
+  /// LevelDB's own "leveldb.stats" text
+  package var leveldbStats: String {
+    get {_storage._leveldbStats}
+    set {_uniqueStorage()._leveldbStats = newValue}
+  }
+
+  package var keyspaces: [Telemetry_V1_KeyspaceStats] {
+    get {_storage._keyspaces}
+    set {_uniqueStorage()._keyspaces = newValue}
+  }
+
+  package var levels: [Telemetry_V1_LevelStats] {
+    get {_storage._levels}
+    set {_uniqueStorage()._levels = newValue}
+  }
+
+  /// Vehicles with the most records, most first.
+  package var topVehicles: [Telemetry_V1_VehicleSummary] {
+    get {_storage._topVehicles}
+    set {_uniqueStorage()._topVehicles = newValue}
+  }
+
+  /// LevelDB's approximate memory usage
+  package var memoryBytes: UInt64 {
+    get {_storage._memoryBytes}
+    set {_uniqueStorage()._memoryBytes = newValue}
+  }
+
+  /// Since the server started.
+  package var recordsIngested: UInt64 {
+    get {_storage._recordsIngested}
+    set {_uniqueStorage()._recordsIngested = newValue}
+  }
+
+  package var recordsRejected: UInt64 {
+    get {_storage._recordsRejected}
+    set {_uniqueStorage()._recordsRejected = newValue}
+  }
+
+  package var recordsLate: UInt64 {
+    get {_storage._recordsLate}
+    set {_uniqueStorage()._recordsLate = newValue}
+  }
+
+  /// over the last minute
+  package var ingestRecordsPerSecond: Double {
+    get {_storage._ingestRecordsPerSecond}
+    set {_uniqueStorage()._ingestRecordsPerSecond = newValue}
+  }
+
+  package var rejectRecordsPerSecond: Double {
+    get {_storage._rejectRecordsPerSecond}
+    set {_uniqueStorage()._rejectRecordsPerSecond = newValue}
+  }
+
+  package var deadLettersByReason: [Telemetry_V1_CountByName] {
+    get {_storage._deadLettersByReason}
+    set {_uniqueStorage()._deadLettersByReason = newValue}
+  }
+
+  /// Stored canonical records by the mapping version that produced them (counted on the
+  /// vehicles' partitions; "identity" for unmapped records).
+  package var activeMappings: [Telemetry_V1_CountByName] {
+    get {_storage._activeMappings}
+    set {_uniqueStorage()._activeMappings = newValue}
+  }
+
+  package var deadLetters: UInt64 {
+    get {_storage._deadLetters}
+    set {_uniqueStorage()._deadLetters = newValue}
+  }
+
+  package var pendingCompactionBytes: UInt64 {
+    get {_storage._pendingCompactionBytes}
+    set {_uniqueStorage()._pendingCompactionBytes = newValue}
+  }
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 package nonisolated struct Telemetry_V1_CompactRequest: Sendable {
@@ -1156,6 +1616,13 @@ package nonisolated struct Telemetry_V1_CompactRequest: Sendable {
   /// Also seal the partitions still open (normally sealed once they are an hour behind the
   /// newest record): after a backfill of history, when no more records are coming for them.
   package var sealAll: Bool = false
+
+  /// One vehicle over [from_ms, to_ms): compacts just the keys of its partitions there.
+  package var vehicleID: String = String()
+
+  package var fromMs: Int64 = 0
+
+  package var toMs: Int64 = 0
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1172,6 +1639,811 @@ package nonisolated struct Telemetry_V1_CompactResponse: Sendable {
   package var bytesAfter: UInt64 = 0
 
   package var seconds: Double = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_ReopenRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_ReopenResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var health: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_BackupRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The folder to create on the server's machine; it must not exist yet.
+  package var destination: String = String()
+
+  /// A previous backup whose unchanged files this one reuses (hard links); optional.
+  package var base: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_BackupFile: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var name: String = String()
+
+  package var bytes: UInt64 = 0
+
+  /// lowercase hex
+  package var sha256: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_BackupManifest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the store's on-disk format version
+  package var formatVersion: UInt32 = 0
+
+  package var snapshotTimeMs: Int64 = 0
+
+  package var keyspaces: [Telemetry_V1_KeyspaceStats] = []
+
+  package var files: [Telemetry_V1_BackupFile] = []
+
+  /// SHA-256 over every key and value, in key order, hex
+  package var contentHash: String = String()
+
+  package var serverVersion: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_BackupResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var path: String = String()
+
+  package var manifest: Telemetry_V1_BackupManifest {
+    get {_manifest ?? Telemetry_V1_BackupManifest()}
+    set {_manifest = newValue}
+  }
+  /// Returns true if `manifest` has been explicitly set.
+  package var hasManifest: Bool {self._manifest != nil}
+  /// Clears the value of `manifest`. Subsequent reads from it will return its default value.
+  package mutating func clearManifest() {self._manifest = nil}
+
+  package var seconds: Double = 0
+
+  package var bytes: UInt64 = 0
+
+  /// bytes linked from the base backup
+  package var reusedBytes: UInt64 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _manifest: Telemetry_V1_BackupManifest? = nil
+}
+
+package nonisolated struct Telemetry_V1_VerifyBackupRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var path: String = String()
+
+  /// Also open the copy, iterate it, and compare counts and the content hash.
+  package var deep: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_VerifyBackupResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var ok: Bool = false
+
+  /// Every problem found: "file 000005.ldb: sha256 differs", "keyspace raw: 10 entries, manifest says 12".
+  package var problems: [String] = []
+
+  package var manifest: Telemetry_V1_BackupManifest {
+    get {_manifest ?? Telemetry_V1_BackupManifest()}
+    set {_manifest = newValue}
+  }
+  /// Returns true if `manifest` has been explicitly set.
+  package var hasManifest: Bool {self._manifest != nil}
+  /// Clears the value of `manifest`. Subsequent reads from it will return its default value.
+  package mutating func clearManifest() {self._manifest = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _manifest: Telemetry_V1_BackupManifest? = nil
+}
+
+package nonisolated struct Telemetry_V1_RestoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A verified backup on the server's machine; the running store is swapped for it. The
+  /// replaced data folder is kept beside it for rollback.
+  package var backup: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_RestoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// where the replaced data folder now is
+  package var previousData: String = String()
+
+  package var contentHash: String = String()
+
+  package var seconds: Double = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_RetentionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Ages in ms; 0 keeps the keyspace's configured retention, negative keeps everything.
+  package var canonicalMs: Int64 = 0
+
+  package var rawMs: Int64 = 0
+
+  package var deadLettersMs: Int64 = 0
+
+  /// Report what would go, remove nothing.
+  package var dryRun: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_RetentionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var nowMs: Int64 = 0
+
+  package var canonicalPartitions: UInt64 = 0
+
+  package var canonicalRecords: UInt64 = 0
+
+  package var rawRecords: UInt64 = 0
+
+  package var deadLetters: UInt64 = 0
+
+  package var dryRun: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+/// A mapping file as its owner wrote it.
+package nonisolated struct Telemetry_V1_MappingFileContent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// file name, e.g. "navixy-1.0.3.yaml": named in every problem
+  package var name: String = String()
+
+  package var yaml: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingProblem: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var file: String = String()
+
+  /// the mapping's key, empty for file-level problems
+  package var mapping: String = String()
+
+  /// e.g. "unknown_function", "cycle"
+  package var reason: String = String()
+
+  package var message: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsLoadRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var files: [Telemetry_V1_MappingFileContent] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingSummary: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var provider: String = String()
+
+  package var version: String = String()
+
+  package var file: String = String()
+
+  package var mappings: UInt32 = 0
+
+  package var loadedAtMs: Int64 = 0
+
+  /// "default", "folder", "admin"
+  package var origin: String = String()
+
+  package var active: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsLoadResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Set when nothing was activated: every problem of every file.
+  package var problems: [Telemetry_V1_MappingProblem] = []
+
+  package var activated: [Telemetry_V1_MappingSummary] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsListRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsListResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var mappings: [Telemetry_V1_MappingSummary] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsShowRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var provider: String = String()
+
+  /// empty: the active one
+  package var version: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsShowResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var summary: Telemetry_V1_MappingSummary {
+    get {_summary ?? Telemetry_V1_MappingSummary()}
+    set {_summary = newValue}
+  }
+  /// Returns true if `summary` has been explicitly set.
+  package var hasSummary: Bool {self._summary != nil}
+  /// Clears the value of `summary`. Subsequent reads from it will return its default value.
+  package mutating func clearSummary() {self._summary = nil}
+
+  package var yaml: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _summary: Telemetry_V1_MappingSummary? = nil
+}
+
+package nonisolated struct Telemetry_V1_MappingsValidateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var files: [Telemetry_V1_MappingFileContent] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsValidateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var problems: [Telemetry_V1_MappingProblem] = []
+
+  package var valid: [Telemetry_V1_MappingSummary] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsDryRunRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Files to try instead of the active ones (optional).
+  package var files: [Telemetry_V1_MappingFileContent] = []
+
+  package var records: [Telemetry_V1_ProviderRecord] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_DryRunResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var index: UInt32 = 0
+
+  /// set when the record maps
+  package var record: Telemetry_V1_Record {
+    get {_record ?? Telemetry_V1_Record()}
+    set {_record = newValue}
+  }
+  /// Returns true if `record` has been explicitly set.
+  package var hasRecord: Bool {self._record != nil}
+  /// Clears the value of `record`. Subsequent reads from it will return its default value.
+  package mutating func clearRecord() {self._record = nil}
+
+  /// set when it would be dead-lettered
+  package var reason: String = String()
+
+  package var message: String = String()
+
+  /// fields that failed and followed their error_handling
+  package var fieldErrors: [String] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _record: Telemetry_V1_Record? = nil
+}
+
+package nonisolated struct Telemetry_V1_MappingsDryRunResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var results: [Telemetry_V1_DryRunResult] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_AssetsLoadRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the asset registry, YAML or JSON
+  package var content: String = String()
+
+  /// for messages, e.g. "assets.yaml"
+  package var name: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_AssetsLoadResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var assets: UInt32 = 0
+
+  package var drivers: UInt32 = 0
+
+  package var geofences: UInt32 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterFilter: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var provider: String = String()
+
+  package var reason: String = String()
+
+  package var vehicleID: String = String()
+
+  /// 0: no bound
+  package var receivedFromMs: Int64 = 0
+
+  /// 0: no bound
+  package var receivedToMs: Int64 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var id: String = String()
+
+  /// the raw record as received (vehicle may be empty)
+  package var record: Telemetry_V1_ProviderRecord {
+    get {_record ?? Telemetry_V1_ProviderRecord()}
+    set {_record = newValue}
+  }
+  /// Returns true if `record` has been explicitly set.
+  package var hasRecord: Bool {self._record != nil}
+  /// Clears the value of `record`. Subsequent reads from it will return its default value.
+  package mutating func clearRecord() {self._record = nil}
+
+  package var receivedAtMs: Int64 = 0
+
+  package var reason: String = String()
+
+  package var message: String = String()
+
+  package var mappingVersion: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _record: Telemetry_V1_ProviderRecord? = nil
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterListRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var filter: Telemetry_V1_DeadLetterFilter {
+    get {_filter ?? Telemetry_V1_DeadLetterFilter()}
+    set {_filter = newValue}
+  }
+  /// Returns true if `filter` has been explicitly set.
+  package var hasFilter: Bool {self._filter != nil}
+  /// Clears the value of `filter`. Subsequent reads from it will return its default value.
+  package mutating func clearFilter() {self._filter = nil}
+
+  /// the last id of the previous page
+  package var after: String = String()
+
+  /// 0: 100
+  package var limit: UInt32 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _filter: Telemetry_V1_DeadLetterFilter? = nil
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterListResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var entries: [Telemetry_V1_DeadLetterEntry] = []
+
+  /// empty on the last page
+  package var nextAfter: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterShowRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var id: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterShowResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var entry: Telemetry_V1_DeadLetterEntry {
+    get {_entry ?? Telemetry_V1_DeadLetterEntry()}
+    set {_entry = newValue}
+  }
+  /// Returns true if `entry` has been explicitly set.
+  package var hasEntry: Bool {self._entry != nil}
+  /// Clears the value of `entry`. Subsequent reads from it will return its default value.
+  package mutating func clearEntry() {self._entry = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _entry: Telemetry_V1_DeadLetterEntry? = nil
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterReplayRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// or, when empty, every entry the filter selects
+  package var ids: [String] = []
+
+  package var filter: Telemetry_V1_DeadLetterFilter {
+    get {_filter ?? Telemetry_V1_DeadLetterFilter()}
+    set {_filter = newValue}
+  }
+  /// Returns true if `filter` has been explicitly set.
+  package var hasFilter: Bool {self._filter != nil}
+  /// Clears the value of `filter`. Subsequent reads from it will return its default value.
+  package mutating func clearFilter() {self._filter = nil}
+
+  package var dryRun: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _filter: Telemetry_V1_DeadLetterFilter? = nil
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterReplayResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// stored and removed from the dead letters
+  package var replayed: UInt64 = 0
+
+  /// kept, with their new reason
+  package var stillFailing: UInt64 = 0
+
+  /// already stored; removed
+  package var duplicates: UInt64 = 0
+
+  package var failingByReason: [Telemetry_V1_CountByName] = []
+
+  package var dryRun: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterPurgeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// or, when empty, every entry the filter selects
+  package var ids: [String] = []
+
+  package var filter: Telemetry_V1_DeadLetterFilter {
+    get {_filter ?? Telemetry_V1_DeadLetterFilter()}
+    set {_filter = newValue}
+  }
+  /// Returns true if `filter` has been explicitly set.
+  package var hasFilter: Bool {self._filter != nil}
+  /// Clears the value of `filter`. Subsequent reads from it will return its default value.
+  package mutating func clearFilter() {self._filter = nil}
+
+  /// Required with an empty ids list and an empty filter: purges everything.
+  package var all: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _filter: Telemetry_V1_DeadLetterFilter? = nil
+}
+
+package nonisolated struct Telemetry_V1_DeadLetterPurgeResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var purged: UInt64 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_RemapRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var vehicleID: String = String()
+
+  package var fromMs: Int64 = 0
+
+  package var toMs: Int64 = 0
+
+  /// "provider@version" or "version" of a loaded mapping; empty: the active one.
+  package var mappingVersion: String = String()
+
+  package var dryRun: Bool = false
+
+  /// How many changed records to describe in the answer (0: 20).
+  package var maxChanges: UInt32 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_FieldChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var field: String = String()
+
+  /// unset: the field was absent
+  package var before: Telemetry_V1_Value {
+    get {_before ?? Telemetry_V1_Value()}
+    set {_before = newValue}
+  }
+  /// Returns true if `before` has been explicitly set.
+  package var hasBefore: Bool {self._before != nil}
+  /// Clears the value of `before`. Subsequent reads from it will return its default value.
+  package mutating func clearBefore() {self._before = nil}
+
+  /// unset: the field is gone
+  package var after: Telemetry_V1_Value {
+    get {_after ?? Telemetry_V1_Value()}
+    set {_after = newValue}
+  }
+  /// Returns true if `after` has been explicitly set.
+  package var hasAfter: Bool {self._after != nil}
+  /// Clears the value of `after`. Subsequent reads from it will return its default value.
+  package mutating func clearAfter() {self._after = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _before: Telemetry_V1_Value? = nil
+  fileprivate var _after: Telemetry_V1_Value? = nil
+}
+
+package nonisolated struct Telemetry_V1_RecordChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var timestampMs: Int64 = 0
+
+  package var mappingVersionBefore: String = String()
+
+  package var mappingVersionAfter: String = String()
+
+  package var changes: [Telemetry_V1_FieldChange] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_RemapResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var rawRecords: UInt64 = 0
+
+  package var changed: UInt64 = 0
+
+  package var unchanged: UInt64 = 0
+
+  /// raw records the mapping now refuses (dead-lettered unless dry_run)
+  package var failed: UInt64 = 0
+
+  package var changes: [Telemetry_V1_RecordChange] = []
+
+  package var dryRun: Bool = false
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2884,7 +4156,7 @@ nonisolated extension Telemetry_V1_PingResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".AdminRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0\u{1}backup\0\u{3}verify_backup\0\u{1}restore\0\u{1}retention\0\u{1}reopen\0\u{3}mappings_load\0\u{3}mappings_list\0\u{3}mappings_show\0\u{3}mappings_validate\0\u{3}mappings_dry_run\0\u{3}assets_load\0\u{3}dlq_list\0\u{3}dlq_show\0\u{3}dlq_replay\0\u{3}dlq_purge\0\u{1}remap\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2918,6 +4190,214 @@ nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftPro
           self.operation = .compact(v)
         }
       }()
+      case 3: try {
+        var v: Telemetry_V1_BackupRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .backup(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .backup(v)
+        }
+      }()
+      case 4: try {
+        var v: Telemetry_V1_VerifyBackupRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .verifyBackup(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .verifyBackup(v)
+        }
+      }()
+      case 5: try {
+        var v: Telemetry_V1_RestoreRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .restore(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .restore(v)
+        }
+      }()
+      case 6: try {
+        var v: Telemetry_V1_RetentionRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .retention(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .retention(v)
+        }
+      }()
+      case 7: try {
+        var v: Telemetry_V1_ReopenRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .reopen(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .reopen(v)
+        }
+      }()
+      case 8: try {
+        var v: Telemetry_V1_MappingsLoadRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .mappingsLoad(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .mappingsLoad(v)
+        }
+      }()
+      case 9: try {
+        var v: Telemetry_V1_MappingsListRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .mappingsList(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .mappingsList(v)
+        }
+      }()
+      case 10: try {
+        var v: Telemetry_V1_MappingsShowRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .mappingsShow(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .mappingsShow(v)
+        }
+      }()
+      case 11: try {
+        var v: Telemetry_V1_MappingsValidateRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .mappingsValidate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .mappingsValidate(v)
+        }
+      }()
+      case 12: try {
+        var v: Telemetry_V1_MappingsDryRunRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .mappingsDryRun(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .mappingsDryRun(v)
+        }
+      }()
+      case 13: try {
+        var v: Telemetry_V1_AssetsLoadRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .assetsLoad(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .assetsLoad(v)
+        }
+      }()
+      case 14: try {
+        var v: Telemetry_V1_DeadLetterListRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .dlqList(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .dlqList(v)
+        }
+      }()
+      case 15: try {
+        var v: Telemetry_V1_DeadLetterShowRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .dlqShow(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .dlqShow(v)
+        }
+      }()
+      case 16: try {
+        var v: Telemetry_V1_DeadLetterReplayRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .dlqReplay(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .dlqReplay(v)
+        }
+      }()
+      case 17: try {
+        var v: Telemetry_V1_DeadLetterPurgeRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .dlqPurge(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .dlqPurge(v)
+        }
+      }()
+      case 18: try {
+        var v: Telemetry_V1_RemapRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .remap(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .remap(v)
+        }
+      }()
       default: break
       }
     }
@@ -2937,6 +4417,70 @@ nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftPro
       guard case .compact(let v)? = self.operation else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     }()
+    case .backup?: try {
+      guard case .backup(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .verifyBackup?: try {
+      guard case .verifyBackup(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .restore?: try {
+      guard case .restore(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .retention?: try {
+      guard case .retention(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .reopen?: try {
+      guard case .reopen(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .mappingsLoad?: try {
+      guard case .mappingsLoad(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .mappingsList?: try {
+      guard case .mappingsList(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .mappingsShow?: try {
+      guard case .mappingsShow(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .mappingsValidate?: try {
+      guard case .mappingsValidate(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .mappingsDryRun?: try {
+      guard case .mappingsDryRun(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .assetsLoad?: try {
+      guard case .assetsLoad(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .dlqList?: try {
+      guard case .dlqList(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .dlqShow?: try {
+      guard case .dlqShow(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .dlqReplay?: try {
+      guard case .dlqReplay(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .dlqPurge?: try {
+      guard case .dlqPurge(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .remap?: try {
+      guard case .remap(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2951,7 +4495,7 @@ nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_AdminResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".AdminResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0\u{1}backup\0\u{3}verify_backup\0\u{1}restore\0\u{1}retention\0\u{1}reopen\0\u{3}mappings_load\0\u{3}mappings_list\0\u{3}mappings_show\0\u{3}mappings_validate\0\u{3}mappings_dry_run\0\u{3}assets_load\0\u{3}dlq_list\0\u{3}dlq_show\0\u{3}dlq_replay\0\u{3}dlq_purge\0\u{1}remap\0\u{2}\u{c}progress\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2985,6 +4529,227 @@ nonisolated extension Telemetry_V1_AdminResponse: SwiftProtobuf.Message, SwiftPr
           self.result = .compact(v)
         }
       }()
+      case 3: try {
+        var v: Telemetry_V1_BackupResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .backup(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .backup(v)
+        }
+      }()
+      case 4: try {
+        var v: Telemetry_V1_VerifyBackupResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .verifyBackup(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .verifyBackup(v)
+        }
+      }()
+      case 5: try {
+        var v: Telemetry_V1_RestoreResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .restore(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .restore(v)
+        }
+      }()
+      case 6: try {
+        var v: Telemetry_V1_RetentionResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .retention(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .retention(v)
+        }
+      }()
+      case 7: try {
+        var v: Telemetry_V1_ReopenResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .reopen(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .reopen(v)
+        }
+      }()
+      case 8: try {
+        var v: Telemetry_V1_MappingsLoadResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .mappingsLoad(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .mappingsLoad(v)
+        }
+      }()
+      case 9: try {
+        var v: Telemetry_V1_MappingsListResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .mappingsList(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .mappingsList(v)
+        }
+      }()
+      case 10: try {
+        var v: Telemetry_V1_MappingsShowResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .mappingsShow(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .mappingsShow(v)
+        }
+      }()
+      case 11: try {
+        var v: Telemetry_V1_MappingsValidateResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .mappingsValidate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .mappingsValidate(v)
+        }
+      }()
+      case 12: try {
+        var v: Telemetry_V1_MappingsDryRunResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .mappingsDryRun(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .mappingsDryRun(v)
+        }
+      }()
+      case 13: try {
+        var v: Telemetry_V1_AssetsLoadResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .assetsLoad(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .assetsLoad(v)
+        }
+      }()
+      case 14: try {
+        var v: Telemetry_V1_DeadLetterListResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .dlqList(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .dlqList(v)
+        }
+      }()
+      case 15: try {
+        var v: Telemetry_V1_DeadLetterShowResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .dlqShow(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .dlqShow(v)
+        }
+      }()
+      case 16: try {
+        var v: Telemetry_V1_DeadLetterReplayResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .dlqReplay(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .dlqReplay(v)
+        }
+      }()
+      case 17: try {
+        var v: Telemetry_V1_DeadLetterPurgeResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .dlqPurge(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .dlqPurge(v)
+        }
+      }()
+      case 18: try {
+        var v: Telemetry_V1_RemapResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .remap(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .remap(v)
+        }
+      }()
+      case 30: try {
+        var v: Telemetry_V1_Progress?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .progress(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .progress(v)
+        }
+      }()
       default: break
       }
     }
@@ -3004,6 +4769,74 @@ nonisolated extension Telemetry_V1_AdminResponse: SwiftProtobuf.Message, SwiftPr
       guard case .compact(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     }()
+    case .backup?: try {
+      guard case .backup(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .verifyBackup?: try {
+      guard case .verifyBackup(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .restore?: try {
+      guard case .restore(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .retention?: try {
+      guard case .retention(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .reopen?: try {
+      guard case .reopen(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .mappingsLoad?: try {
+      guard case .mappingsLoad(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .mappingsList?: try {
+      guard case .mappingsList(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .mappingsShow?: try {
+      guard case .mappingsShow(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .mappingsValidate?: try {
+      guard case .mappingsValidate(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .mappingsDryRun?: try {
+      guard case .mappingsDryRun(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .assetsLoad?: try {
+      guard case .assetsLoad(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .dlqList?: try {
+      guard case .dlqList(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .dlqShow?: try {
+      guard case .dlqShow(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .dlqReplay?: try {
+      guard case .dlqReplay(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .dlqPurge?: try {
+      guard case .dlqPurge(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .remap?: try {
+      guard case .remap(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .progress?: try {
+      guard case .progress(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -3016,28 +4849,9 @@ nonisolated extension Telemetry_V1_AdminResponse: SwiftProtobuf.Message, SwiftPr
   }
 }
 
-nonisolated extension Telemetry_V1_StatsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  package static let protoMessageName: String = _protobuf_package + ".StatsRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap()
-
-  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
-  }
-
-  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  package static func ==(lhs: Telemetry_V1_StatsRequest, rhs: Telemetry_V1_StatsRequest) -> Bool {
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  package static let protoMessageName: String = _protobuf_package + ".StatsResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}health\0\u{1}vehicles\0\u{1}records\0\u{3}disk_bytes\0\u{3}leveldb_stats\0")
+nonisolated extension Telemetry_V1_Progress: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".Progress"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}phase\0\u{1}done\0\u{1}total\0\u{1}unit\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3045,41 +4859,366 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.health) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.vehicles) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.records) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.diskBytes) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.leveldbStats) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self.phase) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.done) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.total) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.unit) }()
       default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.health.isEmpty {
-      try visitor.visitSingularStringField(value: self.health, fieldNumber: 1)
+    if !self.phase.isEmpty {
+      try visitor.visitSingularStringField(value: self.phase, fieldNumber: 1)
     }
-    if self.vehicles != 0 {
-      try visitor.visitSingularUInt64Field(value: self.vehicles, fieldNumber: 2)
+    if self.done != 0 {
+      try visitor.visitSingularUInt64Field(value: self.done, fieldNumber: 2)
     }
-    if self.records != 0 {
-      try visitor.visitSingularUInt64Field(value: self.records, fieldNumber: 3)
+    if self.total != 0 {
+      try visitor.visitSingularUInt64Field(value: self.total, fieldNumber: 3)
     }
-    if self.diskBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.diskBytes, fieldNumber: 4)
+    if !self.unit.isEmpty {
+      try visitor.visitSingularStringField(value: self.unit, fieldNumber: 4)
     }
-    if !self.leveldbStats.isEmpty {
-      try visitor.visitSingularStringField(value: self.leveldbStats, fieldNumber: 5)
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_Progress, rhs: Telemetry_V1_Progress) -> Bool {
+    if lhs.phase != rhs.phase {return false}
+    if lhs.done != rhs.done {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.unit != rhs.unit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_StatsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".StatsRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}top_vehicles\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.topVehicles) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.topVehicles != 0 {
+      try visitor.visitSingularUInt32Field(value: self.topVehicles, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_StatsRequest, rhs: Telemetry_V1_StatsRequest) -> Bool {
+    if lhs.topVehicles != rhs.topVehicles {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_KeyspaceStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".KeyspaceStats"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}entries\0\u{3}approximate_bytes\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.entries) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.approximateBytes) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.entries != 0 {
+      try visitor.visitSingularUInt64Field(value: self.entries, fieldNumber: 2)
+    }
+    if self.approximateBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.approximateBytes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_KeyspaceStats, rhs: Telemetry_V1_KeyspaceStats) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs.approximateBytes != rhs.approximateBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_LevelStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".LevelStats"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}level\0\u{1}files\0\u{1}bytes\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.level) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.files) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.bytes) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.level != 0 {
+      try visitor.visitSingularUInt32Field(value: self.level, fieldNumber: 1)
+    }
+    if self.files != 0 {
+      try visitor.visitSingularUInt32Field(value: self.files, fieldNumber: 2)
+    }
+    if self.bytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_LevelStats, rhs: Telemetry_V1_LevelStats) -> Bool {
+    if lhs.level != rhs.level {return false}
+    if lhs.files != rhs.files {return false}
+    if lhs.bytes != rhs.bytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_CountByName: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".CountByName"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}count\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_CountByName, rhs: Telemetry_V1_CountByName) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".StatsResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}health\0\u{1}vehicles\0\u{1}records\0\u{3}disk_bytes\0\u{3}leveldb_stats\0\u{1}keyspaces\0\u{1}levels\0\u{3}top_vehicles\0\u{3}memory_bytes\0\u{3}records_ingested\0\u{3}records_rejected\0\u{3}records_late\0\u{3}ingest_records_per_second\0\u{3}reject_records_per_second\0\u{3}dead_letters_by_reason\0\u{3}active_mappings\0\u{3}dead_letters\0\u{3}pending_compaction_bytes\0")
+
+  fileprivate class _StorageClass {
+    var _health: String = String()
+    var _vehicles: UInt64 = 0
+    var _records: UInt64 = 0
+    var _diskBytes: UInt64 = 0
+    var _leveldbStats: String = String()
+    var _keyspaces: [Telemetry_V1_KeyspaceStats] = []
+    var _levels: [Telemetry_V1_LevelStats] = []
+    var _topVehicles: [Telemetry_V1_VehicleSummary] = []
+    var _memoryBytes: UInt64 = 0
+    var _recordsIngested: UInt64 = 0
+    var _recordsRejected: UInt64 = 0
+    var _recordsLate: UInt64 = 0
+    var _ingestRecordsPerSecond: Double = 0
+    var _rejectRecordsPerSecond: Double = 0
+    var _deadLettersByReason: [Telemetry_V1_CountByName] = []
+    var _activeMappings: [Telemetry_V1_CountByName] = []
+    var _deadLetters: UInt64 = 0
+    var _pendingCompactionBytes: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _health = source._health
+      _vehicles = source._vehicles
+      _records = source._records
+      _diskBytes = source._diskBytes
+      _leveldbStats = source._leveldbStats
+      _keyspaces = source._keyspaces
+      _levels = source._levels
+      _topVehicles = source._topVehicles
+      _memoryBytes = source._memoryBytes
+      _recordsIngested = source._recordsIngested
+      _recordsRejected = source._recordsRejected
+      _recordsLate = source._recordsLate
+      _ingestRecordsPerSecond = source._ingestRecordsPerSecond
+      _rejectRecordsPerSecond = source._rejectRecordsPerSecond
+      _deadLettersByReason = source._deadLettersByReason
+      _activeMappings = source._activeMappings
+      _deadLetters = source._deadLetters
+      _pendingCompactionBytes = source._pendingCompactionBytes
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._health) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._vehicles) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._records) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskBytes) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._leveldbStats) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._keyspaces) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._levels) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._topVehicles) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._memoryBytes) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._recordsIngested) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._recordsRejected) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._recordsLate) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._ingestRecordsPerSecond) }()
+        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._rejectRecordsPerSecond) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._deadLettersByReason) }()
+        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._activeMappings) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._deadLetters) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._pendingCompactionBytes) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._health.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._health, fieldNumber: 1)
+      }
+      if _storage._vehicles != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._vehicles, fieldNumber: 2)
+      }
+      if _storage._records != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._records, fieldNumber: 3)
+      }
+      if _storage._diskBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._diskBytes, fieldNumber: 4)
+      }
+      if !_storage._leveldbStats.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._leveldbStats, fieldNumber: 5)
+      }
+      if !_storage._keyspaces.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._keyspaces, fieldNumber: 6)
+      }
+      if !_storage._levels.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._levels, fieldNumber: 7)
+      }
+      if !_storage._topVehicles.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._topVehicles, fieldNumber: 8)
+      }
+      if _storage._memoryBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._memoryBytes, fieldNumber: 9)
+      }
+      if _storage._recordsIngested != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._recordsIngested, fieldNumber: 10)
+      }
+      if _storage._recordsRejected != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._recordsRejected, fieldNumber: 11)
+      }
+      if _storage._recordsLate != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._recordsLate, fieldNumber: 12)
+      }
+      if _storage._ingestRecordsPerSecond.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._ingestRecordsPerSecond, fieldNumber: 13)
+      }
+      if _storage._rejectRecordsPerSecond.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._rejectRecordsPerSecond, fieldNumber: 14)
+      }
+      if !_storage._deadLettersByReason.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._deadLettersByReason, fieldNumber: 15)
+      }
+      if !_storage._activeMappings.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._activeMappings, fieldNumber: 16)
+      }
+      if _storage._deadLetters != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._deadLetters, fieldNumber: 17)
+      }
+      if _storage._pendingCompactionBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._pendingCompactionBytes, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Telemetry_V1_StatsResponse, rhs: Telemetry_V1_StatsResponse) -> Bool {
-    if lhs.health != rhs.health {return false}
-    if lhs.vehicles != rhs.vehicles {return false}
-    if lhs.records != rhs.records {return false}
-    if lhs.diskBytes != rhs.diskBytes {return false}
-    if lhs.leveldbStats != rhs.leveldbStats {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._health != rhs_storage._health {return false}
+        if _storage._vehicles != rhs_storage._vehicles {return false}
+        if _storage._records != rhs_storage._records {return false}
+        if _storage._diskBytes != rhs_storage._diskBytes {return false}
+        if _storage._leveldbStats != rhs_storage._leveldbStats {return false}
+        if _storage._keyspaces != rhs_storage._keyspaces {return false}
+        if _storage._levels != rhs_storage._levels {return false}
+        if _storage._topVehicles != rhs_storage._topVehicles {return false}
+        if _storage._memoryBytes != rhs_storage._memoryBytes {return false}
+        if _storage._recordsIngested != rhs_storage._recordsIngested {return false}
+        if _storage._recordsRejected != rhs_storage._recordsRejected {return false}
+        if _storage._recordsLate != rhs_storage._recordsLate {return false}
+        if _storage._ingestRecordsPerSecond != rhs_storage._ingestRecordsPerSecond {return false}
+        if _storage._rejectRecordsPerSecond != rhs_storage._rejectRecordsPerSecond {return false}
+        if _storage._deadLettersByReason != rhs_storage._deadLettersByReason {return false}
+        if _storage._activeMappings != rhs_storage._activeMappings {return false}
+        if _storage._deadLetters != rhs_storage._deadLetters {return false}
+        if _storage._pendingCompactionBytes != rhs_storage._pendingCompactionBytes {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3087,7 +5226,7 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Telemetry_V1_CompactRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".CompactRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keyspace\0\u{3}seal_all\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keyspace\0\u{3}seal_all\0\u{3}vehicle_id\0\u{3}from_ms\0\u{3}to_ms\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3097,6 +5236,9 @@ nonisolated extension Telemetry_V1_CompactRequest: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.keyspace) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.sealAll) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.vehicleID) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.fromMs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.toMs) }()
       default: break
       }
     }
@@ -3109,12 +5251,24 @@ nonisolated extension Telemetry_V1_CompactRequest: SwiftProtobuf.Message, SwiftP
     if self.sealAll != false {
       try visitor.visitSingularBoolField(value: self.sealAll, fieldNumber: 2)
     }
+    if !self.vehicleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.vehicleID, fieldNumber: 3)
+    }
+    if self.fromMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromMs, fieldNumber: 4)
+    }
+    if self.toMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.toMs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Telemetry_V1_CompactRequest, rhs: Telemetry_V1_CompactRequest) -> Bool {
     if lhs.keyspace != rhs.keyspace {return false}
     if lhs.sealAll != rhs.sealAll {return false}
+    if lhs.vehicleID != rhs.vehicleID {return false}
+    if lhs.fromMs != rhs.fromMs {return false}
+    if lhs.toMs != rhs.toMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3155,6 +5309,1694 @@ nonisolated extension Telemetry_V1_CompactResponse: SwiftProtobuf.Message, Swift
     if lhs.bytesBefore != rhs.bytesBefore {return false}
     if lhs.bytesAfter != rhs.bytesAfter {return false}
     if lhs.seconds != rhs.seconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_ReopenRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ReopenRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_ReopenRequest, rhs: Telemetry_V1_ReopenRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_ReopenResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ReopenResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}health\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.health) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.health.isEmpty {
+      try visitor.visitSingularStringField(value: self.health, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_ReopenResponse, rhs: Telemetry_V1_ReopenResponse) -> Bool {
+    if lhs.health != rhs.health {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_BackupRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BackupRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}destination\0\u{1}base\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.destination) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.base) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.destination.isEmpty {
+      try visitor.visitSingularStringField(value: self.destination, fieldNumber: 1)
+    }
+    if !self.base.isEmpty {
+      try visitor.visitSingularStringField(value: self.base, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_BackupRequest, rhs: Telemetry_V1_BackupRequest) -> Bool {
+    if lhs.destination != rhs.destination {return false}
+    if lhs.base != rhs.base {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_BackupFile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BackupFile"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}bytes\0\u{1}sha256\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.bytes) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.sha256) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.bytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytes, fieldNumber: 2)
+    }
+    if !self.sha256.isEmpty {
+      try visitor.visitSingularStringField(value: self.sha256, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_BackupFile, rhs: Telemetry_V1_BackupFile) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.bytes != rhs.bytes {return false}
+    if lhs.sha256 != rhs.sha256 {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_BackupManifest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BackupManifest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}snapshot_time_ms\0\u{1}keyspaces\0\u{1}files\0\u{3}content_hash\0\u{3}server_version\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.formatVersion) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.snapshotTimeMs) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.keyspaces) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.files) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.contentHash) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.serverVersion) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.formatVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.formatVersion, fieldNumber: 1)
+    }
+    if self.snapshotTimeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.snapshotTimeMs, fieldNumber: 2)
+    }
+    if !self.keyspaces.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keyspaces, fieldNumber: 3)
+    }
+    if !self.files.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.files, fieldNumber: 4)
+    }
+    if !self.contentHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.contentHash, fieldNumber: 5)
+    }
+    if !self.serverVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.serverVersion, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_BackupManifest, rhs: Telemetry_V1_BackupManifest) -> Bool {
+    if lhs.formatVersion != rhs.formatVersion {return false}
+    if lhs.snapshotTimeMs != rhs.snapshotTimeMs {return false}
+    if lhs.keyspaces != rhs.keyspaces {return false}
+    if lhs.files != rhs.files {return false}
+    if lhs.contentHash != rhs.contentHash {return false}
+    if lhs.serverVersion != rhs.serverVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_BackupResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BackupResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}manifest\0\u{1}seconds\0\u{1}bytes\0\u{3}reused_bytes\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._manifest) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.bytes) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.reusedBytes) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 1)
+    }
+    try { if let v = self._manifest {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 3)
+    }
+    if self.bytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytes, fieldNumber: 4)
+    }
+    if self.reusedBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.reusedBytes, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_BackupResponse, rhs: Telemetry_V1_BackupResponse) -> Bool {
+    if lhs.path != rhs.path {return false}
+    if lhs._manifest != rhs._manifest {return false}
+    if lhs.seconds != rhs.seconds {return false}
+    if lhs.bytes != rhs.bytes {return false}
+    if lhs.reusedBytes != rhs.reusedBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_VerifyBackupRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".VerifyBackupRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}deep\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.deep) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 1)
+    }
+    if self.deep != false {
+      try visitor.visitSingularBoolField(value: self.deep, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_VerifyBackupRequest, rhs: Telemetry_V1_VerifyBackupRequest) -> Bool {
+    if lhs.path != rhs.path {return false}
+    if lhs.deep != rhs.deep {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_VerifyBackupResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".VerifyBackupResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ok\0\u{1}problems\0\u{1}manifest\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.ok) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.problems) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._manifest) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.ok != false {
+      try visitor.visitSingularBoolField(value: self.ok, fieldNumber: 1)
+    }
+    if !self.problems.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.problems, fieldNumber: 2)
+    }
+    try { if let v = self._manifest {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_VerifyBackupResponse, rhs: Telemetry_V1_VerifyBackupResponse) -> Bool {
+    if lhs.ok != rhs.ok {return false}
+    if lhs.problems != rhs.problems {return false}
+    if lhs._manifest != rhs._manifest {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_RestoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RestoreRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}backup\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.backup) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.backup.isEmpty {
+      try visitor.visitSingularStringField(value: self.backup, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_RestoreRequest, rhs: Telemetry_V1_RestoreRequest) -> Bool {
+    if lhs.backup != rhs.backup {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_RestoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RestoreResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}previous_data\0\u{3}content_hash\0\u{1}seconds\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.previousData) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.contentHash) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.previousData.isEmpty {
+      try visitor.visitSingularStringField(value: self.previousData, fieldNumber: 1)
+    }
+    if !self.contentHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.contentHash, fieldNumber: 2)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_RestoreResponse, rhs: Telemetry_V1_RestoreResponse) -> Bool {
+    if lhs.previousData != rhs.previousData {return false}
+    if lhs.contentHash != rhs.contentHash {return false}
+    if lhs.seconds != rhs.seconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_RetentionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RetentionRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}canonical_ms\0\u{3}raw_ms\0\u{3}dead_letters_ms\0\u{3}dry_run\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.canonicalMs) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.rawMs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.deadLettersMs) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.canonicalMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.canonicalMs, fieldNumber: 1)
+    }
+    if self.rawMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.rawMs, fieldNumber: 2)
+    }
+    if self.deadLettersMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.deadLettersMs, fieldNumber: 3)
+    }
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_RetentionRequest, rhs: Telemetry_V1_RetentionRequest) -> Bool {
+    if lhs.canonicalMs != rhs.canonicalMs {return false}
+    if lhs.rawMs != rhs.rawMs {return false}
+    if lhs.deadLettersMs != rhs.deadLettersMs {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_RetentionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RetentionResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}now_ms\0\u{3}canonical_partitions\0\u{3}canonical_records\0\u{3}raw_records\0\u{3}dead_letters\0\u{3}dry_run\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.nowMs) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.canonicalPartitions) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.canonicalRecords) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.rawRecords) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.deadLetters) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.nowMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.nowMs, fieldNumber: 1)
+    }
+    if self.canonicalPartitions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.canonicalPartitions, fieldNumber: 2)
+    }
+    if self.canonicalRecords != 0 {
+      try visitor.visitSingularUInt64Field(value: self.canonicalRecords, fieldNumber: 3)
+    }
+    if self.rawRecords != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rawRecords, fieldNumber: 4)
+    }
+    if self.deadLetters != 0 {
+      try visitor.visitSingularUInt64Field(value: self.deadLetters, fieldNumber: 5)
+    }
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_RetentionResponse, rhs: Telemetry_V1_RetentionResponse) -> Bool {
+    if lhs.nowMs != rhs.nowMs {return false}
+    if lhs.canonicalPartitions != rhs.canonicalPartitions {return false}
+    if lhs.canonicalRecords != rhs.canonicalRecords {return false}
+    if lhs.rawRecords != rhs.rawRecords {return false}
+    if lhs.deadLetters != rhs.deadLetters {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingFileContent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingFileContent"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}yaml\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.yaml) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.yaml.isEmpty {
+      try visitor.visitSingularStringField(value: self.yaml, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingFileContent, rhs: Telemetry_V1_MappingFileContent) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.yaml != rhs.yaml {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingProblem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingProblem"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}file\0\u{1}mapping\0\u{1}reason\0\u{1}message\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.file) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.mapping) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.file.isEmpty {
+      try visitor.visitSingularStringField(value: self.file, fieldNumber: 1)
+    }
+    if !self.mapping.isEmpty {
+      try visitor.visitSingularStringField(value: self.mapping, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingProblem, rhs: Telemetry_V1_MappingProblem) -> Bool {
+    if lhs.file != rhs.file {return false}
+    if lhs.mapping != rhs.mapping {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsLoadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsLoadRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}files\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.files) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.files.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.files, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsLoadRequest, rhs: Telemetry_V1_MappingsLoadRequest) -> Bool {
+    if lhs.files != rhs.files {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingSummary"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}provider\0\u{1}version\0\u{1}file\0\u{1}mappings\0\u{3}loaded_at_ms\0\u{1}origin\0\u{1}active\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.provider) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.file) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.mappings) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.loadedAtMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.origin) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.active) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 1)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
+    }
+    if !self.file.isEmpty {
+      try visitor.visitSingularStringField(value: self.file, fieldNumber: 3)
+    }
+    if self.mappings != 0 {
+      try visitor.visitSingularUInt32Field(value: self.mappings, fieldNumber: 4)
+    }
+    if self.loadedAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.loadedAtMs, fieldNumber: 5)
+    }
+    if !self.origin.isEmpty {
+      try visitor.visitSingularStringField(value: self.origin, fieldNumber: 6)
+    }
+    if self.active != false {
+      try visitor.visitSingularBoolField(value: self.active, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingSummary, rhs: Telemetry_V1_MappingSummary) -> Bool {
+    if lhs.provider != rhs.provider {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.file != rhs.file {return false}
+    if lhs.mappings != rhs.mappings {return false}
+    if lhs.loadedAtMs != rhs.loadedAtMs {return false}
+    if lhs.origin != rhs.origin {return false}
+    if lhs.active != rhs.active {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsLoadResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsLoadResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}problems\0\u{1}activated\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.problems) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.activated) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.problems.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.problems, fieldNumber: 1)
+    }
+    if !self.activated.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.activated, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsLoadResponse, rhs: Telemetry_V1_MappingsLoadResponse) -> Bool {
+    if lhs.problems != rhs.problems {return false}
+    if lhs.activated != rhs.activated {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsListRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsListRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsListRequest, rhs: Telemetry_V1_MappingsListRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsListResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsListResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}mappings\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.mappings) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.mappings.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.mappings, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsListResponse, rhs: Telemetry_V1_MappingsListResponse) -> Bool {
+    if lhs.mappings != rhs.mappings {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsShowRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsShowRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}provider\0\u{1}version\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.provider) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 1)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsShowRequest, rhs: Telemetry_V1_MappingsShowRequest) -> Bool {
+    if lhs.provider != rhs.provider {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsShowResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsShowResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summary\0\u{1}yaml\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._summary) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.yaml) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._summary {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.yaml.isEmpty {
+      try visitor.visitSingularStringField(value: self.yaml, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsShowResponse, rhs: Telemetry_V1_MappingsShowResponse) -> Bool {
+    if lhs._summary != rhs._summary {return false}
+    if lhs.yaml != rhs.yaml {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsValidateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsValidateRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}files\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.files) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.files.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.files, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsValidateRequest, rhs: Telemetry_V1_MappingsValidateRequest) -> Bool {
+    if lhs.files != rhs.files {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsValidateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsValidateResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}problems\0\u{1}valid\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.problems) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.valid) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.problems.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.problems, fieldNumber: 1)
+    }
+    if !self.valid.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.valid, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsValidateResponse, rhs: Telemetry_V1_MappingsValidateResponse) -> Bool {
+    if lhs.problems != rhs.problems {return false}
+    if lhs.valid != rhs.valid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsDryRunRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsDryRunRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}files\0\u{1}records\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.files) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.files.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.files, fieldNumber: 1)
+    }
+    if !self.records.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsDryRunRequest, rhs: Telemetry_V1_MappingsDryRunRequest) -> Bool {
+    if lhs.files != rhs.files {return false}
+    if lhs.records != rhs.records {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DryRunResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DryRunResult"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}record\0\u{1}reason\0\u{1}message\0\u{3}field_errors\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._record) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.fieldErrors) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
+    }
+    try { if let v = self._record {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
+    }
+    if !self.fieldErrors.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.fieldErrors, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DryRunResult, rhs: Telemetry_V1_DryRunResult) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs._record != rhs._record {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.fieldErrors != rhs.fieldErrors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsDryRunResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsDryRunResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsDryRunResponse, rhs: Telemetry_V1_MappingsDryRunResponse) -> Bool {
+    if lhs.results != rhs.results {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_AssetsLoadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".AssetsLoadRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}content\0\u{1}name\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.content) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.content.isEmpty {
+      try visitor.visitSingularStringField(value: self.content, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_AssetsLoadRequest, rhs: Telemetry_V1_AssetsLoadRequest) -> Bool {
+    if lhs.content != rhs.content {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_AssetsLoadResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".AssetsLoadResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}assets\0\u{1}drivers\0\u{1}geofences\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.assets) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.drivers) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.geofences) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.assets != 0 {
+      try visitor.visitSingularUInt32Field(value: self.assets, fieldNumber: 1)
+    }
+    if self.drivers != 0 {
+      try visitor.visitSingularUInt32Field(value: self.drivers, fieldNumber: 2)
+    }
+    if self.geofences != 0 {
+      try visitor.visitSingularUInt32Field(value: self.geofences, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_AssetsLoadResponse, rhs: Telemetry_V1_AssetsLoadResponse) -> Bool {
+    if lhs.assets != rhs.assets {return false}
+    if lhs.drivers != rhs.drivers {return false}
+    if lhs.geofences != rhs.geofences {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterFilter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterFilter"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}provider\0\u{1}reason\0\u{3}vehicle_id\0\u{3}received_from_ms\0\u{3}received_to_ms\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.provider) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.vehicleID) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.receivedFromMs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.receivedToMs) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    if !self.vehicleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.vehicleID, fieldNumber: 3)
+    }
+    if self.receivedFromMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedFromMs, fieldNumber: 4)
+    }
+    if self.receivedToMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedToMs, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterFilter, rhs: Telemetry_V1_DeadLetterFilter) -> Bool {
+    if lhs.provider != rhs.provider {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.vehicleID != rhs.vehicleID {return false}
+    if lhs.receivedFromMs != rhs.receivedFromMs {return false}
+    if lhs.receivedToMs != rhs.receivedToMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterEntry"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}record\0\u{3}received_at_ms\0\u{1}reason\0\u{1}message\0\u{3}mapping_version\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._record) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.receivedAtMs) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.mappingVersion) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try { if let v = self._record {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.receivedAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.receivedAtMs, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 5)
+    }
+    if !self.mappingVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.mappingVersion, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterEntry, rhs: Telemetry_V1_DeadLetterEntry) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs._record != rhs._record {return false}
+    if lhs.receivedAtMs != rhs.receivedAtMs {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.mappingVersion != rhs.mappingVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterListRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterListRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}filter\0\u{1}after\0\u{1}limit\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._filter) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.after) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._filter {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.after.isEmpty {
+      try visitor.visitSingularStringField(value: self.after, fieldNumber: 2)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterListRequest, rhs: Telemetry_V1_DeadLetterListRequest) -> Bool {
+    if lhs._filter != rhs._filter {return false}
+    if lhs.after != rhs.after {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterListResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterListResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{3}next_after\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextAfter) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    if !self.nextAfter.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextAfter, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterListResponse, rhs: Telemetry_V1_DeadLetterListResponse) -> Bool {
+    if lhs.entries != rhs.entries {return false}
+    if lhs.nextAfter != rhs.nextAfter {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterShowRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterShowRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterShowRequest, rhs: Telemetry_V1_DeadLetterShowRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterShowResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterShowResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entry\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._entry) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._entry {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterShowResponse, rhs: Telemetry_V1_DeadLetterShowResponse) -> Bool {
+    if lhs._entry != rhs._entry {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterReplayRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterReplayRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ids\0\u{1}filter\0\u{3}dry_run\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.ids) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._filter) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.ids.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.ids, fieldNumber: 1)
+    }
+    try { if let v = self._filter {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterReplayRequest, rhs: Telemetry_V1_DeadLetterReplayRequest) -> Bool {
+    if lhs.ids != rhs.ids {return false}
+    if lhs._filter != rhs._filter {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterReplayResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterReplayResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replayed\0\u{3}still_failing\0\u{1}duplicates\0\u{3}failing_by_reason\0\u{3}dry_run\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.replayed) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.stillFailing) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.duplicates) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.failingByReason) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.replayed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.replayed, fieldNumber: 1)
+    }
+    if self.stillFailing != 0 {
+      try visitor.visitSingularUInt64Field(value: self.stillFailing, fieldNumber: 2)
+    }
+    if self.duplicates != 0 {
+      try visitor.visitSingularUInt64Field(value: self.duplicates, fieldNumber: 3)
+    }
+    if !self.failingByReason.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.failingByReason, fieldNumber: 4)
+    }
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterReplayResponse, rhs: Telemetry_V1_DeadLetterReplayResponse) -> Bool {
+    if lhs.replayed != rhs.replayed {return false}
+    if lhs.stillFailing != rhs.stillFailing {return false}
+    if lhs.duplicates != rhs.duplicates {return false}
+    if lhs.failingByReason != rhs.failingByReason {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterPurgeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterPurgeRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ids\0\u{1}filter\0\u{1}all\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.ids) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._filter) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.all) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.ids.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.ids, fieldNumber: 1)
+    }
+    try { if let v = self._filter {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.all != false {
+      try visitor.visitSingularBoolField(value: self.all, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterPurgeRequest, rhs: Telemetry_V1_DeadLetterPurgeRequest) -> Bool {
+    if lhs.ids != rhs.ids {return false}
+    if lhs._filter != rhs._filter {return false}
+    if lhs.all != rhs.all {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_DeadLetterPurgeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".DeadLetterPurgeResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}purged\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.purged) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.purged != 0 {
+      try visitor.visitSingularUInt64Field(value: self.purged, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_DeadLetterPurgeResponse, rhs: Telemetry_V1_DeadLetterPurgeResponse) -> Bool {
+    if lhs.purged != rhs.purged {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_RemapRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RemapRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vehicle_id\0\u{3}from_ms\0\u{3}to_ms\0\u{3}mapping_version\0\u{3}dry_run\0\u{3}max_changes\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.vehicleID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.fromMs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.toMs) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.mappingVersion) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.maxChanges) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.vehicleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.vehicleID, fieldNumber: 1)
+    }
+    if self.fromMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromMs, fieldNumber: 2)
+    }
+    if self.toMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.toMs, fieldNumber: 3)
+    }
+    if !self.mappingVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.mappingVersion, fieldNumber: 4)
+    }
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 5)
+    }
+    if self.maxChanges != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxChanges, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_RemapRequest, rhs: Telemetry_V1_RemapRequest) -> Bool {
+    if lhs.vehicleID != rhs.vehicleID {return false}
+    if lhs.fromMs != rhs.fromMs {return false}
+    if lhs.toMs != rhs.toMs {return false}
+    if lhs.mappingVersion != rhs.mappingVersion {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.maxChanges != rhs.maxChanges {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_FieldChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".FieldChange"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}field\0\u{1}before\0\u{1}after\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.field) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._before) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._after) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.field.isEmpty {
+      try visitor.visitSingularStringField(value: self.field, fieldNumber: 1)
+    }
+    try { if let v = self._before {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._after {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_FieldChange, rhs: Telemetry_V1_FieldChange) -> Bool {
+    if lhs.field != rhs.field {return false}
+    if lhs._before != rhs._before {return false}
+    if lhs._after != rhs._after {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_RecordChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RecordChange"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_ms\0\u{3}mapping_version_before\0\u{3}mapping_version_after\0\u{1}changes\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.timestampMs) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.mappingVersionBefore) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.mappingVersionAfter) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.timestampMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestampMs, fieldNumber: 1)
+    }
+    if !self.mappingVersionBefore.isEmpty {
+      try visitor.visitSingularStringField(value: self.mappingVersionBefore, fieldNumber: 2)
+    }
+    if !self.mappingVersionAfter.isEmpty {
+      try visitor.visitSingularStringField(value: self.mappingVersionAfter, fieldNumber: 3)
+    }
+    if !self.changes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_RecordChange, rhs: Telemetry_V1_RecordChange) -> Bool {
+    if lhs.timestampMs != rhs.timestampMs {return false}
+    if lhs.mappingVersionBefore != rhs.mappingVersionBefore {return false}
+    if lhs.mappingVersionAfter != rhs.mappingVersionAfter {return false}
+    if lhs.changes != rhs.changes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RemapResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}raw_records\0\u{1}changed\0\u{1}unchanged\0\u{1}failed\0\u{1}changes\0\u{3}dry_run\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.rawRecords) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.changed) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.unchanged) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.failed) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.rawRecords != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rawRecords, fieldNumber: 1)
+    }
+    if self.changed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.changed, fieldNumber: 2)
+    }
+    if self.unchanged != 0 {
+      try visitor.visitSingularUInt64Field(value: self.unchanged, fieldNumber: 3)
+    }
+    if self.failed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.failed, fieldNumber: 4)
+    }
+    if !self.changes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 5)
+    }
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_RemapResponse, rhs: Telemetry_V1_RemapResponse) -> Bool {
+    if lhs.rawRecords != rhs.rawRecords {return false}
+    if lhs.changed != rhs.changed {return false}
+    if lhs.unchanged != rhs.unchanged {return false}
+    if lhs.failed != rhs.failed {return false}
+    if lhs.changes != rhs.changes {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
