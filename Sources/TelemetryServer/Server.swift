@@ -39,17 +39,18 @@ public final class Server: Service {
 
     /// Opens the listener.
     /// - Parameters:
-    ///   - pipeline: maps provider records to canonical ones (`IdentityPipeline` until mappings are configured).
+    ///   - mappings: the mappings applied while ingesting; nil stores provider fields as they
+    ///     come (the identity mapping).
     ///   - metrics: where counters go; defaults to the process's metrics system.
     /// - Throws: `ConfigurationError` for inconsistent settings; NIO's error when the address cannot be bound.
     public static func bind(
-        configuration: ServerConfiguration, store: TelemetryStore, pipeline: any IngestPipeline = IdentityPipeline(),
+        configuration: ServerConfiguration, store: TelemetryStore, mappings: MappingService? = nil,
         metrics: ServerMetrics = ServerMetrics(), logger: Logger
     ) async throws -> Server {
         try configuration.validate()
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let dispatcher = RequestDispatcher(
-            store: store, configuration: configuration, pipeline: pipeline, threadPool: .singleton, metrics: metrics,
+            store: store, configuration: configuration, mappings: mappings, threadPool: .singleton, metrics: metrics,
             logger: logger)
         let handler = ConnectionHandler(dispatcher: dispatcher, registry: registry, logger: logger)
         let maxFrame = configuration.maxFrameBytes

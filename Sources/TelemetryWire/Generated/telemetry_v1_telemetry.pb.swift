@@ -720,8 +720,15 @@ package nonisolated struct Telemetry_V1_IngestResponse: Sendable {
   /// Clears the value of `committedSequence`. Subsequent reads from it will return its default value.
   package mutating func clearCommittedSequence() {self._committedSequence = nil}
 
-  /// Records kept in the dead-letter store because they could not be mapped.
+  /// Records kept in the dead-letter store because they could not be mapped (or had no
+  /// vehicle id or timestamp): stored, not to be re-sent; an operator replays them after a
+  /// mapping fix (`telemetryctl admin dlq replay`).
   package var deadLettered: UInt32 = 0
+
+  /// Which records were dead-lettered: index, the status they would have had (9
+  /// FAILED_PRECONDITION: no mapping for the provider; 3 INVALID_ARGUMENT: the record
+  /// itself), and "records[<i>]: dead-lettered: <reason code>: <message>".
+  package var deadLetters: [Telemetry_V1_RejectedRecord] = []
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2296,7 +2303,7 @@ package nonisolated struct Telemetry_V1_DeadLetterReplayResponse: Sendable {
   /// stored and removed from the dead letters
   package var replayed: UInt64 = 0
 
-  /// kept, with their new reason
+  /// kept as they are; their new reasons are counted below
   package var stillFailing: UInt64 = 0
 
   /// already stored; removed
@@ -3422,7 +3429,7 @@ nonisolated extension Telemetry_V1_RejectedRecord: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".IngestResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}duplicates\0\u{1}rejected\0\u{1}durability\0\u{3}committed_sequence\0\u{3}dead_lettered\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}duplicates\0\u{1}rejected\0\u{1}durability\0\u{3}committed_sequence\0\u{3}dead_lettered\0\u{3}dead_letters\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3436,6 +3443,7 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularEnumField(value: &self.durability) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self._committedSequence) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.deadLettered) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.deadLetters) }()
       default: break
       }
     }
@@ -3464,6 +3472,9 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
     if self.deadLettered != 0 {
       try visitor.visitSingularUInt32Field(value: self.deadLettered, fieldNumber: 6)
     }
+    if !self.deadLetters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.deadLetters, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3474,6 +3485,7 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
     if lhs.durability != rhs.durability {return false}
     if lhs._committedSequence != rhs._committedSequence {return false}
     if lhs.deadLettered != rhs.deadLettered {return false}
+    if lhs.deadLetters != rhs.deadLetters {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
