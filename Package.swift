@@ -110,6 +110,7 @@ let package = Package(
             name: "telemetryd",
             dependencies: [
                 "TelemetryServer",
+                "TelemetryMapping",
                 "TelemetryStorage",
                 "TelemetryCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

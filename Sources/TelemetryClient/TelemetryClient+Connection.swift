@@ -19,6 +19,8 @@ extension TelemetryClient {
         var generation: Int
         var frames: [Telemetry_V1_ResponseEnvelope] = []
         var deadline: Scheduled<Void>? = nil
+        /// Told about each progress frame of a long admin request.
+        var onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
     }
 
     enum LinkState {

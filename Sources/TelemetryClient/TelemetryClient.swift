@@ -179,21 +179,25 @@ public final class TelemetryClient: Sendable {
         }
     }
 
-    private func callOnce(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) async throws -> [Telemetry_V1_ResponseEnvelope] {
+    func callOnce(
+        _ body: Telemetry_V1_RequestEnvelope.OneOf_Body, onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+    ) async throws -> [Telemetry_V1_ResponseEnvelope] {
         let link = try await connection()
         var envelope = Telemetry_V1_RequestEnvelope()
         envelope.body = body
-        return try await send(envelope, on: link)
+        return try await send(envelope, on: link, onProgress: onProgress)
     }
 
     /// Writes `envelope` (numbering it) on `link` and waits for its whole answer.
-    func send(_ envelope: Telemetry_V1_RequestEnvelope, on link: Link) async throws -> [Telemetry_V1_ResponseEnvelope] {
+    func send(
+        _ envelope: Telemetry_V1_RequestEnvelope, on link: Link, onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+    ) async throws -> [Telemetry_V1_ResponseEnvelope] {
         var envelope = envelope
         let frames: [Telemetry_V1_ResponseEnvelope] = try await withCheckedThrowingContinuation { continuation in
             let id = state.withLock { s -> UInt64 in
                 let id = s.nextRequestID
                 s.nextRequestID &+= 1
-                s.pending[id] = Pending(continuation: continuation, generation: link.generation)
+                s.pending[id] = Pending(continuation: continuation, generation: link.generation, onProgress: onProgress)
                 return id
             }
             envelope.requestID = id
@@ -249,6 +253,12 @@ public final class TelemetryClient: Sendable {
             // connection then closes, its pending requests fail with this status, not a generic one.
             logger.warning("server reported a connection error", metadata: ["status": "\(status)", "error": "\(envelope.status.message)"])
             state.withLock { $0.connectionErrors[generation] = StatusError(status, envelope.status.message) }
+            return
+        }
+        if envelope.more, case .admin(let admin)? = envelope.body, case .progress(let p)? = admin.result {
+            // Progress is reported, not collected: a long operation's answer is its last frame.
+            let report = state.withLock { $0.pending[id]?.onProgress }
+            report?(AdminProgressUpdate(phase: p.phase, done: p.done, total: p.total, unit: p.unit))
             return
         }
         let finished: Result<[Telemetry_V1_ResponseEnvelope], any Error>? = state.withLock { s in

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import TelemetryMapping
 import TelemetryServer
 import UnixSignals
 
@@ -15,7 +16,11 @@ struct MappingReloadService: Service {
             for await _ in signals {
                 let report = service.reload()
                 for problem in report.problems {
-                    logger.error("mapping file refused on reload", metadata: ["telemetry.mapping.problem": "\(problem)"])
+                    if problem.severity == .warning {
+                        logger.warning("mapping file warning on reload", metadata: ["telemetry.mapping.problem": "\(problem)"])
+                    } else {
+                        logger.error("mapping file refused on reload", metadata: ["telemetry.mapping.problem": "\(problem)"])
+                    }
                 }
                 if let problem = report.assetsProblem {
                     logger.error("asset file refused on reload; the previous registry stays", metadata: ["telemetry.assets.problem": "\(problem)"])
@@ -24,7 +29,7 @@ struct MappingReloadService: Service {
                     "mappings reloaded",
                     metadata: [
                         "telemetry.mappings.loaded": "\(report.loaded.joined(separator: ", "))",
-                        "telemetry.mappings.refused": "\(report.problems.count)",
+                        "telemetry.mappings.refused": "\(Set(report.problems.filter { $0.severity == .error }.map(\.file)).count)",
                     ])
             }
         }
