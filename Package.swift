@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "TelemetryServerTests",
             dependencies: [
-                "TelemetryServer", "TelemetryWire", "TelemetryCore", "TelemetryStorage",
+                "TelemetryServer", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TelemetryServer", "TelemetryClient", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryCLI",
+                "TelemetryServer", "TelemetryClient", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryCLI", "TelemetryMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

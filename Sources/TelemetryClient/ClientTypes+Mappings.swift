@@ -118,6 +118,12 @@ public struct FieldChange: Sendable, Hashable {
     public var before: FieldValue?
     /// nil: the field is gone.
     public var after: FieldValue?
+
+    public init(field: String, before: FieldValue?, after: FieldValue?) {
+        self.field = field
+        self.before = before
+        self.after = after
+    }
 }
 
 /// One re-mapped record that changed.

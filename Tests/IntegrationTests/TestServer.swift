@@ -57,14 +57,15 @@ func withServer(
 /// Serves an open store until `body` returns.
 func serve(
     store: TelemetryStore, path: String, port: Int = 0, metrics: ServerMetrics = ServerMetrics(),
-    _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    mappings: MappingService? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TestServer) async throws -> Void
 ) async throws {
     var configuration = ServerConfiguration()
     configuration.host = "127.0.0.1"
     configuration.port = port
     configure(&configuration)
-    let server = try await Server.bind(configuration: configuration, store: store, metrics: metrics, logger: quietLogger)
+    let server = try await Server.bind(
+        configuration: configuration, store: store, mappings: mappings, metrics: metrics, logger: quietLogger)
     try await testGracefulShutdown { trigger in
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
