@@ -178,11 +178,14 @@ extension TelemetryCommand.Admin {
             @Option(name: .long, help: "Most entries to print.") var limit: Int = 100
             @Option(name: .long, help: "Continue after this id (the last of a previous page).") var after: String?
             @Flag(name: .long, help: "Print JSON lines (with the raw fields) instead of a table.") var json = false
+            @Flag(name: .long, help: "Print the raw records as JSON lines that ingest and mappings dry-run read back.") var asRecords = false
 
             func run() async throws {
                 let selection = try filter.selection()
                 let page = try await connection.withClient { try await $0.deadLetters(selection, after: after, limit: limit) }
-                if json {
+                if asRecords {
+                    for e in page.entries { write(e.recordLine + "\n") }
+                } else if json {
                     for e in page.entries { write(e.jsonLine + "\n") }
                 } else {
                     var rows = [["ID", "RECEIVED", "PROVIDER", "VEHICLE", "TIMESTAMP", "REASON", "MAPPING", "MESSAGE"]]
@@ -347,6 +350,17 @@ extension MappingFileInfo {
 }
 
 extension DeadLetterEntry {
+    /// The record as `ingest` reads JSON lines: vehicle, timestamp (ms), provider, then the
+    /// fields as keys of their own.
+    var recordLine: String {
+        var o = JSONObjectBuilder()
+        o.add("vehicle", string: vehicleID)
+        o.add("timestamp", json: timestamp.map { String($0) } ?? "null")
+        o.add("provider", string: provider)
+        for f in fields where !["vehicle", "timestamp", "provider"].contains(f.name) { o.add(f.name, json: JSONText.value(f.value)) }
+        return o.json
+    }
+
     var jsonLine: String {
         var o = JSONObjectBuilder()
         o.add("id", string: id)
