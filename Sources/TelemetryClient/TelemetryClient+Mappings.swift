@@ -31,6 +31,14 @@ extension TelemetryClient {
         return MappingsLoadResult(loaded: r.activated.map(MappingFileInfo.init(wire:)), warnings: r.problems.map(MappingFileProblem.init(wire:)))
     }
 
+    /// Makes a loaded version the active one (a rollback); the server keeps the choice until a
+    /// newer version is loaded. - Returns: the version active before, if any.
+    @discardableResult
+    public func activateMapping(provider: String, version: String) async throws -> String? {
+        let r = try await admin(.with { $0.mappingsActivate = .with { $0.provider = provider; $0.version = version } }).mappingsActivate
+        return r.previous.isEmpty ? nil : r.previous
+    }
+
     /// Every problem of mapping files, loading nothing.
     public func validateMappings(_ files: [(name: String, yaml: String)]) async throws -> [MappingFileProblem] {
         try await admin(.with { $0.mappingsValidate = .with { $0.files = files.map(Self.wireFile) } })

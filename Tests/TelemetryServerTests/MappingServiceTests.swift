@@ -253,4 +253,43 @@ struct MappingServiceTests {
             #expect(try restarted.sweepAndWrite(now: t0 + day + 120_000, store: store) == 0)
         }
     }
+
+    static func acme(_ version: String, unit: String) -> String {
+        """
+        version: "\(version)"
+        provider: acme
+        mappings:
+          speed:
+            type: direct
+            sources: [{field: x, path: x, unit: \(unit)}]
+            unit: km/h
+            data_type: number
+        """
+    }
+
+    static func active(_ service: MappingService, _ provider: String) -> String? {
+        service.list().first { $0.file.provider == provider && $0.active }?.file.version
+    }
+
+    @Test("a rollback survives a restart and a reload, and ends when a newer version is loaded")
+    func rollbackIsKept() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
+            #expect(Self.active(service, "acme") == "1.1.0")
+            let (_, previous) = try service.activate(provider: "acme", version: "1.0.0")
+            #expect(previous == "1.1.0")
+            #expect(Self.active(service, "acme") == "1.0.0")
+            service.reload()
+            #expect(Self.active(service, "acme") == "1.0.0", "a reload keeps the rollback")
+            let restarted = try folder.service()
+            #expect(Self.active(restarted, "acme") == "1.0.0", "a restart keeps the rollback")
+            _ = try restarted.load(files: [("c.yaml", Self.acme("1.2.0", unit: "m/s"))])
+            #expect(Self.active(restarted, "acme") == "1.2.0")
+            #expect(Self.active(try folder.service(), "acme") == "1.2.0", "loading a newer version ends the rollback")
+            let missing = #expect(throws: StatusError.self) { try restarted.activate(provider: "acme", version: "3.0.0") }
+            #expect(missing?.code == .notFound)
+            #expect(missing?.message.contains("1.0.0, 1.1.0, 1.2.0") == true)
+        }
+    }
 }

@@ -9,7 +9,7 @@ extension TelemetryCommand.Admin {
     struct Mappings: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Mapping files: list, show, validate, load, dry-run.",
-            subcommands: [List.self, Show.self, Validate.self, Load.self, DryRun.self])
+            subcommands: [List.self, Show.self, Validate.self, Load.self, Activate.self, DryRun.self])
 
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Every loaded mapping version; * marks the active one.")
@@ -78,6 +78,20 @@ extension TelemetryCommand.Admin {
                 for m in result.loaded {
                     write("\(m.provider) \(m.version): \(m.active ? "active" : "loaded, not active (a newer version is)"), \(m.mappings) mappings\n")
                 }
+            }
+        }
+
+        struct Activate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Make a loaded version the active one (roll back, or forward again).",
+                discussion: "The server keeps the choice across restarts and reloads, until a newer version is loaded.")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument(help: "Provider, e.g. navixy.") var provider: String
+            @Argument(help: "A loaded version (see mappings list).") var version: String
+
+            func run() async throws {
+                let previous = try await connection.withClient { try await $0.activateMapping(provider: provider, version: version) }
+                write("\(provider) \(version) active (was \(previous ?? "none"))\n")
             }
         }
 

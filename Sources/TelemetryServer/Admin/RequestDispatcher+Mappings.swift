@@ -51,6 +51,16 @@ extension RequestDispatcher {
         }
     }
 
+    func mappingsActivate(_ r: Telemetry_V1_MappingsActivateRequest) async throws -> Telemetry_V1_MappingsActivateResponse {
+        let service = try mappingService()
+        guard !r.provider.isEmpty, !r.version.isEmpty else { throw StatusError(.invalidArgument, "provider and version are both required") }
+        let (file, previous) = try await threadPool.runIfActive { try service.activate(provider: r.provider, version: r.version) }
+        return .with {
+            $0.activated = file.wire(active: true)
+            $0.previous = previous ?? ""
+        }
+    }
+
     func mappingsValidate(_ r: Telemetry_V1_MappingsValidateRequest) async throws -> Telemetry_V1_MappingsValidateResponse {
         let service = try mappingService()
         let files = try Self.files(r.files)

@@ -61,7 +61,13 @@ public final class MappingService: Sendable {
         var set: MappingSet
         /// Keyed by `provider@version`.
         var files: [String: LoadedFile]
+        /// Provider -> the version an operator activated (a rollback), kept in the folder's
+        /// pin file so a restart or reload keeps it, until a newer version is loaded.
+        var pins: [String: String] = [:]
     }
+
+    /// The pin file in the mapping folder (JSON, provider -> version); not a mapping file.
+    public static let pinFileName = "active-versions.json"
 
     /// One vehicle's state as the service holds it.
     struct Slot: Sendable {
@@ -154,9 +160,30 @@ public final class MappingService: Sendable {
                 texts.append((name, String(decoding: data, as: UTF8.self)))
             }
         }
+        var pins: [String: String] = [:]
+        if let folder = configuration.folder,
+            let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(Self.pinFileName))
+        {
+            if let decoded = try? JSONDecoder().decode([String: String].self, from: data) {
+                pins = decoded
+            } else {
+                report.problems.append(MappingProblem(file: Self.pinFileName, mapping: nil, reason: "not a JSON object of provider -> version; ignored"))
+            }
+        }
         let now = clock()
         registry.withLock { r in
             if let newAssets { r.set.replaceAssets(newAssets) }
+            defer {
+                // Operator rollbacks win over the newest file, as long as that version is loaded.
+                r.pins = pins
+                for (provider, text) in pins.sorted(by: { $0.key < $1.key }) {
+                    guard let version = SemanticVersion(text), (try? r.set.activate(provider: provider, version: version)) != nil else {
+                        report.problems.append(
+                            MappingProblem(file: Self.pinFileName, mapping: provider, reason: "pinned version \(text) is not loaded; the newest stays active"))
+                        continue
+                    }
+                }
+            }
             for (name, yaml) in texts {
                 do throws(MappingValidationError) {
                     let loaded = try r.set.load(yaml: yaml, file: name)
@@ -222,17 +249,54 @@ public final class MappingService: Sendable {
         try registry.withLock { (r: inout Registry) throws(StatusError) in
             var next = r
             for (report, name, yaml) in reports {
-                do throws(MappingValidationError) { _ = try next.set.load(yaml: yaml, file: name) } catch {
+                let result: MappingSet.LoadResult
+                do throws(MappingValidationError) { result = try next.set.load(yaml: yaml, file: name).result } catch {
                     throw StatusError(.aborted, "a concurrent load changed \(report.provider) \(report.version): " + error.problems.map(\.description).joined(separator: "; "))
                 }
+                // A newer version loaded on purpose ends a rollback of its provider.
+                if case .activated = result { next.pins[report.provider] = nil }
             }
             for file in loaded { next.files["\(file.provider)@\(file.version)"] = file }
+            if next.pins != r.pins { try self.writePins(next.pins) }
             r = next
         }
         for file in loaded {
             logger.notice("mapping loaded", metadata: ["telemetry.mapping": "\(file.provider)@\(file.version)", "telemetry.mapping.file": "\(file.file)"])
         }
         return (loaded, problems.filter { $0.severity == .warning })
+    }
+
+    /// Makes a loaded version the active one (a rollback, or forward again), and keeps that
+    /// choice in the folder until a newer version is loaded.
+    /// - Returns: the version now active and the one active before.
+    public func activate(provider: String, version text: String) throws(StatusError) -> (file: LoadedFile, previous: String?) {
+        guard let version = SemanticVersion(text) else { throw StatusError(.invalidArgument, "version \"\(text)\" is not a semantic version") }
+        let result = try registry.withLock { (r: inout Registry) throws(StatusError) -> (LoadedFile, String?) in
+            guard let file = r.files["\(provider)@\(version)"] else {
+                let loaded = r.files.values.filter { $0.provider == provider }.map(\.version).sorted()
+                throw StatusError(
+                    .notFound,
+                    loaded.isEmpty ? "no mapping is loaded for provider \"\(provider)\"" : "provider \(provider) has no version \(text); loaded: \(loaded.joined(separator: ", "))")
+            }
+            let previous = r.set.summaries.first { $0.provider == provider }?.active?.description
+            var next = r
+            do throws(MappingFailure) { try next.set.activate(provider: provider, version: version) } catch {
+                throw StatusError(.notFound, error.message)
+            }
+            next.pins[provider] = version.description
+            try self.writePins(next.pins)
+            r = next
+            return (file, previous)
+        }
+        logger.notice("mapping activated", metadata: ["telemetry.mapping": "\(provider)@\(version)", "telemetry.mapping.previous": "\(result.1 ?? "none")"])
+        return result
+    }
+
+    private func writePins(_ pins: [String: String]) throws(StatusError) {
+        guard let folder = configuration.folder else { return }
+        let data: Data
+        do { data = try JSONEncoder().encode(pins) } catch { throw StatusError(.internal, "cannot encode the pins: \(error)") }
+        try Self.writeAtomically(String(decoding: data, as: UTF8.self), to: (folder as NSString).appendingPathComponent(Self.pinFileName))
     }
 
     /// Every problem of files, loading nothing.
