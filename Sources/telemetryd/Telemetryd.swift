@@ -151,7 +151,8 @@ struct Telemetryd: AsyncParsableCommand {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listener)]
         if let mappingService {
-            services.append(.init(service: MappingReloadService(service: mappingService, logger: logger)))
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            services.append(.init(service: MappingReloadService(service: mappingService, signals: hangups, logger: logger)))
             if !file.mapping.sweepOff {
                 services.append(
                     .init(

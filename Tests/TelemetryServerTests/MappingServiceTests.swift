@@ -1,4 +1,7 @@
 import Foundation
+import Glibc
+import ServiceLifecycleTestKit
+import UnixSignals
 import Logging
 import Testing
 import TelemetryCore
@@ -290,6 +293,33 @@ struct MappingServiceTests {
             let missing = #expect(throws: StatusError.self) { try restarted.activate(provider: "acme", version: "3.0.0") }
             #expect(missing?.code == .notFound)
             #expect(missing?.message.contains("1.0.0, 1.1.0, 1.2.0") == true)
+        }
+    }
+
+    @Test("SIGHUP reloads the mapping folder while the server runs")
+    func hangupReloads() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-hup-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path + "/mappings", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let folder = Folder(path: path)
+        let service = try folder.service()
+        // The trap is in place once this returns, so the signal below cannot end the process.
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        let (reports, reported) = AsyncStream.makeStream(of: MappingService.ReloadReport.self)
+        let reload = MappingReloadService(service: service, signals: signals, logger: Self.logger) { reported.yield($0) }
+        try Self.acme("2.0.0", unit: "km/h").write(toFile: folder.mappings + "/acme.yaml", atomically: true, encoding: .utf8)
+        #expect(Self.active(service, "acme") == nil)
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await reload.run() }
+                kill(getpid(), SIGHUP)
+                var iterator = reports.makeAsyncIterator()
+                let report = await iterator.next()
+                #expect(report?.loaded == ["acme@2.0.0"])
+                #expect(Self.active(service, "acme") == "2.0.0")
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
         }
     }
 }

@@ -1,17 +1,31 @@
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 import TelemetryMapping
-import TelemetryServer
-import UnixSignals
+public import UnixSignals
 
 /// Re-reads the mapping folder and the asset file on SIGHUP, the usual "reload your
 /// configuration" signal: new versions are loaded; an invalid file is logged and changes nothing.
-struct MappingReloadService: Service {
+public struct MappingReloadService: Service {
     let service: MappingService
+    let signals: UnixSignalsSequence
     let logger: Logger
+    let onReload: (@Sendable (MappingService.ReloadReport) -> Void)?
 
-    func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
+    /// - Parameters:
+    ///   - signals: the trapped signals (`await UnixSignalsSequence(trapping: .sighup)`), made
+    ///     by the caller so that the trap is in place before anyone can send the signal.
+    ///   - onReload: told each reload's report (tests).
+    public init(
+        service: MappingService, signals: UnixSignalsSequence, logger: Logger,
+        onReload: (@Sendable (MappingService.ReloadReport) -> Void)? = nil
+    ) {
+        self.service = service
+        self.signals = signals
+        self.logger = logger
+        self.onReload = onReload
+    }
+
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             for await _ in signals {
                 let report = service.reload()
@@ -31,6 +45,7 @@ struct MappingReloadService: Service {
                         "telemetry.mappings.loaded": "\(report.loaded.joined(separator: ", "))",
                         "telemetry.mappings.refused": "\(Set(report.problems.filter { $0.severity == .error }.map(\.file)).count)",
                     ])
+                onReload?(report)
             }
         }
     }
