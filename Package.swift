@@ -99,6 +99,8 @@ let package = Package(
             dependencies: [
                 "TelemetryCore",
                 "TelemetryClient",
+                // Offline backup verify and restore (`--offline`, `--data`) work without a server.
+                "TelemetryStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

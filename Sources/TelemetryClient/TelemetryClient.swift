@@ -160,8 +160,12 @@ public final class TelemetryClient: Sendable {
     // MARK: - Request plumbing
 
     /// Sends a request and collects every frame of its answer, retrying on UNAVAILABLE.
-    func call(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) async throws -> [Telemetry_V1_ResponseEnvelope] {
-        try await withRetries { try await callOnce(body) }
+    /// - Parameter onProgress: told each progress frame (admin operations); the request timeout
+    ///   then runs from the latest frame.
+    func call(
+        _ body: Telemetry_V1_RequestEnvelope.OneOf_Body, onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
+    ) async throws -> [Telemetry_V1_ResponseEnvelope] {
+        try await withRetries { try await callOnce(body, onProgress: onProgress) }
     }
 
     /// Runs `operation`, again after the policy's backoff while it fails with UNAVAILABLE.
@@ -179,21 +183,25 @@ public final class TelemetryClient: Sendable {
         }
     }
 
-    private func callOnce(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) async throws -> [Telemetry_V1_ResponseEnvelope] {
+    private func callOnce(
+        _ body: Telemetry_V1_RequestEnvelope.OneOf_Body, onProgress: (@Sendable (ProgressUpdate) -> Void)?
+    ) async throws -> [Telemetry_V1_ResponseEnvelope] {
         let link = try await connection()
         var envelope = Telemetry_V1_RequestEnvelope()
         envelope.body = body
-        return try await send(envelope, on: link)
+        return try await send(envelope, on: link, onProgress: onProgress)
     }
 
     /// Writes `envelope` (numbering it) on `link` and waits for its whole answer.
-    func send(_ envelope: Telemetry_V1_RequestEnvelope, on link: Link) async throws -> [Telemetry_V1_ResponseEnvelope] {
+    func send(
+        _ envelope: Telemetry_V1_RequestEnvelope, on link: Link, onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
+    ) async throws -> [Telemetry_V1_ResponseEnvelope] {
         var envelope = envelope
         let frames: [Telemetry_V1_ResponseEnvelope] = try await withCheckedThrowingContinuation { continuation in
             let id = state.withLock { s -> UInt64 in
                 let id = s.nextRequestID
                 s.nextRequestID &+= 1
-                s.pending[id] = Pending(continuation: continuation, generation: link.generation)
+                s.pending[id] = Pending(continuation: continuation, generation: link.generation, onProgress: onProgress)
                 return id
             }
             envelope.requestID = id
@@ -215,10 +223,17 @@ public final class TelemetryClient: Sendable {
                 return
             }
             let timeout = configuration.requestTimeout
-            let deadline = link.channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] () -> Void in
-                self?.complete(id, with: .failure(StatusError(.deadlineExceeded, "no answer within \(timeout)")))
+            let eventLoop = link.channel.eventLoop
+            let arm: @Sendable () -> Scheduled<Void> = { [weak self] in
+                eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] () -> Void in
+                    self?.complete(id, with: .failure(StatusError(.deadlineExceeded, "no answer within \(timeout)")))
+                }
             }
-            state.withLock { $0.pending[id]?.deadline = deadline }
+            let deadline = arm()
+            state.withLock {
+                $0.pending[id]?.deadline = deadline
+                if onProgress != nil { $0.pending[id]?.rearm = arm }
+            }
             link.channel.writeAndFlush(buffer).whenFailure { [weak self] error in
                 self?.complete(id, with: .failure(StatusError(.unavailable, "cannot send the request: \(error)")))
             }
@@ -249,6 +264,21 @@ public final class TelemetryClient: Sendable {
             // connection then closes, its pending requests fail with this status, not a generic one.
             logger.warning("server reported a connection error", metadata: ["status": "\(status)", "error": "\(envelope.status.message)"])
             state.withLock { $0.connectionErrors[generation] = StatusError(status, envelope.status.message) }
+            return
+        }
+        if envelope.more, envelope.admin.progress.phase != "" {
+            // A progress frame: told to the caller, never collected as part of the answer.
+            let onProgress = state.withLock { s -> (@Sendable (ProgressUpdate) -> Void)? in
+                guard var pending = s.pending[id] else { return nil }
+                if let rearm = pending.rearm {
+                    pending.deadline?.cancel()
+                    pending.deadline = rearm()
+                    s.pending[id] = pending
+                }
+                return pending.onProgress
+            }
+            let p = envelope.admin.progress
+            onProgress?(ProgressUpdate(phase: p.phase, done: p.done, total: p.total, unit: p.unit))
             return
         }
         let finished: Result<[Telemetry_V1_ResponseEnvelope], any Error>? = state.withLock { s in

@@ -92,3 +92,22 @@ public struct BackupVerification: Sendable, Hashable {
         self.deep = deep
     }
 }
+
+/// How far a long operation (backup, verify, restore) has come: what the storage reports
+/// and what a client receives from the progress frames.
+public struct ProgressUpdate: Sendable, Hashable {
+    /// "copying", "compacting", "hashing", "verifying files", "reading the copy", "swapping the store", ...
+    public var phase: String
+    public var done: UInt64
+    /// 0 when unknown.
+    public var total: UInt64
+    /// "keys", "bytes", ...
+    public var unit: String
+
+    public init(phase: String, done: UInt64, total: UInt64, unit: String) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+        self.unit = unit
+    }
+}

@@ -95,7 +95,7 @@ extension TelemetryCommand {
     /// `telemetryctl admin ...` (admin role).
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Administration (admin role): stats, compaction.", subcommands: [Stats.self, Compact.self])
+            abstract: "Administration (admin role): stats, compaction.", subcommands: [Stats.self, Compact.self, Backup.self, Restore.self])
 
         struct Stats: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Store health, size and LevelDB statistics.")

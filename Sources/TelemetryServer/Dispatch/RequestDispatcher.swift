@@ -11,7 +11,10 @@ import TelemetryWire
 /// Storage calls block, so they run on a thread pool, never on an event loop or a
 /// cooperative thread.
 final class RequestDispatcher: Sendable {
-    let store: TelemetryStore
+    /// The store, swappable by an online restore (StoreHandle).
+    let stores: StoreHandle
+    /// The store to use for this request; read it once per request.
+    var store: TelemetryStore { stores.current }
     let configuration: ServerConfiguration
     let pipeline: any IngestPipeline
     let authenticator: TokenAuthenticator
@@ -25,11 +28,11 @@ final class RequestDispatcher: Sendable {
     static let serverVersion = "telemetryd 0.1.0"
 
     init(
-        store: TelemetryStore, configuration: ServerConfiguration, pipeline: any IngestPipeline,
+        stores: StoreHandle, configuration: ServerConfiguration, pipeline: any IngestPipeline,
         threadPool: NIOThreadPool, metrics: ServerMetrics, logger: Logger,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
-        self.store = store
+        self.stores = stores
         self.configuration = configuration
         self.pipeline = pipeline
         self.authenticator = TokenAuthenticator(tokens: configuration.tokens)
@@ -403,7 +406,10 @@ final class RequestDispatcher: Sendable {
     func failure(_ requestID: UInt64, _ error: any Error, kind: RequestKind) -> Telemetry_V1_ResponseEnvelope {
         let code: StatusCode
         let message: String
-        if let known = error as? any StatusCodeConvertible {
+        if let restoring = stores.statusDuringRestore(for: error) {
+            code = restoring.code
+            message = restoring.message
+        } else if let known = error as? any StatusCodeConvertible {
             code = known.statusCode
             message = known.statusMessage
         } else if error is NIOThreadPoolError.ThreadPoolInactive {

@@ -33,7 +33,7 @@ public struct BackupFolder: Sendable {
     /// The backup folder itself is never written.
     /// - Throws: `BackupError` only when the check itself cannot run (a scratch folder
     ///   cannot be made); everything wrong with the backup is in `problems`.
-    public func verify(deep: Bool, progress: (BackupProgress) -> Void = { _ in }) throws(BackupError) -> BackupVerification {
+    public func verify(deep: Bool, progress: (ProgressUpdate) -> Void = { _ in }) throws(BackupError) -> BackupVerification {
         let manifest: BackupManifest
         switch readManifest() {
         case .failure(let problem): return BackupVerification(problems: [problem.message], manifest: nil, deep: deep)
@@ -82,7 +82,7 @@ public struct BackupFolder: Sendable {
     }
 
     /// Compares the folder with the manifest's file list, hashing every file.
-    func checkFiles(_ manifest: BackupManifest, progress: (BackupProgress) -> Void) -> [String] {
+    func checkFiles(_ manifest: BackupManifest, progress: (ProgressUpdate) -> Void) -> [String] {
         var problems = [String]()
         let present: Set<String>
         do { present = Set(try BackupFiles.list(path)) } catch { return [error.message] }
@@ -100,7 +100,7 @@ public struct BackupFolder: Sendable {
             do {
                 let (bytes, sha) = try BackupFiles.hash(path + "/" + file.name, readOnly: true) { n in
                     done += UInt64(n)
-                    progress(BackupProgress(phase: "verifying files", done: done, total: total, unit: "bytes"))
+                    progress(ProgressUpdate(phase: "verifying files", done: done, total: total, unit: "bytes"))
                 }
                 if bytes != file.bytes {
                     problems.append("file \(file.name): \(bytes) bytes, manifest says \(file.bytes)")
@@ -117,7 +117,7 @@ public struct BackupFolder: Sendable {
     /// Opens the database in `folder` (a copy: opening writes), reads every key, compares with
     /// the manifest, then opens it as a store.
     static func deepCheck(
-        _ folder: String, against manifest: BackupManifest, configuration: StoreConfiguration, progress: (BackupProgress) -> Void
+        _ folder: String, against manifest: BackupManifest, configuration: StoreConfiguration, progress: (ProgressUpdate) -> Void
     ) -> [String] {
         var problems = [String]()
         var digest = ContentDigest()
@@ -131,7 +131,7 @@ public struct BackupFolder: Sendable {
                 try ContentDigest.read(it) { key, value throws(BackupError) in
                     digest.add(key: key, value: value)
                     if digest.entries % 65_536 == 0 {
-                        progress(BackupProgress(phase: "reading the copy", done: digest.entries, total: total, unit: "keys"))
+                        progress(ProgressUpdate(phase: "reading the copy", done: digest.entries, total: total, unit: "keys"))
                     }
                 }
             }
@@ -151,7 +151,7 @@ public struct BackupFolder: Sendable {
             problems.append("content hash \(hash) differs from the manifest's \(manifest.contentHash)")
         }
         guard problems.isEmpty else { return problems }
-        progress(BackupProgress(phase: "opening the copy as a store", done: 0, total: 0, unit: "keys"))
+        progress(ProgressUpdate(phase: "opening the copy as a store", done: 0, total: 0, unit: "keys"))
         return opensAsStore(folder, configuration: configuration)
     }
 
@@ -198,7 +198,7 @@ public struct BackupFolder: Sendable {
     /// - Returns: the staged folder, ready to be renamed to `dataPath`, and the manifest.
     /// - Throws: `BackupError.failedPrecondition` naming the problems when the backup fails
     ///   verification (nothing is left behind then).
-    public func stageRestore(besides dataPath: String, progress: (BackupProgress) -> Void = { _ in }) throws(BackupError) -> (
+    public func stageRestore(besides dataPath: String, progress: (ProgressUpdate) -> Void = { _ in }) throws(BackupError) -> (
         staged: String, manifest: BackupManifest
     ) {
         let manifest: BackupManifest
@@ -218,7 +218,7 @@ public struct BackupFolder: Sendable {
                 // Hashed again as copied: a file changed since the check above is caught too.
                 let (_, sha) = try BackupFiles.hash(path + "/" + file.name, copyTo: staged + "/" + file.name, readOnly: true) { n in
                     copied += UInt64(n)
-                    progress(BackupProgress(phase: "copying", done: copied, total: total, unit: "bytes"))
+                    progress(ProgressUpdate(phase: "copying", done: copied, total: total, unit: "bytes"))
                 }
                 if sha != file.sha256 { changed.append("file \(file.name): sha256 differs") }
             }
@@ -237,7 +237,7 @@ public struct BackupFolder: Sendable {
     /// - Parameter dataPath: must not exist, or be an empty folder; its parent must exist.
     /// - Throws: `BackupError`: `.failedPrecondition` for a backup that fails verification or a
     ///   non-empty `dataPath`, `.notFound` for a missing parent.
-    public func restore(into dataPath: String, progress: (BackupProgress) -> Void = { _ in }) throws(BackupError) -> RestoreResult {
+    public func restore(into dataPath: String, progress: (ProgressUpdate) -> Void = { _ in }) throws(BackupError) -> RestoreResult {
         let start = ContinuousClock.now
         guard !dataPath.isEmpty else { throw BackupError(code: .invalidArgument, message: "the data folder is empty") }
         let target = BackupFiles.absolute(dataPath)
@@ -280,7 +280,7 @@ public struct BackupFolder: Sendable {
     // MARK: - Writing (used by the backup)
 
     /// Hashes (and fsyncs) every file of a folder being written as a backup.
-    static func hashFiles(in folder: String, phase: String, progress: (BackupProgress) -> Void) throws(BackupError) -> [BackupManifest.File] {
+    static func hashFiles(in folder: String, phase: String, progress: (ProgressUpdate) -> Void) throws(BackupError) -> [BackupManifest.File] {
         let names = try BackupFiles.list(folder)
         var sizes = [String: UInt64]()
         for name in names {
@@ -297,7 +297,7 @@ public struct BackupFolder: Sendable {
             }
             let (bytes, sha) = try BackupFiles.hash(folder + "/" + name) { n in
                 done += UInt64(n)
-                progress(BackupProgress(phase: phase, done: done, total: total, unit: "bytes"))
+                progress(ProgressUpdate(phase: phase, done: done, total: total, unit: "bytes"))
             }
             files.append(BackupManifest.File(name: name, bytes: bytes, sha256: sha))
         }

@@ -2,24 +2,6 @@ import Foundation
 import Synchronization
 public import TelemetryCore
 
-/// How far a long backup, verification or restore has come.
-public struct BackupProgress: Sendable, Hashable {
-    /// "copying", "compacting", "hashing", "verifying", "reading the copy", ...
-    public var phase: String
-    public var done: UInt64
-    /// 0 when unknown.
-    public var total: UInt64
-    /// "keys", "bytes".
-    public var unit: String
-
-    public init(phase: String, done: UInt64, total: UInt64, unit: String) {
-        self.phase = phase
-        self.done = done
-        self.total = total
-        self.unit = unit
-    }
-}
-
 /// Settings of one backup.
 public struct BackupOptions: Sendable {
     /// Written into the manifest's `created_by`, e.g. `telemetryd 0.1.0`.
@@ -69,7 +51,7 @@ extension TelemetryStore {
     ///   parent does not (or disappears), `.resourceExhausted` when the disk fills up;
     ///   `StorageError.closed` when the store is closed.
     public func backup(
-        to destination: String, options: BackupOptions = BackupOptions(), progress: (BackupProgress) -> Void = { _ in }
+        to destination: String, options: BackupOptions = BackupOptions(), progress: (ProgressUpdate) -> Void = { _ in }
     ) throws -> BackupResult {
         let start = ContinuousClock.now
         guard !destination.isEmpty else { throw BackupError(code: .invalidArgument, message: "the backup destination is empty") }
@@ -107,7 +89,7 @@ extension TelemetryStore {
     /// Copies a snapshot of `db` into a new LevelDB in `folder`; returns the snapshot's time and
     /// the digest of what was copied. The copy is closed (its handle released) on return.
     private func copySnapshot(
-        of db: LevelDB, into folder: String, options: BackupOptions, progress: (BackupProgress) -> Void
+        of db: LevelDB, into folder: String, options: BackupOptions, progress: (ProgressUpdate) -> Void
     ) throws -> (Int64, ContentDigest) {
         var tuning = configuration.leveldb
         tuning.createIfMissing = true
@@ -128,7 +110,7 @@ extension TelemetryStore {
                     batch.clear()
                     batchBytes = 0
                     try options.runHook(.copied(keys: digest.entries), folder)
-                    progress(BackupProgress(phase: "copying", done: digest.entries, total: 0, unit: "keys"))
+                    progress(ProgressUpdate(phase: "copying", done: digest.entries, total: 0, unit: "keys"))
                 }
                 let result = try ContentDigest.read(it) { key, value throws(BackupError) in
                     digest.add(key: key, value: value)
@@ -145,7 +127,7 @@ extension TelemetryStore {
                 code: error.code == .corruption ? .dataLoss : .io,
                 message: "cannot read the store in \(path) for the backup: \(error.message)")
         }
-        progress(BackupProgress(phase: "compacting", done: digest.entries, total: digest.entries, unit: "keys"))
+        progress(ProgressUpdate(phase: "compacting", done: digest.entries, total: digest.entries, unit: "keys"))
         // Moves everything from the log into sorted tables, so the copy is tables only.
         copy.compactRange(begin: nil, end: nil)
         // A background error (a table that could not be written) shows only on the next write.
@@ -165,5 +147,78 @@ extension TelemetryStore {
             Thread.sleep(forTimeInterval: 0.01)
         }
         return true
+    }
+}
+
+/// How an online restore's swap ended.
+public enum RestoreSwapOutcome: Sendable {
+    /// The restored store, open in the old store's folder; the old folder was moved to `previous`.
+    case restored(TelemetryStore, previous: String)
+    /// The swap failed and was undone: the old store, reopened from its own folder.
+    case rolledBack(TelemetryStore, BackupError)
+    /// The swap failed and the old store could not be reopened either: no store is open. The
+    /// message says where each folder is.
+    case failed(BackupError)
+}
+
+extension TelemetryStore {
+    /// The swap of an online restore: closes this store (waiting for calls still running),
+    /// moves its folder to `<path>.before-restore-<UTC time>` (kept for rollback), moves the
+    /// `staged` folder (from `BackupFolder.stageRestore(besides:)`) into `path` and opens it.
+    /// Any step that fails is undone and the old store reopened.
+    /// - Parameter timeout: how long calls still running may keep the old store's files open.
+    public func swapForRestore(staged: String, timeout: Duration = .seconds(120)) -> RestoreSwapOutcome {
+        let data = path
+        let configuration = self.configuration
+        let stamp = Self.restoreStamp(Date())
+        let previous = "\(data).before-restore-\(stamp)"
+        /// The swap failed before anything moved, or was undone: the old store opens again.
+        func reopenOld(_ error: BackupError) -> RestoreSwapOutcome {
+            do { return .rolledBack(try TelemetryStore(path: data, configuration: configuration), error) } catch let reopening {
+                return .failed(BackupError(code: .io, message: "\(error.message); and the previous store in \(data) could not be reopened: \(reopening)"))
+            }
+        }
+        guard closeAndWaitForRelease(timeout: timeout) else {
+            // Moving the folder now would pull it from under LevelDB's open files (and its
+            // compactions would write into the restored folder): nothing is moved.
+            let error = BackupError(
+                code: .io,
+                message: "the store in \(data) was still in use \(timeout) after it was closed; nothing was restored, restart the server")
+            return .failed(BackupFiles.removeAfterFailure(staged, error))
+        }
+        do { try BackupFiles.rename(data, to: previous) } catch {
+            return reopenOld(BackupFiles.removeAfterFailure(staged, error))
+        }
+        do { try BackupFiles.rename(staged, to: data) } catch {
+            do { try BackupFiles.rename(previous, to: data) } catch let back {
+                return .failed(
+                    BackupError(
+                        code: error.code,
+                        message: "\(error.message); moving the previous store back also failed (\(back.message)): it is in \(previous), the restored copy in \(staged)"))
+            }
+            return reopenOld(BackupFiles.removeAfterFailure(staged, error))
+        }
+        do {
+            return .restored(try TelemetryStore(path: data, configuration: configuration), previous: previous)
+        } catch {
+            let failedPath = "\(data).failed-restore-\(stamp)"
+            let opening = "the restored store does not open (\(error)); it was moved to \(failedPath)"
+            do {
+                try BackupFiles.rename(data, to: failedPath)
+                try BackupFiles.rename(previous, to: data)
+            } catch let back {
+                return .failed(BackupError(code: .io, message: "\(opening); moving the previous store back failed (\(back.message)): it is in \(previous)"))
+            }
+            return reopenOld(BackupError(code: .failedPrecondition, message: opening))
+        }
+    }
+
+    /// `20261123T040800Z`: sorts in time order, and has no character a shell or a file system minds.
+    static func restoreStamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: date)
     }
 }
