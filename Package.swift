@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // SHA-256 for backup manifests (file checksums and the content hash); storage target only.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // LevelDB's C API, linked from Debian's libleveldb-dev.
@@ -42,7 +44,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Synchronous, thread-safe storage on LevelDB; never imports NIO.
-        .target(name: "TelemetryStorage", dependencies: ["CLevelDB", "TelemetryCore"], swiftSettings: strictSettings),
+        .target(
+            name: "TelemetryStorage",
+            dependencies: ["CLevelDB", "TelemetryCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         // snappy's C API (Debian's libsnappy-dev), for compressed frames.
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
         // Frames, envelopes and generated protobuf code (protocol/).
@@ -95,6 +101,8 @@ let package = Package(
             dependencies: [
                 "TelemetryCore",
                 "TelemetryClient",
+                // Offline backup verify and restore (`--offline`, `--data`) work without a server.
+                "TelemetryStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

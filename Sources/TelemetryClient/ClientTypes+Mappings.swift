@@ -146,12 +146,3 @@ public struct RemapResult: Sendable, Hashable {
     public var changes: [RecordChange]
     public var dryRun: Bool
 }
-
-/// Progress of a long admin operation.
-public struct AdminProgressUpdate: Sendable, Hashable {
-    public var phase: String
-    public var done: UInt64
-    /// 0 when unknown.
-    public var total: UInt64
-    public var unit: String
-}

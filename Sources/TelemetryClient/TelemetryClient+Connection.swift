@@ -19,8 +19,10 @@ extension TelemetryClient {
         var generation: Int
         var frames: [Telemetry_V1_ResponseEnvelope] = []
         var deadline: Scheduled<Void>? = nil
-        /// Told about each progress frame of a long admin request.
-        var onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+        /// Told each progress frame of a long admin operation; each one also restarts the
+        /// deadline (`rearm`), so the timeout bounds the silence, not the whole operation.
+        var onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
+        var rearm: (@Sendable () -> Scheduled<Void>)? = nil
     }
 
     enum LinkState {

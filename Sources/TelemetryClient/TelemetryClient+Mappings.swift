@@ -7,10 +7,9 @@ extension TelemetryClient {
     /// Sends an admin request; returns the last frame's answer (long operations send progress
     /// frames first, reported to `onProgress`).
     func admin(
-        _ request: Telemetry_V1_AdminRequest, onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+        _ request: Telemetry_V1_AdminRequest, onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
     ) async throws -> Telemetry_V1_AdminResponse {
-        let frames = try await withRetries { try await callOnce(.admin(request), onProgress: onProgress) }
-        return frames.last?.admin ?? Telemetry_V1_AdminResponse()
+        try await call(.admin(request), onProgress: onProgress).last?.admin ?? Telemetry_V1_AdminResponse()
     }
 
     /// Every loaded mapping version, by provider then version.
@@ -90,7 +89,7 @@ extension TelemetryClient {
     /// Maps dead letters again (after a mapping fix) and stores those that now map.
     public func replayDeadLetters(
         ids: [String] = [], _ selection: DeadLetterSelection = .init(), dryRun: Bool = false,
-        onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+        onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
     ) async throws -> ReplayResult {
         let r = try await admin(
             .with {
@@ -123,7 +122,7 @@ extension TelemetryClient {
     /// - Parameter mappingVersion: `provider@version` or `version`; nil uses the active mapping.
     public func remap(
         vehicle: VehicleID, from: Int64, to: Int64, mappingVersion: String? = nil, dryRun: Bool = false, maxChanges: Int = 20,
-        onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+        onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
     ) async throws -> RemapResult {
         let r = try await admin(
             .with {

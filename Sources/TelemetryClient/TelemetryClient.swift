@@ -163,8 +163,12 @@ public final class TelemetryClient: Sendable {
     // MARK: - Request plumbing
 
     /// Sends a request and collects every frame of its answer, retrying on UNAVAILABLE.
-    func call(_ body: Telemetry_V1_RequestEnvelope.OneOf_Body) async throws -> [Telemetry_V1_ResponseEnvelope] {
-        try await withRetries { try await callOnce(body) }
+    /// - Parameter onProgress: told each progress frame (admin operations); the request timeout
+    ///   then runs from the latest frame.
+    func call(
+        _ body: Telemetry_V1_RequestEnvelope.OneOf_Body, onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
+    ) async throws -> [Telemetry_V1_ResponseEnvelope] {
+        try await withRetries { try await callOnce(body, onProgress: onProgress) }
     }
 
     /// Runs `operation`, again after the policy's backoff while it fails with UNAVAILABLE.
@@ -182,8 +186,8 @@ public final class TelemetryClient: Sendable {
         }
     }
 
-    func callOnce(
-        _ body: Telemetry_V1_RequestEnvelope.OneOf_Body, onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+    private func callOnce(
+        _ body: Telemetry_V1_RequestEnvelope.OneOf_Body, onProgress: (@Sendable (ProgressUpdate) -> Void)?
     ) async throws -> [Telemetry_V1_ResponseEnvelope] {
         let link = try await connection()
         var envelope = Telemetry_V1_RequestEnvelope()
@@ -193,7 +197,7 @@ public final class TelemetryClient: Sendable {
 
     /// Writes `envelope` (numbering it) on `link` and waits for its whole answer.
     func send(
-        _ envelope: Telemetry_V1_RequestEnvelope, on link: Link, onProgress: (@Sendable (AdminProgressUpdate) -> Void)? = nil
+        _ envelope: Telemetry_V1_RequestEnvelope, on link: Link, onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
     ) async throws -> [Telemetry_V1_ResponseEnvelope] {
         var envelope = envelope
         let frames: [Telemetry_V1_ResponseEnvelope] = try await withCheckedThrowingContinuation { continuation in
@@ -222,10 +226,17 @@ public final class TelemetryClient: Sendable {
                 return
             }
             let timeout = configuration.requestTimeout
-            let deadline = link.channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] () -> Void in
-                self?.complete(id, with: .failure(StatusError(.deadlineExceeded, "no answer within \(timeout)")))
+            let eventLoop = link.channel.eventLoop
+            let arm: @Sendable () -> Scheduled<Void> = { [weak self] in
+                eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] () -> Void in
+                    self?.complete(id, with: .failure(StatusError(.deadlineExceeded, "no answer within \(timeout)")))
+                }
             }
-            state.withLock { $0.pending[id]?.deadline = deadline }
+            let deadline = arm()
+            state.withLock {
+                $0.pending[id]?.deadline = deadline
+                if onProgress != nil { $0.pending[id]?.rearm = arm }
+            }
             link.channel.writeAndFlush(buffer).whenFailure { [weak self] error in
                 self?.complete(id, with: .failure(StatusError(.unavailable, "cannot send the request: \(error)")))
             }
@@ -258,10 +269,19 @@ public final class TelemetryClient: Sendable {
             state.withLock { $0.connectionErrors[generation] = StatusError(status, envelope.status.message) }
             return
         }
-        if envelope.more, case .admin(let admin)? = envelope.body, case .progress(let p)? = admin.result {
-            // Progress is reported, not collected: a long operation's answer is its last frame.
-            let report = state.withLock { $0.pending[id]?.onProgress }
-            report?(AdminProgressUpdate(phase: p.phase, done: p.done, total: p.total, unit: p.unit))
+        if envelope.more, envelope.admin.progress.phase != "" {
+            // A progress frame: told to the caller, never collected as part of the answer.
+            let onProgress = state.withLock { s -> (@Sendable (ProgressUpdate) -> Void)? in
+                guard var pending = s.pending[id] else { return nil }
+                if let rearm = pending.rearm {
+                    pending.deadline?.cancel()
+                    pending.deadline = rearm()
+                    s.pending[id] = pending
+                }
+                return pending.onProgress
+            }
+            let p = envelope.admin.progress
+            onProgress?(ProgressUpdate(phase: p.phase, done: p.done, total: p.total, unit: p.unit))
             return
         }
         let finished: Result<[Telemetry_V1_ResponseEnvelope], any Error>? = state.withLock { s in

@@ -47,10 +47,18 @@ public final class Server: Service {
         configuration: ServerConfiguration, store: TelemetryStore, mappings: MappingService? = nil,
         metrics: ServerMetrics = ServerMetrics(), logger: Logger
     ) async throws -> Server {
+        try await bind(configuration: configuration, stores: StoreHandle(store), mappings: mappings, metrics: metrics, logger: logger)
+    }
+
+    /// Opens the listener, serving whichever store `stores` holds (an online restore swaps it).
+    public static func bind(
+        configuration: ServerConfiguration, stores: StoreHandle, mappings: MappingService? = nil,
+        metrics: ServerMetrics = ServerMetrics(), logger: Logger
+    ) async throws -> Server {
         try configuration.validate()
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let dispatcher = RequestDispatcher(
-            store: store, configuration: configuration, mappings: mappings, threadPool: .singleton, metrics: metrics,
+            stores: stores, configuration: configuration, mappings: mappings, threadPool: .singleton, metrics: metrics,
             logger: logger)
         let handler = ConnectionHandler(dispatcher: dispatcher, registry: registry, logger: logger)
         let maxFrame = configuration.maxFrameBytes

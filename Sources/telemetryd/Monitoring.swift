@@ -11,10 +11,12 @@ struct Monitoring: Sendable {
     private let memory: CoreMetrics.Gauge
     private let degraded: CoreMetrics.Gauge
     private let diskBytes: CoreMetrics.Gauge
-    private let store: TelemetryStore
+    private let stores: StoreHandle
+    /// Read at each scrape: an online restore swaps the store.
+    private var store: TelemetryStore { stores.current }
 
-    init(store: TelemetryStore) {
-        self.store = store
+    init(stores: StoreHandle) {
+        self.stores = stores
         // Only the executable bootstraps the metrics system (STYLE.md 1.6).
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         levelFiles = (0..<7).map { CoreMetrics.Gauge(label: "telemetry_leveldb_files", dimensions: [("level", String($0))]) }

@@ -115,11 +115,13 @@ struct Telemetryd: AsyncParsableCommand {
         logger.info(
             "store open",
             metadata: ["telemetry.data": "\(dataPath)", "telemetry.durability": "\(storeConfiguration.durability.rawValue)"])
+        // An online restore (admin restore) swaps the store: everything reads it from here.
+        let stores = StoreHandle(store)
         defer {
-            store.close()
+            stores.current.close()
             logger.info("store closed")
         }
-        let monitoring = Monitoring(store: store)
+        let monitoring = Monitoring(stores: stores)
         let mode = mapping ?? file.mapping.mode ?? "fleeti"
         guard mode == "fleeti" || mode == "identity" else { throw ValidationError("--mapping must be fleeti or identity, not \"\(mode)\"") }
         var mappingService: MappingService?
@@ -144,7 +146,7 @@ struct Telemetryd: AsyncParsableCommand {
         }
         let listener: Server
         do {
-            listener = try await Server.bind(configuration: server, store: store, mappings: mappingService, logger: logger)
+            listener = try await Server.bind(configuration: server, stores: stores, mappings: mappingService, logger: logger)
         } catch {
             logger.critical("cannot listen", metadata: ["telemetry.address": "\(server.host):\(server.port)", "error": "\(error)"])
             throw ExitCode(1)
@@ -157,12 +159,12 @@ struct Telemetryd: AsyncParsableCommand {
                 services.append(
                     .init(
                         service: ConnectivitySweepService(
-                            service: mappingService, store: { store }, interval: .seconds(file.mapping.sweepIntervalSeconds ?? 60),
+                            service: mappingService, store: { stores.current }, interval: .seconds(file.mapping.sweepIntervalSeconds ?? 60),
                             logger: logger)))
             }
         }
         if let seconds = server.sealIntervalSeconds {
-            services.append(.init(service: MaintenanceService(store: store, interval: .seconds(seconds), logger: logger)))
+            services.append(.init(service: MaintenanceService(stores: stores, interval: .seconds(seconds), logger: logger)))
         }
         if let httpPort = server.httpPort {
             do {
@@ -170,7 +172,7 @@ struct Telemetryd: AsyncParsableCommand {
                     host: server.host, port: httpPort, logger: logger,
                     health: {
                         if listener.isDraining { return HealthReport(state: .draining) }
-                        switch store.health {
+                        switch stores.current.health {
                         case .ready: return HealthReport(state: .ready)
                         case .degraded(let reason): return HealthReport(state: .degraded, reason: reason)
                         case .closed: return HealthReport(state: .closed)

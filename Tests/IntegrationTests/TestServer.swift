@@ -60,17 +60,28 @@ func serve(
     mappings: MappingService? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TestServer) async throws -> Void
 ) async throws {
+    try await serve(stores: StoreHandle(store), path: path, port: port, metrics: metrics, mappings: mappings, configure) { server in
+        try await body(TestServer(port: server.port, store: store, storePath: path, trigger: server.trigger))
+    }
+}
+
+/// Serves whichever store `stores` holds (an online restore swaps it) until `body` returns.
+func serve(
+    stores: StoreHandle, path: String, port: Int = 0, metrics: ServerMetrics = ServerMetrics(),
+    mappings: MappingService? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (TestServer) async throws -> Void
+) async throws {
     var configuration = ServerConfiguration()
     configuration.host = "127.0.0.1"
     configuration.port = port
     configure(&configuration)
     let server = try await Server.bind(
-        configuration: configuration, store: store, mappings: mappings, metrics: metrics, logger: quietLogger)
+        configuration: configuration, stores: stores, mappings: mappings, metrics: metrics, logger: quietLogger)
     try await testGracefulShutdown { trigger in
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             do {
-                try await body(TestServer(port: server.localPort, store: store, storePath: path, trigger: trigger))
+                try await body(TestServer(port: server.localPort, store: stores.current, storePath: path, trigger: trigger))
             } catch {
                 trigger.triggerGracefulShutdown()
                 try? await group.waitForAll()

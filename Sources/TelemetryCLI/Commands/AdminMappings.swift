@@ -337,7 +337,7 @@ final class ProgressLine: Sendable {
     let enabled: Bool
     init(enabled: Bool) { self.enabled = enabled }
 
-    func show(_ p: AdminProgressUpdate) {
+    func show(_ p: ProgressUpdate) {
         guard enabled else { return }
         let total = p.total > 0 ? " of \(p.total)" : ""
         FileHandle.standardError.write(Data("\r\u{1B}[K\(p.phase): \(p.done)\(total) \(p.unit)".utf8))

@@ -8,6 +8,8 @@ import TelemetryCore
 /// Exit codes, in one place (the root command's discussion lists them).
 enum ExitCodes {
     static let rejectedRecords: Int32 = 1
+    /// `admin backup verify`: the backup is damaged or incomplete.
+    static let failsVerification: Int32 = 2
     static let badInput: Int32 = 65
     static let unreachable: Int32 = 69
     /// 100 + the status code.

@@ -7,7 +7,7 @@ public struct TelemetryCommand: AsyncParsableCommand {
         commandName: "telemetryctl",
         abstract: "Command-line tool of TelemetryStore: ingest, query and administer a telemetryd server.",
         discussion: """
-            Exit codes: 0 success; 1 some records were rejected; 64 usage error; 65 bad input file; \
+            Exit codes: 0 success; 1 some records were rejected; 2 a backup fails verification; 64 usage error; 65 bad input file; \
             69 server unreachable; 100 + the gRPC status code for a server error \
             (e.g. 103 INVALID_ARGUMENT, 107 PERMISSION_DENIED, 116 UNAUTHENTICATED).
             """,

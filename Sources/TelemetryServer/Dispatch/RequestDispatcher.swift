@@ -12,7 +12,10 @@ import TelemetryWire
 /// Storage calls block, so they run on a thread pool, never on an event loop or a
 /// cooperative thread.
 final class RequestDispatcher: Sendable {
-    let store: TelemetryStore
+    /// The store, swappable by an online restore (StoreHandle).
+    let stores: StoreHandle
+    /// The store to use for this request; read it once per request.
+    var store: TelemetryStore { stores.current }
     let configuration: ServerConfiguration
     let pipeline: any IngestPipeline
     /// The mapping files and vehicle states behind a `FleetiPipeline`; nil with the identity
@@ -29,11 +32,11 @@ final class RequestDispatcher: Sendable {
     static let serverVersion = "telemetryd 0.1.0"
 
     init(
-        store: TelemetryStore, configuration: ServerConfiguration, mappings: MappingService?,
+        stores: StoreHandle, configuration: ServerConfiguration, mappings: MappingService?,
         threadPool: NIOThreadPool, metrics: ServerMetrics, logger: Logger,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
-        self.store = store
+        self.stores = stores
         self.configuration = configuration
         self.mappings = mappings
         self.pipeline = mappings.map { FleetiPipeline(service: $0) } ?? IdentityPipeline()
@@ -462,7 +465,10 @@ final class RequestDispatcher: Sendable {
     func failure(_ requestID: UInt64, _ error: any Error, kind: RequestKind) -> Telemetry_V1_ResponseEnvelope {
         let code: StatusCode
         let message: String
-        if let known = error as? any StatusCodeConvertible {
+        if let restoring = stores.statusDuringRestore(for: error) {
+            code = restoring.code
+            message = restoring.message
+        } else if let known = error as? any StatusCodeConvertible {
             code = known.statusCode
             message = known.statusMessage
         } else if error is NIOThreadPoolError.ThreadPoolInactive {

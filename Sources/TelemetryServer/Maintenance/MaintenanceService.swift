@@ -7,7 +7,9 @@ public import TelemetryStorage
 /// records settle into their compact, column-encoded blocks without an operator's help.
 /// Work runs on the thread pool (it blocks); shutdown interrupts the wait, never a seal.
 public struct MaintenanceService: Service {
-    let store: TelemetryStore
+    let stores: StoreHandle
+    /// Read at each pass: an online restore swaps the store.
+    var store: TelemetryStore { stores.current }
     let interval: Duration
     let logger: Logger
     let onPass: (@Sendable (SealSummary) -> Void)?
@@ -16,7 +18,12 @@ public struct MaintenanceService: Service {
     ///   - interval: time between seal passes; the first runs one interval after start.
     ///   - onPass: told what each successful pass sealed (metrics, tests).
     public init(store: TelemetryStore, interval: Duration, logger: Logger, onPass: (@Sendable (SealSummary) -> Void)? = nil) {
-        self.store = store
+        self.init(stores: StoreHandle(store), interval: interval, logger: logger, onPass: onPass)
+    }
+
+    /// Upkeep of whichever store `stores` holds.
+    public init(stores: StoreHandle, interval: Duration, logger: Logger, onPass: (@Sendable (SealSummary) -> Void)? = nil) {
+        self.stores = stores
         self.interval = interval
         self.logger = logger
         self.onPass = onPass

@@ -23,6 +23,16 @@ public final class WriteBatch {
         count += 1
     }
 
+    /// Adds a put from borrowed bytes (an iterator's, when copying a database); LevelDB copies them.
+    func put(_ key: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) {
+        key.withMemoryRebound(to: CChar.self) { k in
+            value.withMemoryRebound(to: CChar.self) { v in
+                leveldb_writebatch_put(pointer, k.baseAddress, k.count, v.baseAddress, v.count)
+            }
+        }
+        count += 1
+    }
+
     public func delete(_ key: [UInt8]) {
         key.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { leveldb_writebatch_delete(pointer, $0.baseAddress, $0.count) }

@@ -1,0 +1,323 @@
+import Foundation
+import Synchronization
+import Testing
+import TelemetryCore
+@testable import TelemetryStorage
+
+@Suite("Store: backup, verify and restore")
+struct BackupTests {
+    /// Records of three vehicles over a few partitions, a dead letter and a gateway sequence:
+    /// every keyspace the writer fills.
+    static func fill(_ store: TelemetryStore, records: Int = 300) throws {
+        var batch = [TelemetryRecord]()
+        for i in 0..<records {
+            batch.append(record("veh-\(i % 3)", Int64(i) * 60_000, ["speed": .double(Double(i) / 2), "odo": .int(Int64(i))]))
+        }
+        let letter = DeadLetter(
+            vehicleID: "", timestamp: 5, provider: "navixy", fields: [Field("x", .int(1))], receivedAt: 10, reason: "invalid_vehicle",
+            message: "empty vehicle id", mappingVersion: "1.0.0")
+        _ = try store.write(StoreWrite(records: batch, deadLetters: [letter], gatewaySequences: ["gw-1": 42]))
+    }
+
+    /// Every record, latest state and dead letter of a store, for comparisons.
+    static func contents(_ store: TelemetryStore) throws -> (records: [[TelemetryRecord]], latest: [LatestState], letters: [StoredDeadLetter]) {
+        let vehicles = try store.vehicles().map(\.vehicle)
+        return (
+            try vehicles.map { try allRecords(store, $0.rawValue) }, try store.latest(vehicles), try store.deadLetters()
+        )
+    }
+
+    /// Names of the entries of a folder (to see what a failure left behind).
+    static func entries(_ folder: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+    }
+
+    @Test("a backup opens as the same store: records, latest state, dead letters, gateway resume point")
+    func backupAndRestore() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            try Self.fill(store)
+            let before = try Self.contents(store)
+            let result = try store.backup(to: dir + "/b1")
+            #expect(result.path == dir + "/b1")
+            let counts = Dictionary(uniqueKeysWithValues: result.manifest.keyspaces.map { ($0.name, $0.entries) })
+            #expect(counts["canonical"] == 300)
+            #expect(counts["dead-letter"] == 1)
+            #expect(counts["latest"] == 3)
+            #expect(result.manifest.storeFormatVersion == TelemetryStore.formatVersion)
+            #expect(result.manifest.contentHash.count == 64)
+            // Exactly the manifest's files, plus the manifest: no LOCK, no LOG, no partial folder.
+            #expect(try Self.entries(dir + "/b1") == (result.manifest.files.map(\.name) + ["backup-manifest.json"]).sorted())
+            #expect(try Self.entries(dir) == ["b1", "data"])
+
+            let verification = try BackupFolder(path: dir + "/b1").verify(deep: true)
+            #expect(verification.problems == [])
+            #expect(verification.manifest == result.manifest)
+            #expect(try Self.entries(dir) == ["b1", "data"], "the deep check's scratch folder is removed")
+
+            let restored = try BackupFolder(path: dir + "/b1").restore(into: dir + "/restored")
+            #expect(restored.manifest.contentHash == result.manifest.contentHash)
+            let copy = try TelemetryStore(path: dir + "/restored")
+            defer { copy.close() }
+            let after = try Self.contents(copy)
+            #expect(after.records == before.records)
+            #expect(after.latest == before.latest)
+            #expect(after.letters == before.letters)
+            #expect(copy.lastCommittedSequence(gateway: "gw-1") == 42)
+            // The restored store holds exactly the backup's content: its own backup hashes the same.
+            #expect(try copy.backup(to: dir + "/b2").manifest.contentHash == result.manifest.contentHash)
+        }
+    }
+
+    @Test("latest state behind its checkpoint is replayed in the restored copy")
+    func latestReplayedAfterRestore() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            // One record at a time: the latest keyspace is a checkpoint written every
+            // `checkpointInterval` records, so the snapshot's checkpoint lags behind the records.
+            let count = TelemetryStore.checkpointInterval + 10
+            for i in 0..<count { try store.write([record("veh", Int64(i) * 1000, ["n": .int(Int64(i))])]) }
+            let backup = try store.backup(to: dir + "/b")
+            _ = try BackupFolder(path: dir + "/b").restore(into: dir + "/r")
+            let copy = try TelemetryStore(path: dir + "/r")
+            defer { copy.close() }
+            // Restored byte for byte: opening replays in memory and writes nothing, so the
+            // restored store's own backup has the backup's content hash.
+            #expect(try copy.backup(to: dir + "/b2").manifest.contentHash == backup.manifest.contentHash)
+            let latest = try #require(try copy.latest(vid("veh")))
+            #expect(latest.timestamp == Int64(count - 1) * 1000)
+            #expect(try copy.latest(vid("veh")) == store.latest(vid("veh")))
+            #expect(try copy.vehicles().first?.recordCount == UInt64(count))
+            #expect(backup.manifest.keyspaces.first { $0.name == "canonical" }?.entries == UInt64(count))
+        }
+    }
+
+    @Test("two backups of an unchanged store have the same content hash")
+    func contentHashIsStable() throws {
+        try withTemporaryStore { store, path in
+            try Self.fill(store)
+            let a = try store.backup(to: path + "-a")
+            let b = try store.backup(to: path + "-b")
+            defer { for p in [a.path, b.path] { try? FileManager.default.removeItem(atPath: p) } }
+            #expect(a.manifest.contentHash == b.manifest.contentHash)
+            try store.write([record("veh-9", 1, ["x": .int(1)])])
+            let c = try store.backup(to: path + "-c")
+            defer { try? FileManager.default.removeItem(atPath: c.path) }
+            #expect(c.manifest.contentHash != a.manifest.contentHash)
+        }
+    }
+
+    @Test("a backup taken during writes holds every write acknowledged before it, and whole batches only")
+    func backupDuringWrites() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            let acknowledged = Mutex(0)  // batches whose write returned
+            let stop = Atomic(false)
+            let batchSize = 25
+            let writer = Thread {
+                var i = 0
+                while !stop.load(ordering: .relaxed) {
+                    let batch = (0..<batchSize).map { j in record("veh-\(j % 5)", Int64(i * batchSize + j) * 1000, ["i": .int(Int64(i))]) }
+                    do { try store.write(batch) } catch { break }
+                    i += 1
+                    acknowledged.withLock { $0 = i }
+                }
+            }
+            writer.start()
+            while acknowledged.withLock({ $0 }) < 20 { Thread.sleep(forTimeInterval: 0.001) }
+            let ackedBefore = acknowledged.withLock { $0 }
+            var options = BackupOptions()
+            options.batchBytes = 4096  // many small copy batches: the writer runs between them
+            let backup = try store.backup(to: dir + "/b", options: options)
+            stop.store(true, ordering: .relaxed)
+            while !writer.isFinished { Thread.sleep(forTimeInterval: 0.001) }
+            #expect(acknowledged.withLock { $0 } > ackedBefore, "writes went on during the backup")
+
+            _ = try BackupFolder(path: dir + "/b").restore(into: dir + "/r")
+            let copy = try TelemetryStore(path: dir + "/r")
+            defer { copy.close() }
+            let stored = try (0..<5).reduce(0) { $0 + (try allRecords(copy, "veh-\($1)").count) }
+            #expect(stored >= ackedBefore * batchSize)
+            #expect(stored % batchSize == 0, "a batch is in the snapshot whole or not at all")
+            #expect(UInt64(stored) == backup.manifest.keyspaces.first { $0.name == "canonical" }?.entries)
+            let live = try (0..<5).flatMap { try allRecords(store, "veh-\($0)") }
+            let restored = try (0..<5).flatMap { try allRecords(copy, "veh-\($0)") }
+            let liveSet = Set(live.map { "\($0.vehicle.rawValue)/\($0.timestamp)" })
+            #expect(restored.allSatisfy { liveSet.contains("\($0.vehicle.rawValue)/\($0.timestamp)") })
+        }
+    }
+
+    @Test("verify names a changed byte, a missing file, an extra file and a missing manifest")
+    func verifyFindsTampering() throws {
+        try withTemporaryStore { store, path in
+            try Self.fill(store)
+            let backup = try store.backup(to: path + "-b")
+            defer { try? FileManager.default.removeItem(atPath: backup.path) }
+            let table = try #require(backup.manifest.files.first { $0.name.hasSuffix(".ldb") }?.name)
+            let other = try #require(backup.manifest.files.first { $0.name.hasPrefix("MANIFEST-") }?.name)
+
+            // One flipped byte in a table.
+            let tablePath = backup.path + "/" + table
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: tablePath))
+            bytes[bytes.count / 2] ^= 0xFF
+            try bytes.write(to: URL(fileURLWithPath: tablePath))
+            var report = try BackupFolder(path: backup.path).verify(deep: true)
+            #expect(report.problems == ["file \(table): sha256 differs", "deep check skipped: the files differ from the manifest"])
+            #expect(!report.ok)
+
+            // A missing file and an extra one.
+            try FileManager.default.removeItem(atPath: backup.path + "/" + other)
+            try Data("x".utf8).write(to: URL(fileURLWithPath: backup.path + "/stray.txt"))
+            report = try BackupFolder(path: backup.path).verify(deep: false)
+            #expect(report.problems.contains("file stray.txt: not in the manifest"))
+            #expect(report.problems.contains("file \(other): missing"))
+            #expect(report.problems.contains("file \(table): sha256 differs"))
+
+            // No manifest: not a complete backup.
+            try FileManager.default.removeItem(atPath: backup.path + "/backup-manifest.json")
+            report = try BackupFolder(path: backup.path).verify(deep: true)
+            #expect(report.manifest == nil)
+            #expect(report.problems.count == 1 && report.problems[0].contains("backup-manifest.json is missing"))
+        }
+    }
+
+    @Test("a deep verify catches content that differs from the manifest even when the files match")
+    func deepVerifyComparesContent() throws {
+        try withTemporaryStore { store, path in
+            try Self.fill(store)
+            let backup = try store.backup(to: path + "-b")
+            defer { try? FileManager.default.removeItem(atPath: backup.path) }
+            // A manifest that lies about the content (its files are right).
+            var manifest = backup.manifest
+            manifest.keyspaces = manifest.keyspaces.map { $0.name == "raw" ? .init(name: "raw", entries: 12) : $0 }
+            manifest.contentHash = String(repeating: "0", count: 64)
+            try FileManager.default.removeItem(atPath: backup.path + "/backup-manifest.json")
+            try BackupFolder.writeManifest(manifest, in: backup.path)
+            #expect(try BackupFolder(path: backup.path).verify(deep: false).ok)
+            let report = try BackupFolder(path: backup.path).verify(deep: true)
+            #expect(report.problems.contains("keyspace raw: 0 entries, manifest says 12"))
+            #expect(report.problems.contains { $0.hasPrefix("content hash ") && $0.hasSuffix("differs from the manifest's \(manifest.contentHash)") })
+        }
+    }
+
+    @Test("restore refuses a tampered backup and leaves nothing behind")
+    func restoreRefusesTampered() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            try Self.fill(store)
+            let backup = try store.backup(to: dir + "/b")
+            store.close()
+            let table = try #require(backup.manifest.files.first { $0.name.hasSuffix(".ldb") }?.name)
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: backup.path + "/" + table))
+            try handle.seek(toOffset: 10)
+            try handle.write(contentsOf: Data([0x42, 0x42]))
+            try handle.close()
+            let error = #expect(throws: BackupError.self) { try BackupFolder(path: backup.path).restore(into: dir + "/r") }
+            #expect(error?.code == .failedPrecondition)
+            #expect(error?.message.contains("file \(table): sha256 differs") == true)
+            #expect(try Self.entries(dir) == ["b", "data"])
+        }
+    }
+
+    @Test("restore refuses a data folder that is not empty, and accepts an empty one")
+    func restoreTarget() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            try Self.fill(store, records: 10)
+            _ = try store.backup(to: dir + "/b")
+            store.close()
+            let error = #expect(throws: BackupError.self) { try BackupFolder(path: dir + "/b").restore(into: dir + "/data") }
+            #expect(error?.message == "data folder \(dir)/data is not empty; restore into a new or empty folder")
+            try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: false)
+            let restored = try BackupFolder(path: dir + "/b").restore(into: dir + "/empty")
+            #expect(restored.path == dir + "/empty")
+            let missingParent = #expect(throws: BackupError.self) { try BackupFolder(path: dir + "/b").restore(into: dir + "/no/such") }
+            #expect(missingParent?.code == .notFound)
+            #expect(missingParent?.message.contains("\(dir)/no") == true)
+        }
+    }
+
+    @Test("a backup never overwrites, and names a missing parent folder")
+    func destinationChecks() throws {
+        try withTemporaryStore { store, path in
+            let exists = #expect(throws: BackupError.self) { try store.backup(to: path) }
+            #expect(exists?.code == .alreadyExists)
+            #expect(exists?.message.contains(path) == true)
+            let missing = #expect(throws: BackupError.self) { try store.backup(to: path + "-missing/b") }
+            #expect(missing?.code == .notFound)
+            #expect(missing?.message == "the folder \(path)-missing (where backup \(path)-missing/b goes) does not exist")
+            #expect(throws: BackupError.self) { try BackupFolder(path: path + "-nothing") }
+        }
+    }
+
+    @Test("a backup whose folder disappears mid-way fails, names the folder, and leaves no backup")
+    func folderDisappears() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            try Self.fill(store)
+            var options = BackupOptions()
+            options.batchBytes = 512
+            options.stageHook = { stage, partial in
+                if case .copied(let keys) = stage, keys > 20 { try? FileManager.default.removeItem(atPath: partial) }
+            }
+            let error = #expect(throws: BackupError.self) { try store.backup(to: dir + "/b", options: options) }
+            #expect(error?.message.contains(dir + "/b.partial-") == true)
+            #expect(try Self.entries(dir) == ["data"])
+            // The store is unaffected: a second backup works.
+            #expect(try store.backup(to: dir + "/b").manifest.keyspaces.first { $0.name == "canonical" }?.entries == 300)
+        }
+    }
+
+    @Test("a full disk during a backup is RESOURCE_EXHAUSTED and removes the partial folder")
+    func diskFull() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            try Self.fill(store)
+            var options = BackupOptions()
+            options.stageHook = { stage, partial in
+                if stage == .beforeManifest { throw BackupError.system("write", partial + "/backup-manifest.json", errno: ENOSPC) }
+            }
+            let error = #expect(throws: BackupError.self) { try store.backup(to: dir + "/b", options: options) }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.statusCode == .resourceExhausted)
+            #expect(try Self.entries(dir) == ["data"])
+        }
+    }
+
+    @Test("a destination filled while the backup ran is not replaced")
+    func destinationAppears() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            try Self.fill(store, records: 10)
+            var options = BackupOptions()
+            options.stageHook = { stage, _ in
+                if stage == .beforeRename {
+                    try FileManager.default.createDirectory(atPath: dir + "/b", withIntermediateDirectories: false)
+                    try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/b/notes.txt"))
+                }
+            }
+            let error = #expect(throws: BackupError.self) { try store.backup(to: dir + "/b", options: options) }
+            #expect(error?.code == .alreadyExists)
+            #expect(try Self.entries(dir) == ["b", "data"])
+            #expect(try Self.entries(dir + "/b") == ["notes.txt"])
+        }
+    }
+
+    @Test("closeAndWaitForRelease lets the folder go: it can be opened again at once")
+    func closeAndWait() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            try Self.fill(store, records: 10)
+            #expect(store.closeAndWaitForRelease(timeout: .seconds(5)))
+            let again = try TelemetryStore(path: dir + "/data")
+            defer { again.close() }
+            #expect(try again.vehicles().count == 3)
+        }
+    }
+}
