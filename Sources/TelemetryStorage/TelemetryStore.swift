@@ -102,7 +102,7 @@ public final class TelemetryStore: Sendable {
     }
 
     /// The partition of the last key in the sealed keyspace.
-    private static func highestSealedPartition(_ db: LevelDB) throws(LevelDBError) -> Int64? {
+    static func highestSealedPartition(_ db: LevelDB) throws(LevelDBError) -> Int64? {
         try db.withIterator { it throws(LevelDBError) -> Int64? in
             it.seek(Keyspace.sealed.upperBound)
             if it.isValid { it.previous() } else { it.seekToLast() }
@@ -120,7 +120,7 @@ public final class TelemetryStore: Sendable {
     /// Brings each vehicle's state from its checkpoint up to date: the records after the
     /// checkpoint's newest timestamp were all appended in order after it (anything else forces
     /// a checkpoint), so taking them in, oldest first, repeats what the writes did.
-    private func recoverLatestStates(_ db: LevelDB) throws(StorageError) {
+    func recoverLatestStates(_ db: LevelDB) throws(StorageError) {
         let states = writer.withLock { $0.vehicles }
         var recovered: [UInt32: VehicleState] = [:]
         let width = partitionWidthMs
@@ -204,7 +204,7 @@ public final class TelemetryStore: Sendable {
 
     // MARK: - Opening
 
-    private struct Loaded {
+    struct Loaded {
         var partitionWidth: Int64
         var dictionaries = Dictionaries()
         var vehicles: [UInt32: VehicleState] = [:]
@@ -212,7 +212,7 @@ public final class TelemetryStore: Sendable {
         var deadLetterSequence: UInt64 = 0
     }
 
-    private static func load(_ db: LevelDB, path: String, configuration: StoreConfiguration) throws(StorageError) -> Loaded {
+    static func load(_ db: LevelDB, path: String, configuration: StoreConfiguration) throws(StorageError) -> Loaded {
         let formatKey = KeyLayout.metadataKey(KeyLayout.Meta.format)
         let widthKey = KeyLayout.metadataKey(KeyLayout.Meta.partitionWidth)
         let stored: [UInt8]?

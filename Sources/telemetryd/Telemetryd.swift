@@ -111,17 +111,16 @@ struct Telemetryd: AsyncParsableCommand {
             logger.info("store closed")
         }
         let monitoring = Monitoring(store: store)
+        let metrics = ServerMetrics()
         let listener: Server
         do {
-            listener = try await Server.bind(configuration: server, store: store, logger: logger)
+            listener = try await Server.bind(configuration: server, store: store, metrics: metrics, logger: logger)
         } catch {
             logger.critical("cannot listen", metadata: ["telemetry.address": "\(server.host):\(server.port)", "error": "\(error)"])
             throw ExitCode(1)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listener)]
-        if let seconds = server.sealIntervalSeconds {
-            services.append(.init(service: MaintenanceService(store: store, interval: .seconds(seconds), logger: logger)))
-        }
+        services.append(.init(service: MaintenanceService(store: store, schedule: .init(server), logger: logger, metrics: metrics)))
         if let httpPort = server.httpPort {
             do {
                 let http = try await ObservabilityServer.bind(

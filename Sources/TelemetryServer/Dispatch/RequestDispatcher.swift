@@ -207,6 +207,8 @@ final class RequestDispatcher: Sendable {
             metrics.recordsIngested.increment(by: Int64(summary.written))
             metrics.recordsDuplicate.increment(by: Int64(summary.duplicates))
             metrics.recordsRejected.increment(by: Int64(rejected.count))
+            metrics.deadLettersWritten.increment(by: Int64(summary.deadLettered))
+            metrics.ingestTally.record(stored: summary.written, rejected: rejected.count, late: summary.late)
             return .ok(prepared.requestID) { r in
                 var ack = Telemetry_V1_IngestResponse()
                 ack.accepted = UInt32(summary.written)
