@@ -109,8 +109,10 @@ extension RequestDispatcher {
     }
 
     func reopen(_ r: Telemetry_V1_ReopenRequest) async throws -> Telemetry_V1_ReopenResponse {
-        let health = try await threadPool.runIfActive { [store] in try store.reopen() }
-        logger.notice("store reopened by an admin request", metadata: ["telemetry.health": "\(Self.healthText(health))"])
+        let (before, health) = try await threadPool.runIfActive { [store] in (store.health, try store.reopen()) }
+        if case .degraded(let reason) = before {
+            logger.notice("store reopened by an admin request; writes resume", metadata: ["telemetry.failure": "\(reason)"])
+        }
         return .with { $0.health = Self.healthText(health) }
     }
 

@@ -149,6 +149,8 @@ public struct MaintenanceService: Service {
             }
         case .reopenProbe:
             guard case .degraded(let reason) = store.health else { return }
+            // Said once per probe while it lasts: the log shows when writes stopped and why.
+            logger.error("store degraded: writes are refused", metadata: ["telemetry.failure": "\(reason)"])
             do {
                 let health = try await NIOThreadPool.singleton.runIfActive { try store.reopen() }
                 onPass?(.reopen(.success(health)))
