@@ -17,31 +17,40 @@ extension TelemetryStore {
     /// (LevelDB must not be written again through a handle that reported a write error).
     ///
     /// A store that is ready is left as it is. While the handle is swapped (milliseconds, once
-    /// the reads in flight have finished) calls fail with `.closed`; writes are refused until
+    /// the reads in flight have finished) calls fail with `.io` ("being reopened"); writes are refused until
     /// the new handle is open, as they were while degraded.
     /// - Returns: the health afterwards.
     /// - Throws: `StorageError`: `.diskFull` or `.io` when the folder still cannot be written
     ///   (the store stays degraded and keeps serving reads), `.unavailable`-mapped `.io` when reads
-    ///   did not finish in time, `.closed`, or what opening the folder reports.
+    ///   did not finish in time or another reopen is running, `.closed`, or what opening the folder reports.
     @discardableResult
     public func reopen() throws -> StoreHealth {
+        // One reopen at a time (the admin request and the maintenance probe may meet): a second
+        // one would find the folder locked by the first one's new handle.
+        guard reopening.withLock({ busy -> Bool in
+            defer { busy = true }
+            return !busy
+        }) else {
+            throw StorageError(code: .io, message: "the store at \(path) is being reopened already; retry shortly")
+        }
+        defer { reopening.withLock { $0 = false } }
         let failure = writer.withLock { w -> StorageError? in w.closed ? nil : w.failure }
         guard failure != nil else { return health }
         try Self.probeWritable(path)
 
         // Take the handle out: no new call can reach it; then wait for the calls that hold it.
-        guard var old = handle.withLock({ h -> LevelDB? in defer { h = nil }; return h }) else {
-            throw StorageError(code: .closed, message: "the store at \(path) is closed")
-        }
-        let deadline = ContinuousClock.now + Self.reopenDrainTimeout
-        while !isKnownUniquelyReferenced(&old) {
-            if ContinuousClock.now > deadline {
-                handle.withLock { $0 = old }
-                throw StorageError(code: .io, message: "reads on \(path) did not finish within \(Self.reopenDrainTimeout); try reopen again")
+        // No handle: an earlier reopen could not open the folder; open it now.
+        if var old = handle.withLock({ h -> LevelDB? in defer { h = nil }; return h }) {
+            let deadline = ContinuousClock.now + Self.reopenDrainTimeout
+            while !isKnownUniquelyReferenced(&old) {
+                if ContinuousClock.now > deadline {
+                    handle.withLock { $0 = old }
+                    throw StorageError(code: .io, message: "reads on \(path) did not finish within \(Self.reopenDrainTimeout); try reopen again")
+                }
+                Thread.sleep(forTimeInterval: 0.005)
             }
-            Thread.sleep(forTimeInterval: 0.005)
+            _ = consume old  // the last reference: leveldb_close releases the folder's lock
         }
-        _ = consume old  // the last reference: leveldb_close releases the folder's lock
 
         let db: LevelDB
         let loaded: Loaded
@@ -55,27 +64,31 @@ extension TelemetryStore {
             loaded = try Self.load(db, path: path, configuration: configuration)
             do { highestSealed = try Self.highestSealedPartition(db) } catch { throw Self.readError(error, what: "the sealed keyspace") }
         } catch {
-            // No handle now: reads fail with `.closed` until a later reopen succeeds.
+            // No handle now: reads fail with `.io` ("being reopened") until a later reopen succeeds.
             let reason = StorageError(code: .degraded, message: "reopen failed: \(error.message)")
             writer.withLock { $0.failure = reason }
             view.withLock { $0.failure = reason }
             throw error
         }
         // The state as stored, the failure kept until the latest states are recovered: writes
-        // still find the store degraded meanwhile.
-        writer.withLock { w in
+        // still find the store degraded meanwhile. A store closed meanwhile stays closed.
+        let closed = writer.withLock { w -> Bool in
+            guard !w.closed else { return true }
             w.dictionaries = loaded.dictionaries
             w.vehicles = VehicleTable(loaded.vehicles)
             w.gatewaySequences = loaded.gateways
             w.deadLetterSequence = loaded.deadLetterSequence
             w.highestSealedPartition = highestSealed
+            // Under the writer lock, as `close()` takes it: a close cannot slip in between.
+            view.withLock { v in
+                v.dictionaries = loaded.dictionaries
+                v.vehicles = VehicleTable(loaded.vehicles)
+                v.gatewaySequences = loaded.gateways
+            }
+            handle.withLock { $0 = db }
+            return false
         }
-        view.withLock { v in
-            v.dictionaries = loaded.dictionaries
-            v.vehicles = VehicleTable(loaded.vehicles)
-            v.gatewaySequences = loaded.gateways
-        }
-        handle.withLock { $0 = db }
+        if closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
         try recoverLatestStates(db)
         writer.withLock { $0.failure = nil }
         view.withLock { $0.failure = nil }

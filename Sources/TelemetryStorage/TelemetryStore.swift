@@ -31,6 +31,8 @@ public final class TelemetryStore: Sendable {
     let view: Mutex<ReadView>
     /// Test hook: makes writes fail on demand (see FaultInjection).
     package let faultInjection = FaultInjection()
+    /// True while `reopen()` runs: one reopen at a time (TelemetryStore+Health.swift).
+    let reopening = Mutex(false)
 
     struct WriterState: ~Copyable {
         var dictionaries: Dictionaries
@@ -192,6 +194,10 @@ public final class TelemetryStore: Sendable {
     /// The database, or `.closed`.
     func database() throws(StorageError) -> LevelDB {
         guard let db = handle.withLock({ $0 }) else {
+            if let failure = view.withLock({ $0.closed ? nil : $0.failure }) {
+                // Between the handles of a reopen (TelemetryStore+Health.swift), or after one failed.
+                throw StorageError(code: .io, message: "the store at \(path) is being reopened after a write failure (\(failure.message)); retry shortly")
+            }
             throw StorageError(code: .closed, message: "the store at \(path) is closed")
         }
         return db

@@ -211,4 +211,30 @@ struct OperationsTests {
             #expect(try store.reopen() == .ready, "reopening a ready store changes nothing")
         }
     }
+
+    @Test("two reopens at once: one reopens, the other is told to retry or finds the store ready; writes work after")
+    func concurrentReopens() throws {
+        try withTemporaryStore { store, _ in
+            try store.write([record("c", 1, ["x": .int(1)])])
+            store.faultInjection.failNextWrite()
+            #expect(throws: StorageError.self) { try store.write([record("c", 2, ["x": .int(2)])]) }
+            let outcomes = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                do {
+                    let health = try store.reopen()
+                    outcomes.withLock { $0.append("\(health)") }
+                } catch let error as StorageError {
+                    outcomes.withLock { $0.append(error.message) }
+                } catch {
+                    outcomes.withLock { $0.append("unexpected \(error)") }
+                }
+            }
+            let seen = outcomes.withLock { $0 }
+            #expect(seen.contains("ready"))
+            #expect(seen.allSatisfy { $0 == "ready" || $0.contains("being reopened already") }, "\(seen)")
+            #expect(store.health == .ready)
+            try store.write([record("c", 3, ["x": .int(3)])])
+            #expect(try allRecords(store, "c").map(\.timestamp) == [1, 3])
+        }
+    }
 }
