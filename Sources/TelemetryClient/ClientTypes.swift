@@ -60,22 +60,6 @@ public struct LatestResult: Sendable, Hashable {
     public var unknownVehicles: [String]
 }
 
-/// A store's vital signs (`admin stats`).
-public struct StoreStats: Sendable, Hashable {
-    public var health: String
-    public var vehicles: UInt64
-    public var records: UInt64
-    public var diskBytes: UInt64
-    public var leveldbStats: String
-}
-
-/// What a compaction did.
-public struct CompactionResult: Sendable, Hashable {
-    public var bytesBefore: UInt64
-    public var bytesAfter: UInt64
-    public var seconds: Double
-}
-
 /// Why a client call failed: the server's status, or UNAVAILABLE / DEADLINE_EXCEEDED
 /// when the server could not be reached or did not answer in time.
 public typealias ClientError = StatusError

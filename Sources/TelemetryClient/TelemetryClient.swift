@@ -140,26 +140,6 @@ public final class TelemetryClient: Sendable {
         try await call(.ping(Telemetry_V1_PingRequest())).first?.ping.serverTimeMs ?? 0
     }
 
-    /// Store statistics (admin role).
-    public func stats() async throws -> StoreStats {
-        var request = Telemetry_V1_AdminRequest()
-        request.stats = Telemetry_V1_StatsRequest()
-        let s = try await call(.admin(request)).first?.admin.stats ?? Telemetry_V1_StatsResponse()
-        return StoreStats(health: s.health, vehicles: s.vehicles, records: s.records, diskBytes: s.diskBytes, leveldbStats: s.leveldbStats)
-    }
-
-    /// Compacts the store, or one keyspace (admin role).
-    /// - Parameter sealAll: also seal the partitions still open (after a backfill).
-    public func compact(keyspace: String? = nil, sealAll: Bool = false) async throws -> CompactionResult {
-        var request = Telemetry_V1_AdminRequest()
-        var c = Telemetry_V1_CompactRequest()
-        c.keyspace = keyspace ?? ""
-        c.sealAll = sealAll
-        request.compact = c
-        let r = try await call(.admin(request)).first?.admin.compact ?? Telemetry_V1_CompactResponse()
-        return CompactionResult(bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds)
-    }
-
     // MARK: - Request plumbing
 
     /// Sends a request and collects every frame of its answer, retrying on UNAVAILABLE.

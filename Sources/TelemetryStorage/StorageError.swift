@@ -4,7 +4,7 @@ public import TelemetryCore
 public struct StorageError: Error, Sendable, Hashable, CustomStringConvertible, StatusCodeConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Wrapped: Sendable, Hashable {
-            case invalidArgument, dataLoss, degraded, unsupportedFormat, notFound, closed, io
+            case invalidArgument, dataLoss, degraded, unsupportedFormat, notFound, closed, io, diskFull
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -22,6 +22,8 @@ public struct StorageError: Error, Sendable, Hashable, CustomStringConvertible, 
         public static let closed = Code(.closed)
         /// LevelDB could not read or write its files (open failed, disk error).
         public static let io = Code(.io)
+        /// The device holding the data folder is full (ENOSPC): free space, then reopen.
+        public static let diskFull = Code(.diskFull)
 
         public var description: String {
             switch wrapped {
@@ -32,6 +34,7 @@ public struct StorageError: Error, Sendable, Hashable, CustomStringConvertible, 
             case .notFound: return "not found"
             case .closed: return "closed"
             case .io: return "I/O error"
+            case .diskFull: return "disk full"
             }
         }
 
@@ -44,6 +47,7 @@ public struct StorageError: Error, Sendable, Hashable, CustomStringConvertible, 
             case .notFound: return .notFound
             case .closed: return .unavailable
             case .io: return .unavailable
+            case .diskFull: return .resourceExhausted
             }
         }
     }

@@ -13,18 +13,27 @@ extension TelemetryStore {
     ///   `.closed`, `.io`, `.dataLoss` for damaged records).
     @discardableResult
     public func deleteRecords(vehicle: VehicleID, from: Int64, to: Int64) throws -> UInt64 {
+        try deleteRecords(vehicle: vehicle, from: from, to: to, includeRaw: true).records
+    }
+
+    /// `deleteRecords(vehicle:from:to:)`, with raw records kept when `includeRaw` is false
+    /// (retention keeps raw records by their own age).
+    /// - Returns: the canonical records deleted and the partitions they were deleted from.
+    func deleteRecords(
+        vehicle: VehicleID, from: Int64, to: Int64, includeRaw: Bool
+    ) throws(StorageError) -> (records: UInt64, partitions: Set<Int64>) {
         guard from <= to else {
             throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
         }
         let last = Self.lastIncluded(before: to)
-        guard from <= last else { return 0 }
+        guard from <= last else { return (0, []) }
         let db = try database()
-        return try writer.withLock { (w: inout WriterState) throws(StorageError) -> UInt64 in
+        return try writer.withLock { (w: inout WriterState) throws(StorageError) -> (records: UInt64, partitions: Set<Int64>) in
             if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
             if let failure = w.failure {
                 throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
             }
-            guard let code = w.dictionaries.vehicleCodes[vehicle] else { return 0 }
+            guard let code = w.dictionaries.vehicleCodes[vehicle] else { return (0, []) }
             let batch = WriteBatch()
             let width = partitionWidthMs
             var deleted: UInt64 = 0
@@ -37,15 +46,17 @@ extension TelemetryStore {
                     deleted = try deleteCanonical(db: db, code: code, vehicle: vehicle, first: lo, last: hi, batch: batch, partitions: &partitions)
                 }
             }
-            try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: last) { ts, _ throws(StorageError) in
-                batch.delete(KeyLayout.recordKey(.raw, partition: KeyLayout.partition(of: ts, width: width), vehicle: code, timestamp: ts))
-                return true
+            if includeRaw {
+                try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: last) { ts, _ throws(StorageError) in
+                    batch.delete(KeyLayout.recordKey(.raw, partition: KeyLayout.partition(of: ts, width: width), vehicle: code, timestamp: ts))
+                    return true
+                }
             }
-            guard batch.count > 0 else { return 0 }
+            guard batch.count > 0 else { return (0, []) }
             guard deleted > 0, let old else {
                 // Raw records only: the latest state does not change.
                 try commit(batch, db: db, durability: configuration.durability, writer: &w)
-                return 0
+                return (0, [])
             }
 
             // What remains: rebuild the latest state from the newest records, and count them
@@ -102,7 +113,7 @@ extension TelemetryStore {
             try commit(batch, db: db, durability: configuration.durability, writer: &w)
             w.vehicles[code] = state
             view.withLock { $0.vehicles[code] = state }
-            return deleted
+            return (deleted, partitions)
         }
     }
 

@@ -344,7 +344,11 @@ extension TelemetryStore {
             let failure = StorageError(code: .degraded, message: "write failed: \(error.message)")
             w.failure = failure
             view.withLock { $0.failure = failure }
-            throw StorageError(code: .io, message: "the write was not stored: \(error.message); the store now refuses writes until reopened")
+            // LevelDB reports ENOSPC as an IO error carrying strerror's text.
+            let full = error.message.contains("No space left on device")
+            throw StorageError(
+                code: full ? .diskFull : .io,
+                message: "the write was not stored: \(error.message); the store now refuses writes until reopened (telemetryctl admin reopen)")
         }
     }
 }

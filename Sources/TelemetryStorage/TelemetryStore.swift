@@ -31,6 +31,8 @@ public final class TelemetryStore: Sendable {
     let view: Mutex<ReadView>
     /// Test hook: makes writes fail on demand (see FaultInjection).
     package let faultInjection = FaultInjection()
+    /// True while `reopen()` runs: one reopen at a time (TelemetryStore+Health.swift).
+    let reopening = Mutex(false)
 
     struct WriterState: ~Copyable {
         var dictionaries: Dictionaries
@@ -102,7 +104,7 @@ public final class TelemetryStore: Sendable {
     }
 
     /// The partition of the last key in the sealed keyspace.
-    private static func highestSealedPartition(_ db: LevelDB) throws(LevelDBError) -> Int64? {
+    static func highestSealedPartition(_ db: LevelDB) throws(LevelDBError) -> Int64? {
         try db.withIterator { it throws(LevelDBError) -> Int64? in
             it.seek(Keyspace.sealed.upperBound)
             if it.isValid { it.previous() } else { it.seekToLast() }
@@ -120,7 +122,7 @@ public final class TelemetryStore: Sendable {
     /// Brings each vehicle's state from its checkpoint up to date: the records after the
     /// checkpoint's newest timestamp were all appended in order after it (anything else forces
     /// a checkpoint), so taking them in, oldest first, repeats what the writes did.
-    private func recoverLatestStates(_ db: LevelDB) throws(StorageError) {
+    func recoverLatestStates(_ db: LevelDB) throws(StorageError) {
         let states = writer.withLock { $0.vehicles }
         var recovered: [UInt32: VehicleState] = [:]
         let width = partitionWidthMs
@@ -192,6 +194,10 @@ public final class TelemetryStore: Sendable {
     /// The database, or `.closed`.
     func database() throws(StorageError) -> LevelDB {
         guard let db = handle.withLock({ $0 }) else {
+            if let failure = view.withLock({ $0.closed ? nil : $0.failure }) {
+                // Between the handles of a reopen (TelemetryStore+Health.swift), or after one failed.
+                throw StorageError(code: .io, message: "the store at \(path) is being reopened after a write failure (\(failure.message)); retry shortly")
+            }
             throw StorageError(code: .closed, message: "the store at \(path) is closed")
         }
         return db
@@ -204,7 +210,7 @@ public final class TelemetryStore: Sendable {
 
     // MARK: - Opening
 
-    private struct Loaded {
+    struct Loaded {
         var partitionWidth: Int64
         var dictionaries = Dictionaries()
         var vehicles: [UInt32: VehicleState] = [:]
@@ -212,7 +218,7 @@ public final class TelemetryStore: Sendable {
         var deadLetterSequence: UInt64 = 0
     }
 
-    private static func load(_ db: LevelDB, path: String, configuration: StoreConfiguration) throws(StorageError) -> Loaded {
+    static func load(_ db: LevelDB, path: String, configuration: StoreConfiguration) throws(StorageError) -> Loaded {
         let formatKey = KeyLayout.metadataKey(KeyLayout.Meta.format)
         let widthKey = KeyLayout.metadataKey(KeyLayout.Meta.partitionWidth)
         let stored: [UInt8]?

@@ -122,6 +122,7 @@ struct Telemetryd: AsyncParsableCommand {
             logger.info("store closed")
         }
         let monitoring = Monitoring(stores: stores)
+        let metrics = ServerMetrics()
         let mode = mapping ?? file.mapping.mode ?? "fleeti"
         guard mode == "fleeti" || mode == "identity" else { throw ValidationError("--mapping must be fleeti or identity, not \"\(mode)\"") }
         var mappingService: MappingService?
@@ -146,7 +147,7 @@ struct Telemetryd: AsyncParsableCommand {
         }
         let listener: Server
         do {
-            listener = try await Server.bind(configuration: server, stores: stores, mappings: mappingService, logger: logger)
+            listener = try await Server.bind(configuration: server, stores: stores, mappings: mappingService, metrics: metrics, logger: logger)
         } catch {
             logger.critical("cannot listen", metadata: ["telemetry.address": "\(server.host):\(server.port)", "error": "\(error)"])
             throw ExitCode(1)
@@ -163,9 +164,7 @@ struct Telemetryd: AsyncParsableCommand {
                             logger: logger)))
             }
         }
-        if let seconds = server.sealIntervalSeconds {
-            services.append(.init(service: MaintenanceService(stores: stores, interval: .seconds(seconds), logger: logger)))
-        }
+        services.append(.init(service: MaintenanceService(stores: stores, schedule: .init(server), logger: logger, metrics: metrics)))
         if let httpPort = server.httpPort {
             do {
                 let http = try await ObservabilityServer.bind(

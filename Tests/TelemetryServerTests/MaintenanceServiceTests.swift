@@ -56,4 +56,41 @@ struct MaintenanceServiceTests {
             #expect(pass.blocks > 0)
         }
     }
+
+    @Test("applies retention on its schedule, and reopens a degraded store by itself")
+    func retentionAndReopenProbe() async throws {
+        try await withStore { store in
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            store.faultInjection.failNextWrite()
+            #expect(throws: StorageError.self) { try store.write([TelemetryRecord(vehicle: try VehicleID("m-1"), timestamp: 99_000_000, fields: [Field("v", .int(1))], provenance: Provenance(provider: "test", mappingVersion: "identity", receivedAt: 0))]) }
+            guard case .degraded = store.health else {
+                Issue.record("the injected fault did not degrade the store")
+                return
+            }
+            let (passes, passed) = AsyncStream.makeStream(of: MaintenanceService.Pass.self)
+            // Records at 0 .. 2h54m: "now" 3h30m with 2h of canonical retention expires hour 0.
+            let schedule = MaintenanceService.Schedule(
+                retention: .milliseconds(30), reopenProbe: .milliseconds(10), policy: RetentionPolicy(canonicalMs: 7_200_000))
+            let service = MaintenanceService(
+                store: store, schedule: schedule, logger: logger, clock: { 12_600_000 }, onPass: { passed.yield($0) })
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await service.run() }
+                    var seen: [MaintenanceService.Pass] = []
+                    for await pass in passes {
+                        seen.append(pass)
+                        if case .retention = pass { break }
+                    }
+                    #expect(seen.first == .reopen(.success(.ready)), "the probe reopens the store before retention runs")
+                    if case .retention(let summary) = seen.last {
+                        #expect(summary.canonicalRecords == 10 && summary.canonicalPartitions == 1)
+                    }
+                    trigger.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                }
+            }
+            let page = try store.range(RangeQuery(vehicle: try VehicleID("m-1"), from: .min, to: .max))
+            #expect(page.records.map(\.timestamp) == (10..<30).map { Int64($0) * 360_000 })
+        }
+    }
 }

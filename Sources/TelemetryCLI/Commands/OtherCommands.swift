@@ -95,47 +95,10 @@ extension TelemetryCommand {
     /// `telemetryctl admin ...` (admin role).
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Administration (admin role): stats, compaction, backup and restore, mappings, assets, dead letters, remap.",
-            subcommands: [Stats.self, Compact.self, Backup.self, Restore.self, Mappings.self, Assets.self, DLQ.self, Remap.self])
-
-        struct Stats: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Store health, size and LevelDB statistics.")
-
-            @OptionGroup var connection: ConnectionOptions
-
-            @Flag(name: .long, help: "Print JSON instead of text.")
-            var json = false
-
-            func run() async throws {
-                let s = try await connection.withClient { client in try await client.stats() }
-                if json {
-                    let object: [String: Any] = [
-                        "health": s.health, "vehicles": s.vehicles, "records": s.records, "disk_bytes": s.diskBytes,
-                        "leveldb_stats": s.leveldbStats,
-                    ]
-                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-                    write(String(decoding: data, as: UTF8.self) + "\n")
-                } else {
-                    write("health     \(s.health)\nvehicles   \(s.vehicles)\nrecords    \(s.records)\ndisk bytes \(s.diskBytes)\n\n\(s.leveldbStats)\n")
-                }
-            }
-        }
-
-        struct Compact: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Compact the store or one keyspace; reads and writes go on meanwhile.")
-
-            @OptionGroup var connection: ConnectionOptions
-
-            @Option(name: .long, help: "Keyspace: canonical, latest, raw, dead-letter, metadata, partition-index (default: all).")
-            var keyspace: String?
-
-            @Flag(name: .long, help: "Also seal the partitions still open (after loading history that is complete).")
-            var sealAll = false
-
-            func run() async throws {
-                let r = try await connection.withClient { client in try await client.compact(keyspace: keyspace, sealAll: sealAll) }
-                write("compacted in \(String(format: "%.2f", r.seconds)) s: \(r.bytesBefore) -> \(r.bytesAfter) bytes\n")
-            }
-        }
+            abstract: "Administration (admin role): stats, compaction, retention, reopen, backup and restore, mappings, assets, dead letters, remap.",
+            subcommands: [
+                Stats.self, Compact.self, Retention.self, Reopen.self, Backup.self, Restore.self, Mappings.self, Assets.self, DLQ.self,
+                Remap.self,
+            ])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOPosix
 import SwiftProtobuf
 import TelemetryCore
@@ -7,52 +8,159 @@ import TelemetryWire
 
 /// stats, compact, reopen, retention.
 extension RequestDispatcher {
+    static let defaultTopVehicles = 10
+    static let maxTopVehicles = 1000
+
     func stats(_ r: Telemetry_V1_StatsRequest) async throws -> Telemetry_V1_StatsResponse {
-        try await threadPool.runIfActive { [store] in
+        guard r.topVehicles <= Self.maxTopVehicles else {
+            throw StatusError(.invalidArgument, "top_vehicles \(r.topVehicles) exceeds the maximum of \(Self.maxTopVehicles)")
+        }
+        let top = r.topVehicles == 0 ? Self.defaultTopVehicles : Int(r.topVehicles)
+        let tally = metrics.ingestTally.snapshot()
+        return try await threadPool.runIfActive { [store] in
+            // Health first: a closed store answers with its health, then fails on the reads.
+            let health = Self.healthText(store.health)
+            let storage = try store.storageStats(countEntries: r.countEntries)
             let vehicles = try store.vehicles()
+            let topVehicles = try store.topVehicles(top)
             return Telemetry_V1_StatsResponse.with { s in
-                switch store.health {
-                case .ready: s.health = "ready"
-                case .degraded(let reason): s.health = "degraded: \(reason)"
-                case .closed: s.health = "closed"
-                }
+                s.health = health
                 s.vehicles = UInt64(vehicles.count)
                 s.records = vehicles.reduce(0) { $0 + $1.recordCount }
-                s.diskBytes = UInt64(Self.directoryBytes(store.path))
-                s.leveldbStats = (try? store.leveldbProperty("leveldb.stats")) ?? ""
+                s.diskBytes = UInt64(StoreMetrics.directoryBytes(store.path))
+                s.leveldbStats = storage.leveldbStats
+                s.memoryBytes = storage.memoryBytes
+                s.pendingCompactionBytes = storage.pendingCompactionBytes
+                s.levels = storage.levels.map { l in
+                    .with {
+                        $0.level = UInt32(l.level)
+                        $0.files = UInt32(l.files)
+                        $0.bytes = l.bytes
+                    }
+                }
+                s.keyspaces = storage.keyspaces.map { k in
+                    .with {
+                        $0.name = k.keyspace.description
+                        $0.entries = k.entries ?? 0
+                        $0.counted = k.entries != nil
+                        $0.approximateBytes = k.approximateBytes
+                    }
+                }
+                s.topVehicles = topVehicles.map(\.wire)
+                s.recordsIngested = tally.stored
+                s.recordsRejected = tally.rejected
+                s.recordsLate = tally.late
+                s.ingestRecordsPerSecond = tally.storedPerSecond
+                s.rejectRecordsPerSecond = tally.rejectedPerSecond
+                s.deadLetters = storage.deadLetters
+                s.deadLettersByReason = storage.deadLettersByReason.map { d in
+                    .with {
+                        $0.name = d.reason
+                        $0.count = d.count
+                    }
+                }
             }
         }
     }
 
+    static func healthText(_ health: StoreHealth) -> String {
+        switch health {
+        case .ready: return "ready"
+        case .degraded(let reason): return "degraded: \(reason)"
+        case .closed: return "closed"
+        }
+    }
+
     func compact(_ c: Telemetry_V1_CompactRequest, progress: AdminProgress) async throws -> Telemetry_V1_CompactResponse {
-        let keyspace: Keyspace?
-        if c.keyspace.isEmpty {
-            keyspace = nil
+        let scope: CompactionScope
+        if !c.vehicleID.isEmpty {
+            guard c.keyspace.isEmpty else {
+                throw StatusError(.invalidArgument, "keyspace and vehicle_id exclude each other: a vehicle's compaction covers its keyspaces")
+            }
+            let vehicle: VehicleID
+            do { vehicle = try VehicleID(c.vehicleID) } catch { throw StatusError(.invalidArgument, "vehicle_id: \(error)") }
+            let to = c.toMs == 0 ? Int64.max : c.toMs
+            guard c.fromMs < to else { throw StatusError(.invalidArgument, "from_ms \(c.fromMs) must be before to_ms \(to)") }
+            scope = .vehicle(vehicle, from: c.fromMs, to: to)
+        } else if c.keyspace.isEmpty {
+            scope = .all
         } else {
             guard let k = Keyspace.allCases.first(where: { $0.description == c.keyspace }) else {
                 let names = Keyspace.allCases.map(\.description).joined(separator: ", ")
                 throw StatusError(.invalidArgument, "unknown keyspace \"\(c.keyspace)\"; one of: \(names)")
             }
-            keyspace = k
+            scope = .keyspace(k)
         }
-        return try await threadPool.runIfActive { [store] in
-            let before = Self.directoryBytes(store.path)
-            let start = Date()
-            if c.sealAll { try store.seal(upTo: .max) }
-            if let keyspace { try store.compact(keyspace) } else { try store.compact() }
-            return Telemetry_V1_CompactResponse.with {
-                $0.bytesBefore = UInt64(before)
-                $0.bytesAfter = UInt64(Self.directoryBytes(store.path))
-                $0.seconds = Date().timeIntervalSince(start)
+        let before = StoreMetrics.directoryBytes(store.path)
+        let start = ContinuousClock.now
+        try await withStorageProgress(progress) { [store] report in
+            if c.sealAll {
+                try report("sealing every partition", 0, 0, "keyspaces")
+                try store.seal(upTo: .max)
             }
+            try store.compact(scope) { phase, done, total in try report(phase, done, total, "keyspaces") }
+        }
+        let elapsed = ContinuousClock.now - start
+        return Telemetry_V1_CompactResponse.with {
+            $0.bytesBefore = UInt64(before)
+            $0.bytesAfter = UInt64(StoreMetrics.directoryBytes(store.path))
+            $0.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         }
     }
 
     func reopen(_ r: Telemetry_V1_ReopenRequest) async throws -> Telemetry_V1_ReopenResponse {
-        throw StatusError(.unimplemented, "admin reopen is not available in this build")
+        let (before, health) = try await threadPool.runIfActive { [store] in (store.health, try store.reopen()) }
+        if case .degraded(let reason) = before {
+            logger.notice("store reopened by an admin request; writes resume", metadata: ["telemetry.failure": "\(reason)"])
+        }
+        return .with { $0.health = Self.healthText(health) }
     }
 
     func retention(_ r: Telemetry_V1_RetentionRequest, progress: AdminProgress) async throws -> Telemetry_V1_RetentionResponse {
-        throw StatusError(.unimplemented, "admin retention is not available in this build")
+        // 0 takes the configured retention; negative keeps the keyspace whole.
+        func age(_ requested: Int64, _ configured: Int64?) -> Int64? {
+            requested == 0 ? configured : (requested < 0 ? nil : requested)
+        }
+        let configured = configuration.retention
+        let policy = RetentionPolicy(
+            canonicalMs: age(r.canonicalMs, configured.canonicalMs), rawMs: age(r.rawMs, configured.rawMs),
+            deadLettersMs: age(r.deadLettersMs, configured.deadLettersMs))
+        guard !policy.keepsEverything else {
+            throw StatusError(
+                .failedPrecondition,
+                "no retention is configured and the request names none: give canonical_ms, raw_ms or dead_letters_ms")
+        }
+        let now = clock()
+        let summary = try await withStorageProgress(progress) { [store] report in
+            try store.applyRetention(policy, now: now, dryRun: r.dryRun) { phase, done, total, unit in try report(phase, done, total, unit) }
+        }
+        metrics.retentionApplied(summary)
+        return .with {
+            $0.nowMs = summary.nowMs
+            $0.dryRun = summary.dryRun
+            $0.canonicalPartitions = summary.canonicalPartitions
+            $0.canonicalRecords = summary.canonicalRecords
+            $0.rawRecords = summary.rawRecords
+            $0.deadLetters = summary.deadLetters
+        }
+    }
+
+    /// Runs blocking storage work on the thread pool while its progress reports (made on that
+    /// thread) become progress frames: a frame at each phase change, throttled within a phase.
+    func withStorageProgress<T: Sendable>(
+        _ progress: AdminProgress,
+        _ work: @escaping @Sendable (_ report: (String, UInt64, UInt64, String) throws -> Void) throws -> T
+    ) async throws -> T {
+        let (stream, continuation) = AsyncStream.makeStream(of: (String, UInt64, UInt64, String).self, bufferingPolicy: .bufferingNewest(16))
+        async let result = threadPool.runIfActive {
+            defer { continuation.finish() }
+            return try work { phase, done, total, unit in continuation.yield((phase, done, total, unit)) }
+        }
+        var phase = ""
+        for await (p, done, total, unit) in stream {
+            try await progress.report(p, done: done, total: total, unit: unit, force: p != phase)
+            phase = p
+        }
+        return try await result
     }
 }

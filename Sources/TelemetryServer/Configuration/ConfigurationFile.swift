@@ -1,5 +1,6 @@
 import Foundation
 public import TelemetryCore
+import TelemetryStorage
 import Yams
 
 /// telemetryd's configuration file (YAML; docs/configuration.md). Every key is optional;
@@ -21,6 +22,12 @@ import Yams
 ///   max_future_skew_ms: 86400000
 ///   min_timestamp_ms: 0
 ///   seal_interval_seconds: 300   # or off
+///   reopen_probe_seconds: 30     # or off
+/// retention:                     # each: a duration (400d, 12h, 90m) or off (keep forever)
+///   canonical: 400d
+///   raw: 30d
+///   dead_letters: 90d
+///   interval_seconds: 3600       # or off
 /// tokens:
 ///   - role: ingest
 ///     token: "at least 16 characters"
@@ -108,6 +115,21 @@ public struct ConfigurationFile: Sendable, Hashable {
                     case "records_per_frame": file.server.recordsPerFrame = try reader.int(v, name)
                     case "seal_interval_seconds":
                         if v.scalar?.string == "off" { file.server.sealIntervalSeconds = nil } else { file.server.sealIntervalSeconds = try reader.int(v, name) }
+                    case "reopen_probe_seconds":
+                        if v.scalar?.string == "off" { file.server.reopenProbeSeconds = nil } else { file.server.reopenProbeSeconds = try reader.int(v, name) }
+                    default: throw reader.error(name, "is not a known setting")
+                    }
+                }
+            case "retention":
+                guard let section = value.mapping else { throw reader.error(key, "must be a mapping") }
+                for (k, v) in section {
+                    let name = "retention.\(k.string ?? "?")"
+                    switch k.string {
+                    case "canonical": file.server.retention.canonicalMs = try reader.duration(v, name)
+                    case "raw": file.server.retention.rawMs = try reader.duration(v, name)
+                    case "dead_letters": file.server.retention.deadLettersMs = try reader.duration(v, name)
+                    case "interval_seconds":
+                        if v.scalar?.string == "off" { file.server.retentionIntervalSeconds = nil } else { file.server.retentionIntervalSeconds = try reader.int(v, name) }
                     default: throw reader.error(name, "is not a known setting")
                     }
                 }
@@ -172,6 +194,18 @@ public struct ConfigurationFile: Sendable, Hashable {
         func string(_ node: Node, _ key: String) throws(ConfigurationError) -> String {
             guard let s = node.scalar?.string else { throw error(key, "must be a text value") }
             return s
+        }
+
+        /// A positive duration in ms from `400d`, `12h`, `90m`, `30s`, `500ms` or bare ms; nil for `off`.
+        func duration(_ node: Node, _ key: String) throws(ConfigurationError) -> Int64? {
+            guard let s = node.scalar?.string else { throw error(key, "must be a duration such as 400d, 12h or off") }
+            if s == "off" { return nil }
+            let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+            if let n = Int64(s), n > 0 { return n }
+            for (suffix, factor) in units where s.hasSuffix(suffix) {
+                if let n = Int64(s.dropLast(suffix.count)), n > 0, n <= Int64.max / factor { return n * factor }
+            }
+            throw error(key, "must be a positive duration such as 400d, 12h, 90m, 30s or off, not \"\(s)\"")
         }
 
         func int(_ node: Node, _ key: String) throws(ConfigurationError) -> Int {

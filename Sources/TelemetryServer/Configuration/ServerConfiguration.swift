@@ -1,3 +1,5 @@
+public import TelemetryStorage
+
 /// What a server listens on and the limits it enforces. Defaults suit one store on one
 /// machine; docs/configuration.md lists every setting with its flag and file key.
 public struct ServerConfiguration: Sendable, Hashable {
@@ -34,6 +36,15 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// Port of the monitoring HTTP endpoint (/metrics, /health, /ready) on `host`; nil turns
     /// it off, 0 picks a free port. Default 7401.
     public var httpPort: Int? = 7401
+    /// How long each keyspace keeps its data (`retention` in the file). Default: everything forever.
+    public var retention = RetentionPolicy()
+    /// Seconds between background retention passes (when `retention` limits anything); nil
+    /// leaves retention to `telemetryctl admin retention`. Default 3600.
+    public var retentionIntervalSeconds: Int? = 3600
+    /// Seconds between attempts to reopen a degraded store (after a write error or a full disk),
+    /// each after a probe write shows the folder takes writes again; nil leaves it to
+    /// `telemetryctl admin reopen`. Default 30.
+    public var reopenProbeSeconds: Int? = 30
 
     public init() {}
 
@@ -52,6 +63,11 @@ public struct ServerConfiguration: Sendable, Hashable {
         guard maxRecordsPerBatch >= 1 else { throw ConfigurationError("max records per batch must be at least 1") }
         guard maxFutureSkewMs >= 0 else { throw ConfigurationError("max future skew must not be negative") }
         if let s = sealIntervalSeconds, s < 1 { throw ConfigurationError("seal interval must be at least 1 second") }
+        if let s = retentionIntervalSeconds, s < 1 { throw ConfigurationError("retention interval must be at least 1 second") }
+        if let s = reopenProbeSeconds, s < 1 { throw ConfigurationError("reopen probe interval must be at least 1 second") }
+        for (name, age) in [("canonical", retention.canonicalMs), ("raw", retention.rawMs), ("dead_letters", retention.deadLettersMs)] {
+            if let age, age <= 0 { throw ConfigurationError("retention.\(name) must be positive") }
+        }
         guard recordsPerFrame >= 1 else { throw ConfigurationError("records per frame must be at least 1") }
         for (i, t) in tokens.enumerated() where t.secret.utf8.count < 16 {
             throw ConfigurationError("token \(i + 1) (role \(t.role)) is shorter than 16 bytes")

@@ -262,6 +262,10 @@ final class RequestDispatcher: Sendable {
             metrics.recordsIngested.increment(by: Int64(summary.written))
             metrics.recordsDuplicate.increment(by: Int64(summary.duplicates))
             metrics.recordsRejected.increment(by: Int64(rejected.count))
+            // Mapping failures are counted by the mapping service, by provider and reason; records
+            // without a vehicle id or timestamp never reach it.
+            if !prepared.incomplete.isEmpty { mappings?.countIncomplete(prepared.incomplete.map(\.letter)) }
+            metrics.ingestTally.record(stored: summary.written, rejected: rejected.count, late: summary.late)
             return .ok(prepared.requestID) { r in
                 var ack = Telemetry_V1_IngestResponse()
                 ack.accepted = UInt32(summary.written)

@@ -1,4 +1,5 @@
 public import CoreMetrics
+public import TelemetryStorage
 
 /// The server's metrics, made once (never per request). Names follow
 /// `telemetry_<noun>_<unit>[_total]`; dimensions are low-cardinality (request kind,
@@ -13,6 +14,11 @@ public struct ServerMetrics: Sendable {
     let connectionsActive: Gauge
     let writeLatency: Timer
     private let requests: [RequestKind: [UInt8: Counter]]
+    /// Totals and last-minute rates for `admin stats`.
+    public let ingestTally: IngestTally
+    /// Records kept as dead letters by ingest.
+    /// Removed by retention, by keyspace: `canonical`, `raw`, `dead_letters`.
+    let retentionRemoved: [String: Counter]
 
     /// - Parameter factory: where the metrics go; the server executable passes Prometheus's,
     ///   tests pass a test factory.
@@ -35,6 +41,20 @@ public struct ServerMetrics: Sendable {
             requests[kind] = byCode
         }
         self.requests = requests
+        ingestTally = IngestTally()
+        var removed: [String: Counter] = [:]
+        for keyspace in ["canonical", "raw", "dead_letters"] {
+            removed[keyspace] = Counter(label: "telemetry_retention_removed_total", dimensions: [("keyspace", keyspace)], factory: factory)
+        }
+        retentionRemoved = removed
+    }
+
+    /// Counts what a retention pass removed (a dry run removes nothing).
+    public func retentionApplied(_ summary: RetentionSummary) {
+        guard !summary.dryRun else { return }
+        retentionRemoved["canonical"]?.increment(by: Int64(clamping: summary.canonicalRecords))
+        retentionRemoved["raw"]?.increment(by: Int64(clamping: summary.rawRecords))
+        retentionRemoved["dead_letters"]?.increment(by: Int64(clamping: summary.deadLetters))
     }
 
     func requestAnswered(_ kind: RequestKind, code: UInt32) {

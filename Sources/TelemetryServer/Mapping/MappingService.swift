@@ -513,6 +513,12 @@ public final class MappingService: Sendable {
         return (write, outcomes)
     }
 
+    /// Counts dead letters made before mapping (records without a vehicle id or timestamp).
+    func countIncomplete(_ letters: [DeadLetter]) {
+        let set = mappingSet
+        metrics.countDeadLetters(letters.map { (set.engine(for: $0.provider) != nil ? $0.provider : "unknown", $0.reason) })
+    }
+
     /// Forgets the in-memory states of these vehicles: their next record reads the stored
     /// state again (after a failed write, whose states never reached the disk).
     func forget(_ vehicles: some Sequence<VehicleID>) {
@@ -578,6 +584,15 @@ public final class MappingMetrics: Sendable {
             let made = Counter(label: label, dimensions: dimensions, factory: factory)
             c[key] = made
             return made
+        }
+    }
+
+    func countDeadLetters(_ letters: [(provider: String, reason: String)]) {
+        var byKey: [String: Int] = [:]
+        for l in letters { byKey[l.provider + "\u{0}" + l.reason, default: 0] += 1 }
+        for (key, n) in byKey {
+            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            counter("telemetry_dead_letters_total", [("provider", parts[0]), ("reason", parts[1])]).increment(by: Int64(n))
         }
     }
 

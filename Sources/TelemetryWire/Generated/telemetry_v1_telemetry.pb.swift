@@ -1466,6 +1466,10 @@ package nonisolated struct Telemetry_V1_StatsRequest: Sendable {
   /// How many vehicles to list by record count (0: the server default, 10).
   package var topVehicles: UInt32 = 0
 
+  /// Also count the keys of the keyspaces the store keeps no counter for (raw, sealed,
+  /// partition index, metadata) with a key-only scan: reads every key of them.
+  package var countEntries: Bool = false
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -1484,6 +1488,9 @@ package nonisolated struct Telemetry_V1_KeyspaceStats: Sendable {
 
   /// LevelDB's approximate size on disk of its key range
   package var approximateBytes: UInt64 = 0
+
+  /// stats: false when entries were not counted (0 then means unknown)
+  package var counted: Bool = false
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -5000,7 +5007,7 @@ nonisolated extension Telemetry_V1_Progress: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Telemetry_V1_StatsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".StatsRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}top_vehicles\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}top_vehicles\0\u{3}count_entries\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5009,6 +5016,7 @@ nonisolated extension Telemetry_V1_StatsRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.topVehicles) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.countEntries) }()
       default: break
       }
     }
@@ -5018,11 +5026,15 @@ nonisolated extension Telemetry_V1_StatsRequest: SwiftProtobuf.Message, SwiftPro
     if self.topVehicles != 0 {
       try visitor.visitSingularUInt32Field(value: self.topVehicles, fieldNumber: 1)
     }
+    if self.countEntries != false {
+      try visitor.visitSingularBoolField(value: self.countEntries, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Telemetry_V1_StatsRequest, rhs: Telemetry_V1_StatsRequest) -> Bool {
     if lhs.topVehicles != rhs.topVehicles {return false}
+    if lhs.countEntries != rhs.countEntries {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5030,7 +5042,7 @@ nonisolated extension Telemetry_V1_StatsRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_KeyspaceStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".KeyspaceStats"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}entries\0\u{3}approximate_bytes\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}entries\0\u{3}approximate_bytes\0\u{1}counted\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5041,6 +5053,7 @@ nonisolated extension Telemetry_V1_KeyspaceStats: SwiftProtobuf.Message, SwiftPr
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.entries) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.approximateBytes) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.counted) }()
       default: break
       }
     }
@@ -5056,6 +5069,9 @@ nonisolated extension Telemetry_V1_KeyspaceStats: SwiftProtobuf.Message, SwiftPr
     if self.approximateBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.approximateBytes, fieldNumber: 3)
     }
+    if self.counted != false {
+      try visitor.visitSingularBoolField(value: self.counted, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -5063,6 +5079,7 @@ nonisolated extension Telemetry_V1_KeyspaceStats: SwiftProtobuf.Message, SwiftPr
     if lhs.name != rhs.name {return false}
     if lhs.entries != rhs.entries {return false}
     if lhs.approximateBytes != rhs.approximateBytes {return false}
+    if lhs.counted != rhs.counted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

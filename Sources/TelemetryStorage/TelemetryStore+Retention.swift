@@ -1,0 +1,156 @@
+import Synchronization
+import TelemetryCore
+
+/// How long each keyspace keeps its data, in milliseconds; nil keeps it forever.
+public struct RetentionPolicy: Sendable, Hashable {
+    /// Canonical records (and their sealed blocks), by record time, whole partitions at a time.
+    public var canonicalMs: Int64?
+    /// Raw records, by record time, whole partitions at a time.
+    public var rawMs: Int64?
+    /// Dead letters, by received time.
+    public var deadLettersMs: Int64?
+
+    public init(canonicalMs: Int64? = nil, rawMs: Int64? = nil, deadLettersMs: Int64? = nil) {
+        self.canonicalMs = canonicalMs
+        self.rawMs = rawMs
+        self.deadLettersMs = deadLettersMs
+    }
+
+    /// True when no keyspace has a limit.
+    public var keepsEverything: Bool { canonicalMs == nil && rawMs == nil && deadLettersMs == nil }
+}
+
+/// What a retention pass removed (or, in a dry run, would remove).
+public struct RetentionSummary: Sendable, Hashable {
+    public var nowMs: Int64
+    public var dryRun: Bool
+    /// Distinct time partitions canonical records were removed from.
+    public var canonicalPartitions: UInt64 = 0
+    public var canonicalRecords: UInt64 = 0
+    public var rawRecords: UInt64 = 0
+    public var deadLetters: UInt64 = 0
+
+    public init(nowMs: Int64, dryRun: Bool) {
+        self.nowMs = nowMs
+        self.dryRun = dryRun
+    }
+}
+
+extension TelemetryStore {
+    /// Keys deleted per batch when a keyspace is trimmed by key range: bounds the memory of
+    /// one batch and how long one batch holds the writer.
+    static let retentionBatchKeys = 10_000
+
+    /// The first partition start that a retention of `age` keeps at `now`: a partition is
+    /// expired when its end is at or before `now - age`, so every record at or after the
+    /// returned time stays (records in the partition that straddles the cutoff stay too).
+    public func retentionCutoff(now: Int64, age: Int64) -> Int64 {
+        let (edge, overflow) = now.subtractingReportingOverflow(age)
+        if overflow { return age > 0 ? .min : .max }
+        let p = KeyLayout.partition(of: edge, width: partitionWidthMs)
+        let (start, o) = p.multipliedReportingOverflow(by: partitionWidthMs)
+        return o ? (p < 0 ? .min : .max) : start
+    }
+
+    /// Removes what `policy` says has expired at `now`: canonical and raw records of whole
+    /// expired partitions, dead letters received before `now - deadLettersMs`.
+    ///
+    /// Canonical records go vehicle by vehicle, each in one atomic batch that also brings the
+    /// vehicle's count, first timestamp, partition index and latest state in line (the same
+    /// path as `deleteRecords`), so `vehicles()` and `latest` agree with what remains after
+    /// every step. Raw records and dead letters are deleted by key range in batches of
+    /// `retentionBatchKeys`. Writes go on meanwhile; a pass stopped half-way (error, shutdown)
+    /// leaves a consistent store and the next pass finishes the job.
+    /// - Parameters:
+    ///   - dryRun: count what would go, delete nothing.
+    ///   - progress: told the phase (`canonical`, `raw`, `dead letters`), the count so far, the total
+    ///     when known (vehicles for canonical) and the unit.
+    /// - Throws: `StorageError` (`.degraded`, `.closed`, `.io`, `.dataLoss`).
+    public func applyRetention(
+        _ policy: RetentionPolicy, now: Int64, dryRun: Bool = false,
+        progress: (_ phase: String, _ done: UInt64, _ total: UInt64, _ unit: String) throws -> Void = { _, _, _, _ in }
+    ) throws -> RetentionSummary {
+        for (name, age) in [("canonical", policy.canonicalMs), ("raw", policy.rawMs), ("dead letters", policy.deadLettersMs)] {
+            if let age, age <= 0 { throw StorageError(code: .invalidArgument, message: "\(name) retention must be positive, got \(age) ms") }
+        }
+        let db = try database()
+        var summary = RetentionSummary(nowMs: now, dryRun: dryRun)
+        if let age = policy.canonicalMs {
+            try expireCanonical(db: db, before: retentionCutoff(now: now, age: age), dryRun: dryRun, summary: &summary, progress: progress)
+        }
+        if let age = policy.rawMs {
+            let cutoff = retentionCutoff(now: now, age: age)
+            let end = KeyLayout.recordKey(.raw, partition: KeyLayout.partition(of: cutoff, width: partitionWidthMs), vehicle: 0, timestamp: .min)
+            summary.rawRecords = try deleteKeys(db: db, .raw, before: cutoff == .max ? Keyspace.raw.upperBound : end, dryRun: dryRun) {
+                try progress("raw", $0, 0, "records")
+            }
+        }
+        if let age = policy.deadLettersMs {
+            let (edge, overflow) = now.subtractingReportingOverflow(age)
+            let end = overflow ? Keyspace.deadLetter.lowerBound : KeyLayout.deadLetterKey(receivedAt: edge, sequence: 0)
+            summary.deadLetters = try deleteKeys(db: db, .deadLetter, before: end, dryRun: dryRun) {
+                try progress("dead letters", $0, 0, "letters")
+            }
+        }
+        return summary
+    }
+
+    /// Canonical records before `cutoff` (a partition start), vehicle by vehicle.
+    private func expireCanonical(
+        db: LevelDB, before cutoff: Int64, dryRun: Bool, summary: inout RetentionSummary,
+        progress: (String, UInt64, UInt64, String) throws -> Void
+    ) throws {
+        guard cutoff > .min else { return }
+        let width = partitionWidthMs
+        let due = view.withLock { v in
+            v.vehicles.values.filter { $0.count > 0 && $0.first < cutoff }.map { ($0.code, $0.vehicle) }.sorted { $0.0 < $1.0 }
+        }
+        var partitions = Set<Int64>()
+        for (i, (code, vehicle)) in due.enumerated() {
+            try progress("canonical", UInt64(i), UInt64(due.count), "vehicles")
+            if dryRun {
+                try scanCanonical(db: db, code: code, vehicle: vehicle, first: .min, last: cutoff - 1, order: .ascending, keep: []) { ts, _ in
+                    summary.canonicalRecords += 1
+                    partitions.insert(KeyLayout.partition(of: ts, width: width))
+                    return true
+                }
+            } else {
+                let gone = try deleteRecords(vehicle: vehicle, from: .min, to: cutoff, includeRaw: false)
+                summary.canonicalRecords += gone.records
+                partitions.formUnion(gone.partitions)
+            }
+        }
+        try progress("canonical", UInt64(due.count), UInt64(due.count), "vehicles")
+        summary.canonicalPartitions = UInt64(partitions.count)
+    }
+
+    /// Deletes (or counts) the keys of `keyspace` below `end`, in batches.
+    /// - Returns: how many keys there were.
+    private func deleteKeys(
+        db: LevelDB, _ keyspace: Keyspace, before end: [UInt8], dryRun: Bool, progress: (UInt64) throws -> Void
+    ) throws -> UInt64 {
+        var total: UInt64 = 0
+        var start = keyspace.lowerBound
+        while true {
+            // One iterator per batch: its snapshot must not pin the files the deletes free.
+            let (batch, next) = try db.withIterator(fillCache: false) { it throws(StorageError) -> (WriteBatch, [UInt8]?) in
+                let batch = WriteBatch()
+                it.seek(start)
+                while it.isValid, batch.count < Self.retentionBatchKeys {
+                    let key = it.key
+                    guard key.first == keyspace.rawValue, key.lexicographicallyPrecedes(end) else { break }
+                    batch.delete(key)
+                    it.next()
+                }
+                try it.checkStatus(reading: "the \(keyspace) keyspace")
+                guard batch.count == Self.retentionBatchKeys, it.isValid else { return (batch, nil) }
+                return (batch, it.key)
+            }
+            total += UInt64(batch.count)
+            if !dryRun, batch.count > 0 { try writeMaintenance(batch, db: db) }
+            try progress(total)
+            guard let next else { return total }
+            start = next
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+@testable import TelemetryClient
+import TelemetryCore
+import Testing
+@testable import TelemetryCLI
+
+@Suite("admin commands")
+struct AdminCommandTests {
+    @Test("retention takes an age per keyspace or keep; compact a vehicle's range; usage errors")
+    func parsing() throws {
+        let command = try TelemetryCommand.parseAsRoot(["admin", "retention", "--canonical", "400d", "--raw", "keep", "--dry-run"])
+        let retention = try #require(command as? TelemetryCommand.Admin.Retention)
+        #expect(try TelemetryCommand.Admin.Retention.age(retention.canonical) == .milliseconds(400 * 86_400_000))
+        #expect(try TelemetryCommand.Admin.Retention.age(retention.raw) == .keepAll)
+        #expect(try TelemetryCommand.Admin.Retention.age(retention.deadLetters) == .configured)
+        #expect(retention.dryRun)
+        #expect(throws: ValidationError.self) { try TelemetryCommand.Admin.Retention.age("30 days") }
+
+        let compact = try #require(
+            try TelemetryCommand.parseAsRoot(["admin", "compact", "--vehicle", "truck-1", "--from", "0", "--to", "1000"])
+                as? TelemetryCommand.Admin.Compact)
+        #expect(compact.vehicle == "truck-1" && compact.from == "0")
+        #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["admin", "compact", "--vehicle", "v", "--keyspace", "raw"]) }
+        #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["admin", "compact", "--from", "0"]) }
+        #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["admin", "stats", "--top", "0"]) }
+        let stats = try #require(try TelemetryCommand.parseAsRoot(["admin", "stats", "--top", "3", "--format", "json"]) as? TelemetryCommand.Admin.Stats)
+        #expect(stats.top == 3 && stats.format == .json)
+    }
+
+    @Test("renderings")
+    func rendering() {
+        let r = RetentionResult(nowMs: 5, dryRun: true, canonicalPartitions: 2, canonicalRecords: 40, rawRecords: 7, deadLetters: 1)
+        #expect(AdminRendering.retention(r) == """
+            dry run: nothing removed (now = 5)
+            canonical: would remove 40 records from 2 partitions
+            raw: would remove 7 records
+            dead letters: would remove 1
+
+            """)
+        #expect(AdminRendering.bytes(512) == "512 B")
+        #expect(AdminRendering.bytes(3 << 20) == "3.0 MiB")
+        let c = CompactionResult(bytesBefore: 2048, bytesAfter: 1024, seconds: 0.5, phases: ["compacting raw", "done"])
+        #expect(AdminRendering.compaction(c) == "  compacting raw\n  done\ncompacted in 0.50 s: 2.0 KiB -> 1.0 KiB\n")
+    }
+}

@@ -1,0 +1,41 @@
+import Testing
+import TelemetryCore
+import TelemetryStorage
+@testable import TelemetryServer
+
+@Suite("Configuration: retention and the reopen probe")
+struct RetentionConfigurationTests {
+    @Test("the retention section takes durations or off; the schedule follows it")
+    func retentionSection() throws {
+        let file = try ConfigurationFile.parse(
+            """
+            limits:
+              reopen_probe_seconds: 15
+            retention:
+              canonical: 400d
+              raw: 30d
+              dead_letters: off
+              interval_seconds: 600
+            """, source: "t.yaml")
+        #expect(file.server.retention == RetentionPolicy(canonicalMs: 400 * 86_400_000, rawMs: 30 * 86_400_000, deadLettersMs: nil))
+        #expect(file.server.retentionIntervalSeconds == 600 && file.server.reopenProbeSeconds == 15)
+        let schedule = MaintenanceService.Schedule(file.server)
+        #expect(schedule.retention == .seconds(600) && schedule.reopenProbe == .seconds(15) && schedule.seal == .seconds(300))
+        // Nothing limited: no retention job, whatever the interval.
+        #expect(MaintenanceService.Schedule(ServerConfiguration()).retention == nil)
+    }
+
+    @Test("a bad retention value names the key")
+    func badValues() {
+        for (text, key) in [("retention:\n  raw: 30w", "retention.raw"), ("retention:\n  canonical: -1d", "retention.canonical"),
+            ("retention:\n  forever: 1d", "retention.forever"), ("limits:\n  reopen_probe_seconds: 0", "reopen probe")] {
+            #expect("\(text)") {
+                var c = try ConfigurationFile.parse(text, source: "t.yaml").server
+                c.port = 7400
+                try c.validate()
+            } throws: { error in
+                "\(error)".contains(key)
+            }
+        }
+    }
+}
