@@ -121,7 +121,7 @@ extension TelemetryStore {
     /// record keys, and their rows of sealed blocks (a block is rewritten without them, or
     /// deleted when none remain).
     /// - Returns: how many records go (a block row and the key that overrides it count once).
-    private func deleteCanonical(
+    func deleteCanonical(
         db: LevelDB, code: UInt32, vehicle: VehicleID, first: Int64, last: Int64, batch: WriteBatch,
         partitions touched: inout Set<Int64>
     ) throws(StorageError) -> UInt64 {

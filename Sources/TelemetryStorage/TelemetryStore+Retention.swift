@@ -115,13 +115,64 @@ extension TelemetryStore {
                     return true
                 }
             } else {
-                let gone = try deleteRecords(vehicle: vehicle, from: .min, to: cutoff, includeRaw: false)
+                let gone = try expire(vehicle: vehicle, before: cutoff)
                 summary.canonicalRecords += gone.records
                 partitions.formUnion(gone.partitions)
             }
         }
         try progress("canonical", UInt64(due.count), UInt64(due.count), "vehicles")
         summary.canonicalPartitions = UInt64(partitions.count)
+    }
+
+    /// Deletes one vehicle's canonical records before `cutoff` (a partition start) in one batch,
+    /// with its partition index entries, and brings its latest state in line.
+    ///
+    /// Unlike `deleteRecords`, which recounts what remains (its range can be anywhere), this
+    /// reads only the expired records and the first one kept: the remaining count is the old
+    /// one minus the records deleted, the newest record is untouched (it is at or after the
+    /// cutoff unless everything goes), and fields last reported before the cutoff leave the
+    /// latest state with their records. So an hourly pass costs what expired, not the
+    /// vehicle's whole history.
+    /// - Returns: the records deleted and the partitions they left.
+    func expire(vehicle: VehicleID, before cutoff: Int64) throws(StorageError) -> (records: UInt64, partitions: Set<Int64>) {
+        let db = try database()
+        let outcome = try writer.withLock { (w: inout WriterState) throws(StorageError) -> (UInt64, Set<Int64>, Bool) in
+            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
+            if let failure = w.failure {
+                throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
+            }
+            guard let code = w.dictionaries.vehicleCodes[vehicle], let old = w.vehicles[code], old.count > 0, old.first < cutoff
+            else { return (0, [], false) }
+            // Everything expires: the general path rebuilds an empty state exactly as a delete does.
+            guard old.last >= cutoff else { return (0, [], true) }
+            let batch = WriteBatch()
+            var partitions = Set<Int64>()
+            let deleted = try deleteCanonical(
+                db: db, code: code, vehicle: vehicle, first: old.first, last: cutoff - 1, batch: batch, partitions: &partitions)
+            var first: Int64?
+            try scanCanonical(db: db, code: code, vehicle: vehicle, first: cutoff, last: .max, order: .ascending, keep: []) { ts, _ in
+                first = ts
+                return false
+            }
+            // A count that disagrees with the records (damage) must not underflow: let the
+            // general path recount.
+            guard let first, deleted < old.count else { return (0, [], true) }
+            // Every partition touched lies wholly before the cutoff: none keeps a record.
+            for p in partitions { batch.delete(KeyLayout.partitionIndexKey(vehicle: code, partition: p)) }
+            var state = old
+            state.count = old.count - deleted
+            state.first = first
+            state.extras.removeAll { $0.timestamp < cutoff }
+            state.unpersisted = 0
+            state.mustPersist = false
+            batch.put(KeyLayout.latestKey(vehicle: code), state.encoded())
+            try commit(batch, db: db, durability: configuration.durability, writer: &w)
+            w.vehicles[code] = state
+            view.withLock { $0.vehicles[code] = state }
+            return (deleted, partitions, false)
+        }
+        if outcome.2 { return try deleteRecords(vehicle: vehicle, from: .min, to: cutoff, includeRaw: false) }
+        return (outcome.0, outcome.1)
     }
 
     /// Deletes (or counts) the keys of `keyspace` below `end`, in batches.

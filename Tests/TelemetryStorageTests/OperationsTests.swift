@@ -76,6 +76,29 @@ struct OperationsTests {
         }
     }
 
+    @Test("after retention, latest drops fields last reported in expired records; the state survives a reopen")
+    func retentionLatestFields() throws {
+        try withTemporaryStore { store, path in
+            try store.write([
+                record("l", 0, ["x": .int(0), "y": .int(7)]), record("l", 2 * Self.hour, ["x": .int(2)]),
+                record("l", 3 * Self.hour, ["x": .int(3), "z": .int(9)]), record("l", 4 * Self.hour, ["x": .int(4)]),
+            ])
+            #expect(try store.latest(vid("l"))?.fields.map(\.name) == ["x", "y", "z"])
+            let summary = try store.applyRetention(RetentionPolicy(canonicalMs: 2 * Self.hour), now: 5 * Self.hour + 1)
+            #expect(summary.canonicalRecords == 2 && summary.canonicalPartitions == 2)
+            let latest = try store.latest(vid("l"))
+            #expect(latest?.timestamp == 4 * Self.hour)
+            #expect(latest?.fields.map(\.name) == ["x", "z"])
+            #expect(try store.vehicles().map(\.firstTimestamp) == [3 * Self.hour])
+            store.close()
+            let reopened = try TelemetryStore(path: path)
+            defer { reopened.close() }
+            #expect(try reopened.vehicles().map(\.recordCount) == [2])
+            #expect(try reopened.vehicles().map(\.firstTimestamp) == [3 * Self.hour])
+            #expect(try reopened.latest(vid("l"))?.fields.map(\.name) == ["x", "z"])
+        }
+    }
+
     @Test("retention that expires all of a vehicle's records removes it from the vehicle list")
     func retentionEmptiesVehicle() throws {
         try withTemporaryStore { store, path in
