@@ -17,6 +17,8 @@ extension RequestDispatcher {
         }
         let top = r.topVehicles == 0 ? Self.defaultTopVehicles : Int(r.topVehicles)
         let tally = metrics.ingestTally.snapshot()
+        // The versions mapping new records now: `provider@version` -> its mapping count.
+        let active = (mappings?.list() ?? []).filter(\.active).map { ("\($0.file.provider)@\($0.file.version)", UInt64($0.file.mappings)) }
         return try await threadPool.runIfActive { [store] in
             // Health first: a closed store answers with its health, then fails on the reads.
             let health = Self.healthText(store.health)
@@ -53,6 +55,12 @@ extension RequestDispatcher {
                 s.ingestRecordsPerSecond = tally.storedPerSecond
                 s.rejectRecordsPerSecond = tally.rejectedPerSecond
                 s.deadLetters = storage.deadLetters
+                s.activeMappings = active.map { a in
+                    .with {
+                        $0.name = a.0
+                        $0.count = a.1
+                    }
+                }
                 s.deadLettersByReason = storage.deadLettersByReason.map { d in
                     .with {
                         $0.name = d.reason
