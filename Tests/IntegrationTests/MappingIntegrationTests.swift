@@ -253,4 +253,16 @@ struct MappingIntegrationTests {
             }
         }
     }
+
+    @Test("stats names the active mapping versions")
+    func statsNamesActiveMappings() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                _ = try await client.loadMappings([("acme.yaml", Self.acme100)])
+                let active = try await client.stats().activeMappings.map(\.name)
+                #expect(active.contains("acme@1.0.0"))
+                #expect(active.contains("navixy@1.0.6-telemetrystore.1"))
+            }
+        }
+    }
 }
