@@ -214,8 +214,9 @@ extension RequestDispatcher {
             }
             records.append((i, ProviderRecord(vehicle: vehicle, timestamp: ts, provider: l.provider, fields: l.fields, gatewaySequence: l.gatewaySequence)))
         }
+        // Not counted as ingest: a letter that still fails is not a new dead letter.
         let (write, outcomes) = service.mapBatch(
-            records, set: service.mappingSet, receivedAt: receivedAt, store: store, commit: !dryRun)
+            records, set: service.mappingSet, receivedAt: receivedAt, store: store, commit: !dryRun, countMetrics: false)
         var replayedIDs: [String] = []
         for (index, outcome) in outcomes {
             switch outcome {

@@ -463,7 +463,7 @@ public final class MappingService: Sendable {
     /// stripe's lock, keeping the new states in memory (`commit`) or not (a dry run).
     func mapBatch(
         _ records: [(index: Int, record: ProviderRecord)], set: MappingSet, receivedAt: Int64, store: TelemetryStore,
-        commit: Bool
+        commit: Bool, countMetrics: Bool = true
     ) -> (write: StoreWrite, outcomes: [(index: Int, outcome: MappingOutcome)]) {
         var write = StoreWrite()
         write.records.reserveCapacity(records.count)
@@ -509,7 +509,7 @@ public final class MappingService: Sendable {
                 slots[vehicle] = slot
             }
         }
-        if commit { metrics.count(outcomes, known: { set.engine(for: $0) != nil }) }
+        if commit && countMetrics { metrics.count(outcomes, known: { set.engine(for: $0) != nil }) }
         return (write, outcomes)
     }
 
