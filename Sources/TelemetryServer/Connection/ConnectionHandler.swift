@@ -58,6 +58,8 @@ struct ConnectionHandler: Sendable {
         logger: Logger
     ) async throws where Inbound.Element == Frame {
         let dispatcher = self.dispatcher
+        // Carried into the dispatcher's log lines with each request's id (RequestContext).
+        let connectionMetadata: Logger.Metadata = logger[metadataKey: "telemetry.connection.id"].map { ["telemetry.connection.id": $0] } ?? [:]
         var machine = ConnectionStateMachine()
         var gatewayID: String? = nil
         try await withThrowingDiscardingTaskGroup { group in
@@ -65,7 +67,11 @@ struct ConnectionHandler: Sendable {
             defer { laneInput.finish() }
             group.addTask {
                 for await prepared in lane {
-                    let answer = await dispatcher.commitIngest(prepared)
+                    let started = ContinuousClock.now
+                    let answer = await RequestContext.$metadata.withValue(
+                        connectionMetadata.merging(["telemetry.request.id": "\(prepared.requestID)"]) { $1 }
+                    ) { await dispatcher.commitIngest(prepared) }
+                    dispatcher.metrics.requestLatency[.ingest]?.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                     do { try await sink.send(answer) } catch {
                         // The write is done either way; a gateway that lost the answer re-sends,
                         // and the retry is counted as duplicates.
@@ -130,9 +136,16 @@ struct ConnectionHandler: Sendable {
                             laneInput.yield(dispatcher.prepareIngest(request, requestID: requestID, gatewayID: gatewayID))
                         } else {
                             group.addTask {
-                                do { try await dispatcher.serveQuery(body, requestID: requestID, sink: sink) } catch {
-                                    logger.debug("answer not delivered", metadata: ["error": "\(error)"])
+                                let started = ContinuousClock.now
+                                let context = connectionMetadata.merging(["telemetry.request.id": "\(requestID)"]) { $1 }
+                                do {
+                                    try await RequestContext.$metadata.withValue(context) {
+                                        try await dispatcher.serveQuery(body, requestID: requestID, sink: sink)
+                                    }
+                                } catch {
+                                    logger.debug("answer not delivered", metadata: ["error": "\(error)", "telemetry.request.id": "\(requestID)"])
                                 }
+                                dispatcher.metrics.requestLatency[kind]?.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                                 limiter.release()
                             }
                         }
@@ -159,5 +172,19 @@ extension RequestKind {
         case .ping: self = .ping
         case .admin: self = .admin
         }
+    }
+}
+
+/// The connection and request a task serves, for the log lines written below the connection
+/// (the dispatcher logs with the server's logger; this adds the ids).
+enum RequestContext {
+    @TaskLocal static var metadata: Logger.Metadata = [:]
+}
+
+extension Duration {
+    /// Whole nanoseconds, for metrics timers.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

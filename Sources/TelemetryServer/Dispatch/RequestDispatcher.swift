@@ -481,7 +481,9 @@ final class RequestDispatcher: Sendable {
         } else {
             code = .internal
             message = "internal error while serving \(kind.rawValue); see the server log"
-            logger.error("request failed", metadata: ["telemetry.request.kind": "\(kind.rawValue)", "error": "\(error)"])
+            logger.error(
+                "request failed",
+                metadata: RequestContext.metadata.merging(["telemetry.request.kind": "\(kind.rawValue)", "error": "\(error)"]) { $1 })
         }
         metrics.requestAnswered(kind, code: UInt32(code.rawValue))
         return .status(requestID, code, message)

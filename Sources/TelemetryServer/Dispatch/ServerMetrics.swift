@@ -13,10 +13,12 @@ public struct ServerMetrics: Sendable {
     let connectionsRejected: Counter
     let connectionsActive: Gauge
     let writeLatency: Timer
+    /// Time from a request's arrival to its last answer frame, by kind (ingest: the commit,
+    /// mapping and write included).
+    let requestLatency: [RequestKind: Timer]
     private let requests: [RequestKind: [UInt8: Counter]]
     /// Totals and last-minute rates for `admin stats`.
     public let ingestTally: IngestTally
-    /// Records kept as dead letters by ingest.
     /// Removed by retention, by keyspace: `canonical`, `raw`, `dead_letters`.
     let retentionRemoved: [String: Counter]
 
@@ -31,6 +33,11 @@ public struct ServerMetrics: Sendable {
         connectionsRejected = Counter(label: "telemetry_connections_rejected_total", factory: factory)
         connectionsActive = Gauge(label: "telemetry_connections_active", factory: factory)
         writeLatency = Timer(label: "telemetry_store_write_seconds", factory: factory)
+        var latency: [RequestKind: Timer] = [:]
+        for kind in RequestKind.allCases where kind != .hello {
+            latency[kind] = Timer(label: "telemetry_request_seconds", dimensions: [("kind", kind.rawValue)], factory: factory)
+        }
+        requestLatency = latency
         var requests: [RequestKind: [UInt8: Counter]] = [:]
         for kind in RequestKind.allCases {
             var byCode: [UInt8: Counter] = [:]
