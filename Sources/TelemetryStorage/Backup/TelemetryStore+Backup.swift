@@ -99,7 +99,7 @@ extension TelemetryStore {
         }
         var digest = ContentDigest()
         let snapshotTime = BackupFiles.nowMs()
-        let readResult = try db.withSnapshot { snapshot throws(BackupError) in
+        let (readResult, lastKey) = try db.withSnapshot { snapshot throws(BackupError) in
             try db.withIterator(snapshot: snapshot, fillCache: false) { it throws(BackupError) in
                 let batch = WriteBatch()
                 var batchBytes = 0
@@ -119,7 +119,8 @@ extension TelemetryStore {
                     if batchBytes >= options.batchBytes { try flush() }
                 }
                 if case .success = result { try flush() }
-                return result
+                it.seekToLast()
+                return (result, it.isValid ? it.key : nil)
             }
         }
         if case .failure(let error) = readResult {
@@ -128,8 +129,11 @@ extension TelemetryStore {
                 message: "cannot read the store in \(path) for the backup: \(error.message)")
         }
         progress(ProgressUpdate(phase: "compacting", done: digest.entries, total: digest.entries, unit: "keys"))
-        // Moves everything from the log into sorted tables, so the copy is tables only.
-        copy.compactRange(begin: nil, end: nil)
+        // Moves the memtable (the log's content) into a sorted table, so the copy is tables
+        // only. LevelDB's CompactRange always flushes the memtable first, then compacts the
+        // files overlapping the range: the range of the last key alone keeps that part short
+        // (a full compaction would rewrite the whole copy once more, for no gain).
+        if let lastKey { copy.compactRange(begin: lastKey, end: lastKey) }
         // A background error (a table that could not be written) shows only on the next write.
         do { try copy.write(WriteBatch(), sync: true) } catch { throw BackupError.leveldb(error, "write the backup in", folder) }
         return (snapshotTime, digest)
