@@ -289,6 +289,51 @@ struct BackupTests {
         }
     }
 
+    /// Whether this machine lets the tests mount a tmpfs (root with CAP_SYS_ADMIN).
+    static let canMountTmpfs: Bool = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-mount-probe-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)) != nil,
+            run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir])
+        else { return false }
+        return run("/bin/umount", [dir])
+    }()
+
+    static func run(_ tool: String, _ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    @Test(
+        "a backup into a tmpfs that fills up is RESOURCE_EXHAUSTED, leaves the tmpfs empty, and the store serves on",
+        .enabled(if: BackupTests.canMountTmpfs, "needs permission to mount a tmpfs (root with CAP_SYS_ADMIN)"))
+    func realDiskFull() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            // Values that do not compress: the copy needs well over the 256 KiB of the mount.
+            var generator = SystemRandomNumberGenerator()
+            let records = (0..<20_000).map { i in
+                record("veh-\(i % 7)", Int64(i) * 1000, ["a": .double(Double.random(in: 0..<1, using: &generator)), "b": .int(Int64.random(in: .min ... .max, using: &generator))])
+            }
+            try store.write(records)
+            try FileManager.default.createDirectory(atPath: dir + "/small", withIntermediateDirectories: false)
+            try #require(Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", dir + "/small"]))
+            defer { _ = Self.run("/bin/umount", [dir + "/small"]) }
+            let error = #expect(throws: BackupError.self) { try store.backup(to: dir + "/small/b") }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message.contains(dir + "/small/b.partial-") == true)
+            #expect(try Self.entries(dir + "/small") == [])
+            #expect(try store.write([record("veh-0", -1, ["a": .double(1)])]).written == 1)
+            #expect(try store.backup(to: dir + "/b").manifest.keyspaces.first { $0.name == "canonical" }?.entries == 20_001)
+        }
+    }
+
     @Test("a destination filled while the backup ran is not replaced")
     func destinationAppears() throws {
         try withTemporaryDirectory { dir in
