@@ -176,6 +176,20 @@ struct BackupTests {
             #expect(report.problems.contains("file \(other): missing"))
             #expect(report.problems.contains("file \(table): sha256 differs"))
 
+            // A damaged manifest, and one that points outside the folder.
+            let manifestURL = URL(fileURLWithPath: backup.path + "/backup-manifest.json")
+            let original = try Data(contentsOf: manifestURL)
+            try Data("{ \"manifest_version\" : 1,".utf8).write(to: manifestURL)
+            report = try BackupFolder(path: backup.path).verify(deep: true)
+            #expect(report.problems.count == 1 && report.problems[0].hasPrefix("backup-manifest.json is damaged: not a backup manifest"))
+            var escaping = backup.manifest
+            escaping.files[0].name = "../data/CURRENT"
+            try FileManager.default.removeItem(at: manifestURL)
+            try BackupFolder.writeManifest(escaping, in: backup.path)
+            report = try BackupFolder(path: backup.path).verify(deep: false)
+            #expect(report.problems == ["backup-manifest.json names files outside the folder: ../data/CURRENT"])
+            try original.write(to: manifestURL)
+
             // No manifest: not a complete backup.
             try FileManager.default.removeItem(atPath: backup.path + "/backup-manifest.json")
             report = try BackupFolder(path: backup.path).verify(deep: true)
