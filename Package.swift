@@ -69,6 +69,7 @@ let package = Package(
                 "TelemetryCore",
                 "TelemetryStorage",
                 "TelemetryWire",
+                "TelemetryMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -76,6 +77,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -117,6 +119,7 @@ let package = Package(
             name: "telemetryd",
             dependencies: [
                 "TelemetryServer",
+                "TelemetryMapping",
                 "TelemetryStorage",
                 "TelemetryCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -167,12 +170,13 @@ let package = Package(
         .testTarget(
             name: "TelemetryServerTests",
             dependencies: [
-                "TelemetryServer", "TelemetryWire", "TelemetryCore", "TelemetryStorage",
+                "TelemetryServer", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -180,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TelemetryServer", "TelemetryClient", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryCLI",
+                "TelemetryServer", "TelemetryClient", "TelemetryWire", "TelemetryCore", "TelemetryStorage", "TelemetryCLI", "TelemetryMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -19,6 +19,9 @@ public struct IngestResult: Sendable, Hashable {
     public var duplicates: Int
     /// Records kept as dead letters (they could not be mapped).
     public var deadLettered: Int
+    /// Which records were dead-lettered (index in the batch given to `ingest`) and why.
+    /// They are stored: do not send them again.
+    public var deadLetters: [RejectedRecord] = []
     /// Records refused, with their index in the batch given to `ingest`.
     public var rejected: [RejectedRecord]
     public var durability: Durability

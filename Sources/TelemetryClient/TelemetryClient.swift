@@ -55,6 +55,9 @@ public final class TelemetryClient: Sendable {
             total.accepted += Int(answer.accepted)
             total.duplicates += Int(answer.duplicates)
             total.deadLettered += Int(answer.deadLettered)
+            total.deadLetters += answer.deadLetters.map {
+                RejectedRecord(index: offset + Int($0.index), code: StatusCode(rawValue: UInt8(clamping: $0.code)) ?? .unknown, reason: $0.reason)
+            }
             total.rejected += answer.rejected.map {
                 RejectedRecord(index: offset + Int($0.index), code: StatusCode(rawValue: UInt8(clamping: $0.code)) ?? .unknown, reason: $0.reason)
             }

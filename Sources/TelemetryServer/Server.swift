@@ -39,25 +39,26 @@ public final class Server: Service {
 
     /// Opens the listener.
     /// - Parameters:
-    ///   - pipeline: maps provider records to canonical ones (`IdentityPipeline` until mappings are configured).
+    ///   - mappings: the mappings applied while ingesting; nil stores provider fields as they
+    ///     come (the identity mapping).
     ///   - metrics: where counters go; defaults to the process's metrics system.
     /// - Throws: `ConfigurationError` for inconsistent settings; NIO's error when the address cannot be bound.
     public static func bind(
-        configuration: ServerConfiguration, store: TelemetryStore, pipeline: any IngestPipeline = IdentityPipeline(),
+        configuration: ServerConfiguration, store: TelemetryStore, mappings: MappingService? = nil,
         metrics: ServerMetrics = ServerMetrics(), logger: Logger
     ) async throws -> Server {
-        try await bind(configuration: configuration, stores: StoreHandle(store), pipeline: pipeline, metrics: metrics, logger: logger)
+        try await bind(configuration: configuration, stores: StoreHandle(store), mappings: mappings, metrics: metrics, logger: logger)
     }
 
     /// Opens the listener, serving whichever store `stores` holds (an online restore swaps it).
     public static func bind(
-        configuration: ServerConfiguration, stores: StoreHandle, pipeline: any IngestPipeline = IdentityPipeline(),
+        configuration: ServerConfiguration, stores: StoreHandle, mappings: MappingService? = nil,
         metrics: ServerMetrics = ServerMetrics(), logger: Logger
     ) async throws -> Server {
         try configuration.validate()
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let dispatcher = RequestDispatcher(
-            stores: stores, configuration: configuration, pipeline: pipeline, threadPool: .singleton, metrics: metrics,
+            stores: stores, configuration: configuration, mappings: mappings, threadPool: .singleton, metrics: metrics,
             logger: logger)
         let handler = ConnectionHandler(dispatcher: dispatcher, registry: registry, logger: logger)
         let maxFrame = configuration.maxFrameBytes

@@ -232,6 +232,13 @@ extension TelemetryStore {
             // The same bytes again (a retried batch) change nothing: writing the state for them
             // would cost a LevelDB write, and an fsync under `.sync`.
             if let existing = vehicles[code], existing.derived == derived { continue }
+            // Writers that map concurrently may commit out of order: a state older than the
+            // stored one (a lower generation) must not replace it.
+            if let existing = vehicles[code], let stored = Self.derivedGeneration(existing.derived),
+                let incoming = Self.derivedGeneration(derived), incoming < stored
+            {
+                continue
+            }
             let existed = vehicles.contains(code)
             vehicles.update(code, initial: VehicleState(code: code, vehicle: vehicle)) { state in
                 if state.writeGeneration != generation {

@@ -52,6 +52,15 @@ struct Telemetryd: AsyncParsableCommand {
     @Option(name: .long, help: "Records per ingest batch. Default: 10000")
     var maxRecordsPerBatch: Int?
 
+    @Option(name: .long, help: "fleeti (map provider fields to canonical fields) or identity (store them as they come). Default: fleeti")
+    var mapping: String?
+
+    @Option(name: .long, help: "Folder of the operator's mapping files, re-read on SIGHUP. Default: <data>/mappings")
+    var mappings: String?
+
+    @Option(name: .long, help: "Asset registry file (YAML or JSON), re-read on SIGHUP. Default: <data>/assets.yaml")
+    var assets: String?
+
     func run() async throws {
         // glibc gives each thread that allocates its own malloc arena; with NIO's, the thread
         // pool's and the cooperative threads that multiplies resident memory for nothing.
@@ -113,14 +122,47 @@ struct Telemetryd: AsyncParsableCommand {
             logger.info("store closed")
         }
         let monitoring = Monitoring(stores: stores)
+        let mode = mapping ?? file.mapping.mode ?? "fleeti"
+        guard mode == "fleeti" || mode == "identity" else { throw ValidationError("--mapping must be fleeti or identity, not \"\(mode)\"") }
+        var mappingService: MappingService?
+        if mode == "fleeti" {
+            let folder = mappings ?? file.mapping.folder ?? (dataPath as NSString).appendingPathComponent("mappings")
+            let assetsFile = assets ?? file.mapping.assets ?? (dataPath as NSString).appendingPathComponent("assets.yaml")
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let service = try MappingService(
+                    configuration: .init(folder: folder, assetsFile: assetsFile), logger: logger)
+                mappingService = service
+                let active = service.list().filter(\.active).map { "\($0.file.provider)@\($0.file.version)" }
+                logger.info(
+                    "mappings loaded",
+                    metadata: ["telemetry.mappings.folder": "\(folder)", "telemetry.mappings.active": "\(active.joined(separator: ", "))"])
+            } catch {
+                logger.critical("cannot load the mappings", metadata: ["telemetry.mappings.folder": "\(folder)", "error": "\(error)"])
+                throw ExitCode(1)
+            }
+        } else {
+            logger.notice("identity mapping: provider fields are stored as they come")
+        }
         let listener: Server
         do {
-            listener = try await Server.bind(configuration: server, stores: stores, logger: logger)
+            listener = try await Server.bind(configuration: server, stores: stores, mappings: mappingService, logger: logger)
         } catch {
             logger.critical("cannot listen", metadata: ["telemetry.address": "\(server.host):\(server.port)", "error": "\(error)"])
             throw ExitCode(1)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listener)]
+        if let mappingService {
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            services.append(.init(service: MappingReloadService(service: mappingService, signals: hangups, logger: logger)))
+            if !file.mapping.sweepOff {
+                services.append(
+                    .init(
+                        service: ConnectivitySweepService(
+                            service: mappingService, store: { stores.current }, interval: .seconds(file.mapping.sweepIntervalSeconds ?? 60),
+                            logger: logger)))
+            }
+        }
         if let seconds = server.sealIntervalSeconds {
             services.append(.init(service: MaintenanceService(stores: stores, interval: .seconds(seconds), logger: logger)))
         }

@@ -57,10 +57,10 @@ func withServer(
 /// Serves an open store until `body` returns.
 func serve(
     store: TelemetryStore, path: String, port: Int = 0, metrics: ServerMetrics = ServerMetrics(),
-    _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    mappings: MappingService? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TestServer) async throws -> Void
 ) async throws {
-    try await serve(stores: StoreHandle(store), path: path, port: port, metrics: metrics, configure) { server in
+    try await serve(stores: StoreHandle(store), path: path, port: port, metrics: metrics, mappings: mappings, configure) { server in
         try await body(TestServer(port: server.port, store: store, storePath: path, trigger: server.trigger))
     }
 }
@@ -68,14 +68,15 @@ func serve(
 /// Serves whichever store `stores` holds (an online restore swaps it) until `body` returns.
 func serve(
     stores: StoreHandle, path: String, port: Int = 0, metrics: ServerMetrics = ServerMetrics(),
-    _ configure: (inout ServerConfiguration) -> Void = { _ in },
+    mappings: MappingService? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TestServer) async throws -> Void
 ) async throws {
     var configuration = ServerConfiguration()
     configuration.host = "127.0.0.1"
     configuration.port = port
     configure(&configuration)
-    let server = try await Server.bind(configuration: configuration, stores: stores, metrics: metrics, logger: quietLogger)
+    let server = try await Server.bind(
+        configuration: configuration, stores: stores, mappings: mappings, metrics: metrics, logger: quietLogger)
     try await testGracefulShutdown { trigger in
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }

@@ -37,6 +37,16 @@ struct ConfigurationTests {
         try file.server.validate()
     }
 
+    @Test("the mapping section sets mode, folder, assets and the sweep")
+    func mappingSection() throws {
+        let file = try ConfigurationFile.parse(
+            "mapping:\n  mode: identity\n  folder: /m\n  assets: /a.yaml\n  sweep_interval_seconds: 30\n", source: "t.yaml")
+        #expect(file.mapping.mode == "identity" && file.mapping.folder == "/m" && file.mapping.assets == "/a.yaml")
+        #expect(file.mapping.sweepIntervalSeconds == 30 && !file.mapping.sweepOff)
+        let off = try ConfigurationFile.parse("mapping:\n  sweep_interval_seconds: off\n", source: "t.yaml")
+        #expect(off.mapping.sweepOff)
+    }
+
     @Test("an empty file keeps every default")
     func empty() throws {
         let file = try ConfigurationFile.parse("", source: "t.yaml")
@@ -53,6 +63,9 @@ struct ConfigurationTests {
             ("tokens:\n  - role: root\n    token: x", "t.yaml: tokens[0].role must be ingest, query or admin, not \"root\""),
             ("tokens:\n  - role: admin", "t.yaml: tokens[0] needs both role and token"),
             ("- a\n- b", "t.yaml: the top level must be a mapping of keys"),
+            ("mapping:\n  mode: magic", "t.yaml: mapping.mode must be fleeti or identity, not \"magic\""),
+            ("mapping:\n  sweep_interval_seconds: 0", "t.yaml: mapping.sweep_interval_seconds must be at least 1 second, or off"),
+            ("mapping:\n  folders: x", "t.yaml: mapping.folders is not a known setting"),
         ])
     func mistakes(text: String, message: String) {
         let error = #expect(throws: ConfigurationError.self) { try ConfigurationFile.parse(text, source: "t.yaml") }

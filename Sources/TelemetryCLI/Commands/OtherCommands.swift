@@ -95,7 +95,8 @@ extension TelemetryCommand {
     /// `telemetryctl admin ...` (admin role).
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Administration (admin role): stats, compaction.", subcommands: [Stats.self, Compact.self, Backup.self, Restore.self])
+            abstract: "Administration (admin role): stats, compaction, backup and restore, mappings, assets, dead letters, remap.",
+            subcommands: [Stats.self, Compact.self, Backup.self, Restore.self, Mappings.self, Assets.self, DLQ.self, Remap.self])
 
         struct Stats: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Store health, size and LevelDB statistics.")

@@ -33,6 +33,7 @@ extension RequestDispatcher {
             case .dlqReplay(let r): result.dlqReplay = try await deadLetterReplay(r, progress: progress)
             case .dlqPurge(let r): result.dlqPurge = try await deadLetterPurge(r)
             case .remap(let r): result.remap = try await remap(r, progress: progress)
+            case .mappingsActivate(let r): result.mappingsActivate = try await mappingsActivate(r)
             }
         } catch {
             try await sink.send(failure(requestID, error, kind: .admin))

@@ -69,6 +69,9 @@ extension RequestDispatcher {
         switch outcome {
         case .restored(let store, let previous):
             installed = store
+            // The vehicles' mapping states in memory belong to the replaced store: forget
+            // them, so each vehicle continues from the state the restored store holds.
+            mappings?.forgetAll()
             let elapsed = ContinuousClock.now - start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             logger.notice(

@@ -24,6 +24,11 @@ import Yams
 /// tokens:
 ///   - role: ingest
 ///     token: "at least 16 characters"
+/// mapping:
+///   mode: fleeti                 # or identity
+///   folder: ./data/mappings
+///   assets: ./data/assets.yaml
+///   sweep_interval_seconds: 60   # or off
 /// ```
 public struct ConfigurationFile: Sendable, Hashable {
     public var server = ServerConfiguration()
@@ -31,6 +36,25 @@ public struct ConfigurationFile: Sendable, Hashable {
     public var dataPath: String?
     public var durability: Durability?
     public var logLevel: String?
+    /// The `mapping` section (docs/configuration.md).
+    public var mapping = MappingSettings()
+
+    /// How records are mapped while they are ingested.
+    public struct MappingSettings: Sendable, Hashable {
+        /// `fleeti` (the default: provider fields become canonical fields) or `identity`
+        /// (provider fields stored as they come, no raw copy, no dead letters).
+        public var mode: String?
+        /// The operator's mapping files; default `<data>/mappings`.
+        public var folder: String?
+        /// The asset registry file; default `<data>/assets.yaml`.
+        public var assets: String?
+        /// Seconds between connectivity sweeps (vehicles silent past their threshold go
+        /// offline); nil in `sweepOff` turns them off. Default 60.
+        public var sweepIntervalSeconds: Int?
+        public var sweepOff = false
+
+        public init() {}
+    }
 
     public init() {}
 
@@ -108,6 +132,28 @@ public struct ConfigurationFile: Sendable, Hashable {
                     }
                     guard let role, let secret else { throw reader.error(at, "needs both role and token") }
                     file.server.tokens.append(AccessToken(secret: secret, role: role))
+                }
+            case "mapping":
+                guard let section = value.mapping else { throw reader.error(key, "must be a mapping") }
+                for (k, v) in section {
+                    let name = "mapping.\(k.string ?? "?")"
+                    switch k.string {
+                    case "mode":
+                        let mode = try reader.string(v, name)
+                        guard mode == "fleeti" || mode == "identity" else { throw reader.error(name, "must be fleeti or identity, not \"\(mode)\"") }
+                        file.mapping.mode = mode
+                    case "folder": file.mapping.folder = try reader.string(v, name)
+                    case "assets": file.mapping.assets = try reader.string(v, name)
+                    case "sweep_interval_seconds":
+                        if v.scalar?.string == "off" {
+                            file.mapping.sweepOff = true
+                        } else {
+                            let n = try reader.int(v, name)
+                            guard n >= 1 else { throw reader.error(name, "must be at least 1 second, or off") }
+                            file.mapping.sweepIntervalSeconds = n
+                        }
+                    default: throw reader.error(name, "is not a known setting")
+                    }
                 }
             default:
                 throw reader.error(key, "is not a known setting")

@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import SwiftProtobuf
 import TelemetryCore
+import TelemetryMapping
 import TelemetryStorage
 import TelemetryWire
 
@@ -17,6 +18,9 @@ final class RequestDispatcher: Sendable {
     var store: TelemetryStore { stores.current }
     let configuration: ServerConfiguration
     let pipeline: any IngestPipeline
+    /// The mapping files and vehicle states behind a `FleetiPipeline`; nil with the identity
+    /// mapping (then the mapping admin requests answer FAILED_PRECONDITION).
+    let mappings: MappingService?
     let authenticator: TokenAuthenticator
     let threadPool: NIOThreadPool
     let metrics: ServerMetrics
@@ -28,13 +32,14 @@ final class RequestDispatcher: Sendable {
     static let serverVersion = "telemetryd 0.1.0"
 
     init(
-        stores: StoreHandle, configuration: ServerConfiguration, pipeline: any IngestPipeline,
+        stores: StoreHandle, configuration: ServerConfiguration, mappings: MappingService?,
         threadPool: NIOThreadPool, metrics: ServerMetrics, logger: Logger,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.stores = stores
         self.configuration = configuration
-        self.pipeline = pipeline
+        self.mappings = mappings
+        self.pipeline = mappings.map { FleetiPipeline(service: $0) } ?? IdentityPipeline()
         self.authenticator = TokenAuthenticator(tokens: configuration.tokens)
         self.threadPool = threadPool
         self.metrics = metrics
@@ -97,6 +102,8 @@ final class RequestDispatcher: Sendable {
         var requestID: UInt64
         var valid: [(index: Int, record: ProviderRecord)]
         var rejected: [Telemetry_V1_RejectedRecord]
+        /// Records without a vehicle id or timestamp, kept as dead letters by a mapping pipeline.
+        var incomplete: [(index: Int, letter: DeadLetter)] = []
         /// The highest gateway sequence among all the batch's records.
         var highestSequence: UInt64?
         var gatewayID: String?
@@ -122,7 +129,19 @@ final class RequestDispatcher: Sendable {
         // Both forms become (index, record or why not); the checks after that are shared.
         var candidates = [(index: Int, record: Result<ProviderRecord, StatusError>, hasSequence: Bool, sequence: UInt64)]()
         candidates.reserveCapacity(count)
+        let keepIncomplete = pipeline.deadLettersIncompleteRecords
+        let receivedAt = clock()
         for (index, wire) in request.records.enumerated() {
+            if keepIncomplete, wire.vehicleID.isEmpty || wire.timestampMs == 0,
+                let letter = Self.incompleteLetter(
+                    vehicle: wire.vehicleID, timestamp: wire.timestampMs, provider: wire.provider,
+                    fields: wire.fields.map(Field.init(wire:)), sequence: wire.hasGatewaySequence ? wire.gatewaySequence : nil,
+                    receivedAt: receivedAt)
+            {
+                prepared.incomplete.append((index, letter))
+                if wire.hasGatewaySequence { prepared.highestSequence = Swift.max(prepared.highestSequence ?? 0, wire.gatewaySequence) }
+                continue
+            }
             let record = Result { () throws(StatusError) in try ProviderRecord(validating: wire) }
             candidates.append((index, record, wire.hasGatewaySequence, wire.gatewaySequence))
         }
@@ -134,6 +153,15 @@ final class RequestDispatcher: Sendable {
             }
             let offset = request.records.count
             for (i, row) in decoded.rows.enumerated() {
+                if keepIncomplete, row.vehicle.isEmpty || row.timestamp == 0,
+                    let letter = Self.incompleteLetter(
+                        vehicle: row.vehicle, timestamp: row.timestamp, provider: row.provider, fields: row.fields,
+                        sequence: row.gatewaySequence, receivedAt: receivedAt)
+                {
+                    prepared.incomplete.append((offset + i, letter))
+                    if let s = row.gatewaySequence { prepared.highestSequence = Swift.max(prepared.highestSequence ?? 0, s) }
+                    continue
+                }
                 let record: Result<ProviderRecord, StatusError>
                 if let error = decoded.rejected[i] {
                     record = .failure(error)
@@ -177,6 +205,21 @@ final class RequestDispatcher: Sendable {
         return prepared
     }
 
+    /// The dead letter of a record that has no vehicle id or no timestamp, when its provider
+    /// and fields are otherwise sound (a record broken in more ways is rejected as before).
+    static func incompleteLetter(
+        vehicle: String, timestamp: Int64, provider: String, fields: [Field], sequence: UInt64?, receivedAt: Int64
+    ) -> DeadLetter? {
+        guard !provider.isEmpty, provider.utf8.count <= WireLimits.maxProviderBytes, !fields.isEmpty,
+            vehicle.utf8.count <= VehicleID.maxByteCount
+        else { return nil }
+        let what = vehicle.isEmpty && timestamp == 0 ? "no vehicle_id and no timestamp_ms" : vehicle.isEmpty ? "no vehicle_id" : "no timestamp_ms"
+        return DeadLetter(
+            vehicleID: vehicle, timestamp: timestamp == 0 ? nil : timestamp, provider: provider, fields: fields,
+            gatewaySequence: sequence, receivedAt: receivedAt, reason: MappingFailure.Reason.missingVehicleOrTimestamp.rawValue,
+            message: "record has \(what)", mappingVersion: "")
+    }
+
     /// Maps and writes a prepared batch; answers only after the write returned, so an OK
     /// answer means stored. Batches of one connection come here in order.
     func commitIngest(_ prepared: PreparedIngest) async -> Telemetry_V1_ResponseEnvelope {
@@ -186,16 +229,25 @@ final class RequestDispatcher: Sendable {
         }
         let receivedAt = clock()
         do {
-            let (summary, mappingRejects, writeNanos) = try await threadPool.runIfActive { [store, pipeline] in
-                var mapped = pipeline.map(prepared.valid, receivedAt: receivedAt)
+            let (summary, mapped, writeNanos) = try await threadPool.runIfActive { [store, pipeline] in
+                var mapped = pipeline.map(prepared.valid, receivedAt: receivedAt, store: store)
+                for (index, letter) in prepared.incomplete {
+                    mapped.write.deadLetters.append(letter)
+                    mapped.deadLettered.append((index, StatusError(.invalidArgument, "dead-lettered: \(letter.reason): \(letter.message)")))
+                }
                 if let gateway = prepared.gatewayID, let sequence = prepared.highestSequence {
                     mapped.write.gatewaySequences[gateway] = sequence
                 }
                 let start = ContinuousClock.now
-                let summary = try store.write(mapped.write)
+                let summary: WriteSummary
+                do { summary = try store.write(mapped.write) } catch {
+                    pipeline.writeFailed(mapped)
+                    throw error
+                }
                 let elapsed = ContinuousClock.now - start
-                return (summary, mapped.rejected, elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                return (summary, mapped, elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             }
+            let mappingRejects = mapped.rejected
             metrics.writeLatency.recordNanoseconds(writeNanos)
             metrics.requestAnswered(.ingest, code: 0)
             var rejected = prepared.rejected
@@ -216,6 +268,13 @@ final class RequestDispatcher: Sendable {
                 ack.duplicates = UInt32(summary.duplicates)
                 ack.deadLettered = UInt32(summary.deadLettered)
                 ack.rejected = rejected.sorted { $0.index < $1.index }
+                ack.deadLetters = mapped.deadLettered.sorted { $0.index < $1.index }.map { d in
+                    var r = Telemetry_V1_RejectedRecord()
+                    r.index = UInt32(d.index)
+                    r.code = UInt32(d.error.code.rawValue)
+                    r.reason = "records[\(d.index)]: \(d.error.message)"
+                    return r
+                }
                 ack.durability = summary.durability.wire
                 if let gateway = prepared.gatewayID, let sequence = store.lastCommittedSequence(gateway: gateway) {
                     ack.committedSequence = sequence

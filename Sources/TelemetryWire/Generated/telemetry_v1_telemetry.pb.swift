@@ -720,8 +720,15 @@ package nonisolated struct Telemetry_V1_IngestResponse: Sendable {
   /// Clears the value of `committedSequence`. Subsequent reads from it will return its default value.
   package mutating func clearCommittedSequence() {self._committedSequence = nil}
 
-  /// Records kept in the dead-letter store because they could not be mapped.
+  /// Records kept in the dead-letter store because they could not be mapped (or had no
+  /// vehicle id or timestamp): stored, not to be re-sent; an operator replays them after a
+  /// mapping fix (`telemetryctl admin dlq replay`).
   package var deadLettered: UInt32 = 0
+
+  /// Which records were dead-lettered: index, the status they would have had (9
+  /// FAILED_PRECONDITION: no mapping for the provider; 3 INVALID_ARGUMENT: the record
+  /// itself), and "records[<i>]: dead-lettered: <reason code>: <message>".
+  package var deadLetters: [Telemetry_V1_RejectedRecord] = []
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1196,6 +1203,14 @@ package nonisolated struct Telemetry_V1_AdminRequest: Sendable {
     set {operation = .remap(newValue)}
   }
 
+  package var mappingsActivate: Telemetry_V1_MappingsActivateRequest {
+    get {
+      if case .mappingsActivate(let v)? = operation {return v}
+      return Telemetry_V1_MappingsActivateRequest()
+    }
+    set {operation = .mappingsActivate(newValue)}
+  }
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package nonisolated enum OneOf_Operation: Equatable, Sendable {
@@ -1217,6 +1232,7 @@ package nonisolated struct Telemetry_V1_AdminRequest: Sendable {
     case dlqReplay(Telemetry_V1_DeadLetterReplayRequest)
     case dlqPurge(Telemetry_V1_DeadLetterPurgeRequest)
     case remap(Telemetry_V1_RemapRequest)
+    case mappingsActivate(Telemetry_V1_MappingsActivateRequest)
 
   }
 
@@ -1374,6 +1390,14 @@ package nonisolated struct Telemetry_V1_AdminResponse: Sendable {
     set {result = .remap(newValue)}
   }
 
+  package var mappingsActivate: Telemetry_V1_MappingsActivateResponse {
+    get {
+      if case .mappingsActivate(let v)? = result {return v}
+      return Telemetry_V1_MappingsActivateResponse()
+    }
+    set {result = .mappingsActivate(newValue)}
+  }
+
   /// On the frames before the last of a long operation.
   package var progress: Telemetry_V1_Progress {
     get {
@@ -1404,6 +1428,7 @@ package nonisolated struct Telemetry_V1_AdminResponse: Sendable {
     case dlqReplay(Telemetry_V1_DeadLetterReplayResponse)
     case dlqPurge(Telemetry_V1_DeadLetterPurgeResponse)
     case remap(Telemetry_V1_RemapResponse)
+    case mappingsActivate(Telemetry_V1_MappingsActivateResponse)
     /// On the frames before the last of a long operation.
     case progress(Telemetry_V1_Progress)
 
@@ -2101,6 +2126,46 @@ package nonisolated struct Telemetry_V1_MappingsDryRunResponse: Sendable {
   package init() {}
 }
 
+/// Makes a loaded version the active one (a rollback). The choice is kept in the server's
+/// mapping folder, so a restart or a reload keeps it, until a newer version is loaded.
+package nonisolated struct Telemetry_V1_MappingsActivateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var provider: String = String()
+
+  package var version: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Telemetry_V1_MappingsActivateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var activated: Telemetry_V1_MappingSummary {
+    get {_activated ?? Telemetry_V1_MappingSummary()}
+    set {_activated = newValue}
+  }
+  /// Returns true if `activated` has been explicitly set.
+  package var hasActivated: Bool {self._activated != nil}
+  /// Clears the value of `activated`. Subsequent reads from it will return its default value.
+  package mutating func clearActivated() {self._activated = nil}
+
+  /// the version active before; empty when none was
+  package var previous: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _activated: Telemetry_V1_MappingSummary? = nil
+}
+
 package nonisolated struct Telemetry_V1_AssetsLoadRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2296,7 +2361,7 @@ package nonisolated struct Telemetry_V1_DeadLetterReplayResponse: Sendable {
   /// stored and removed from the dead letters
   package var replayed: UInt64 = 0
 
-  /// kept, with their new reason
+  /// kept as they are; their new reasons are counted below
   package var stillFailing: UInt64 = 0
 
   /// already stored; removed
@@ -3422,7 +3487,7 @@ nonisolated extension Telemetry_V1_RejectedRecord: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".IngestResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}duplicates\0\u{1}rejected\0\u{1}durability\0\u{3}committed_sequence\0\u{3}dead_lettered\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}duplicates\0\u{1}rejected\0\u{1}durability\0\u{3}committed_sequence\0\u{3}dead_lettered\0\u{3}dead_letters\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3436,6 +3501,7 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularEnumField(value: &self.durability) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self._committedSequence) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.deadLettered) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.deadLetters) }()
       default: break
       }
     }
@@ -3464,6 +3530,9 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
     if self.deadLettered != 0 {
       try visitor.visitSingularUInt32Field(value: self.deadLettered, fieldNumber: 6)
     }
+    if !self.deadLetters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.deadLetters, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3474,6 +3543,7 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
     if lhs.durability != rhs.durability {return false}
     if lhs._committedSequence != rhs._committedSequence {return false}
     if lhs.deadLettered != rhs.deadLettered {return false}
+    if lhs.deadLetters != rhs.deadLetters {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4156,7 +4226,7 @@ nonisolated extension Telemetry_V1_PingResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".AdminRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0\u{1}backup\0\u{3}verify_backup\0\u{1}restore\0\u{1}retention\0\u{1}reopen\0\u{3}mappings_load\0\u{3}mappings_list\0\u{3}mappings_show\0\u{3}mappings_validate\0\u{3}mappings_dry_run\0\u{3}assets_load\0\u{3}dlq_list\0\u{3}dlq_show\0\u{3}dlq_replay\0\u{3}dlq_purge\0\u{1}remap\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0\u{1}backup\0\u{3}verify_backup\0\u{1}restore\0\u{1}retention\0\u{1}reopen\0\u{3}mappings_load\0\u{3}mappings_list\0\u{3}mappings_show\0\u{3}mappings_validate\0\u{3}mappings_dry_run\0\u{3}assets_load\0\u{3}dlq_list\0\u{3}dlq_show\0\u{3}dlq_replay\0\u{3}dlq_purge\0\u{1}remap\0\u{3}mappings_activate\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4398,6 +4468,19 @@ nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftPro
           self.operation = .remap(v)
         }
       }()
+      case 19: try {
+        var v: Telemetry_V1_MappingsActivateRequest?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .mappingsActivate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .mappingsActivate(v)
+        }
+      }()
       default: break
       }
     }
@@ -4481,6 +4564,10 @@ nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftPro
       guard case .remap(let v)? = self.operation else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
     }()
+    case .mappingsActivate?: try {
+      guard case .mappingsActivate(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -4495,7 +4582,7 @@ nonisolated extension Telemetry_V1_AdminRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_AdminResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".AdminResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0\u{1}backup\0\u{3}verify_backup\0\u{1}restore\0\u{1}retention\0\u{1}reopen\0\u{3}mappings_load\0\u{3}mappings_list\0\u{3}mappings_show\0\u{3}mappings_validate\0\u{3}mappings_dry_run\0\u{3}assets_load\0\u{3}dlq_list\0\u{3}dlq_show\0\u{3}dlq_replay\0\u{3}dlq_purge\0\u{1}remap\0\u{2}\u{c}progress\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stats\0\u{1}compact\0\u{1}backup\0\u{3}verify_backup\0\u{1}restore\0\u{1}retention\0\u{1}reopen\0\u{3}mappings_load\0\u{3}mappings_list\0\u{3}mappings_show\0\u{3}mappings_validate\0\u{3}mappings_dry_run\0\u{3}assets_load\0\u{3}dlq_list\0\u{3}dlq_show\0\u{3}dlq_replay\0\u{3}dlq_purge\0\u{1}remap\0\u{3}mappings_activate\0\u{2}\u{b}progress\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4737,6 +4824,19 @@ nonisolated extension Telemetry_V1_AdminResponse: SwiftProtobuf.Message, SwiftPr
           self.result = .remap(v)
         }
       }()
+      case 19: try {
+        var v: Telemetry_V1_MappingsActivateResponse?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .mappingsActivate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .mappingsActivate(v)
+        }
+      }()
       case 30: try {
         var v: Telemetry_V1_Progress?
         var hadOneofValue = false
@@ -4832,6 +4932,10 @@ nonisolated extension Telemetry_V1_AdminResponse: SwiftProtobuf.Message, SwiftPr
     case .remap?: try {
       guard case .remap(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .mappingsActivate?: try {
+      guard case .mappingsActivate(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
     }()
     case .progress?: try {
       guard case .progress(let v)? = self.result else { preconditionFailure() }
@@ -6303,6 +6407,80 @@ nonisolated extension Telemetry_V1_MappingsDryRunResponse: SwiftProtobuf.Message
 
   package static func ==(lhs: Telemetry_V1_MappingsDryRunResponse, rhs: Telemetry_V1_MappingsDryRunResponse) -> Bool {
     if lhs.results != rhs.results {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsActivateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsActivateRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}provider\0\u{1}version\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.provider) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 1)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsActivateRequest, rhs: Telemetry_V1_MappingsActivateRequest) -> Bool {
+    if lhs.provider != rhs.provider {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_MappingsActivateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".MappingsActivateResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activated\0\u{1}previous\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._activated) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.previous) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._activated {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.previous.isEmpty {
+      try visitor.visitSingularStringField(value: self.previous, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_MappingsActivateResponse, rhs: Telemetry_V1_MappingsActivateResponse) -> Bool {
+    if lhs._activated != rhs._activated {return false}
+    if lhs.previous != rhs.previous {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

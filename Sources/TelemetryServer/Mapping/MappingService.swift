@@ -1,0 +1,605 @@
+public import CoreMetrics
+public import Logging
+import Foundation
+import Synchronization
+public import TelemetryCore
+public import TelemetryMapping
+public import TelemetryStorage
+
+/// The mappings a server applies while it ingests: the loaded mapping files, the asset
+/// registry, and every vehicle's mapping state (docs/mapping.md, section 1).
+///
+/// - Mapping files come from the built-in defaults, the operator's folder (read at start and
+///   on reload) and `admin mappings load` (validated, then written into the folder, so a
+///   restart finds them). A file that does not validate changes nothing: the active version
+///   keeps serving.
+/// - Vehicle states are kept in memory, authoritative, and written with every record that
+///   changes them. A vehicle's records are mapped one at a time under its stripe's lock, so
+///   two connections sending the same vehicle never map from the same state twice.
+public final class MappingService: Sendable {
+    /// Where the service finds and keeps its files.
+    public struct Configuration: Sendable {
+        /// The operator's mapping files (`*.yaml`); `admin mappings load` writes here. nil: only
+        /// the defaults and admin loads, kept in memory.
+        public var folder: String?
+        /// The asset registry file (YAML or JSON), read at start if it exists and on reload;
+        /// `admin assets load` replaces it. nil: the registry lives in memory only.
+        public var assetsFile: String?
+        /// Thresholds of the stateful rules.
+        public var options: MappingEngine.Options
+
+        public init(folder: String? = nil, assetsFile: String? = nil, options: MappingEngine.Options = .init()) {
+            self.folder = folder
+            self.assetsFile = assetsFile
+            self.options = options
+        }
+    }
+
+    /// A loaded file, for `mappings list` and `mappings show`.
+    public struct LoadedFile: Sendable, Hashable {
+        public var provider: String
+        public var version: String
+        public var file: String
+        public var yaml: String
+        public var mappings: Int
+        public var loadedAt: Int64
+        /// `default` (built in), `folder` (the operator's folder) or `admin` (admin mappings load).
+        public var origin: String
+    }
+
+    /// What a reload did.
+    public struct ReloadReport: Sendable {
+        /// `provider@version` of each version loaded (or activated) by the reload.
+        public var loaded: [String] = []
+        /// Problems of the files that were refused; they changed nothing.
+        public var problems: [MappingProblem] = []
+        /// Set when the asset file could not be read; the previous registry stays.
+        public var assetsProblem: String?
+    }
+
+    struct Registry: Sendable {
+        var set: MappingSet
+        /// Keyed by `provider@version`.
+        var files: [String: LoadedFile]
+        /// Provider -> the version an operator activated (a rollback), kept in the folder's
+        /// pin file so a restart or reload keeps it, until a newer version is loaded.
+        var pins: [String: String] = [:]
+    }
+
+    /// The pin file in the mapping folder (JSON, provider -> version); not a mapping file.
+    public static let pinFileName = "active-versions.json"
+
+    /// One vehicle's state as the service holds it.
+    struct Slot: Sendable {
+        var state: VehicleMappingState
+        /// Bumped on every change, written first in the stored bytes: the store keeps the
+        /// highest (docs/storage-format.md, section 9).
+        var generation: UInt64
+        /// The provider of the vehicle's newest mapped record, for the connectivity sweep.
+        var provider: String
+    }
+
+    public let configuration: Configuration
+    private let registry: Mutex<Registry>
+    private let stripes: [Stripe]
+    private let metrics: MappingMetrics
+    private let logger: Logger
+    let clock: @Sendable () -> Int64
+
+    static let stripeCount = 64
+
+    /// Loads the defaults, the folder and the asset file.
+    /// - Throws: `MappingValidationError` when a built-in default is broken (a build defect),
+    ///   or when the asset file exists but is invalid (the operator must fix it first).
+    public init(
+        configuration: Configuration, metrics: MappingMetrics = MappingMetrics(), logger: Logger,
+        clock: (@Sendable () -> Int64)? = nil
+    ) throws {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock ?? { Int64(Date().timeIntervalSince1970 * 1000) }
+        var assets = AssetRegistry.empty
+        if let path = configuration.assetsFile, FileManager.default.fileExists(atPath: path) {
+            assets = try AssetRegistry.load(contentsOfFile: path)
+        }
+        let set = try MappingSet.withDefaults(assets: assets, options: configuration.options)
+        var files: [String: LoadedFile] = [:]
+        let now = self.clock()
+        for summary in set.summaries {
+            for v in summary.versions {
+                guard let entry = set.entry(provider: summary.provider, version: v.version) else { continue }
+                files["\(summary.provider)@\(v.version)"] = LoadedFile(
+                    provider: summary.provider, version: v.version.description, file: entry.mapping.file.fileName,
+                    yaml: entry.mapping.sourceText, mappings: entry.mapping.file.mappings.count, loadedAt: now,
+                    origin: "default")
+            }
+        }
+        registry = Mutex(Registry(set: set, files: files))
+        stripes = (0..<Self.stripeCount).map { _ in Stripe() }
+        if configuration.folder != nil {
+            let report = reload(readAssets: false)
+            for p in report.problems {
+                logger.error("mapping file refused", metadata: ["telemetry.mapping.problem": "\(p)"])
+            }
+        }
+    }
+
+    // MARK: - Files
+
+    /// Reads the folder again (and the asset file): new versions are loaded, an invalid file
+    /// is reported and changes nothing. Versions whose files left the folder stay loaded until
+    /// the server restarts (records name them; re-mapping may still need them).
+    @discardableResult
+    public func reload(readAssets: Bool = true) -> ReloadReport {
+        var report = ReloadReport()
+        var newAssets: AssetRegistry?
+        if readAssets, let path = configuration.assetsFile, FileManager.default.fileExists(atPath: path) {
+            do { newAssets = try AssetRegistry.load(contentsOfFile: path) } catch {
+                report.assetsProblem = error.problems.map(\.description).joined(separator: "; ")
+            }
+        }
+        var texts: [(name: String, yaml: String)] = []
+        if let folder = configuration.folder {
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: folder)
+                    .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+            } catch {
+                // A missing folder is an empty one: the operator has not written any file yet.
+                names = []
+                if FileManager.default.fileExists(atPath: folder) {
+                    report.problems.append(MappingProblem(file: folder, mapping: nil, reason: "cannot list the folder: \(error)"))
+                }
+            }
+            for name in names {
+                guard let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(name)) else {
+                    report.problems.append(MappingProblem(file: name, mapping: nil, reason: "cannot read the file"))
+                    continue
+                }
+                texts.append((name, String(decoding: data, as: UTF8.self)))
+            }
+        }
+        var pins: [String: String] = [:]
+        if let folder = configuration.folder,
+            let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(Self.pinFileName))
+        {
+            if let decoded = try? JSONDecoder().decode([String: String].self, from: data) {
+                pins = decoded
+            } else {
+                report.problems.append(MappingProblem(file: Self.pinFileName, mapping: nil, reason: "not a JSON object of provider -> version; ignored"))
+            }
+        }
+        let now = clock()
+        registry.withLock { r in
+            if let newAssets { r.set.replaceAssets(newAssets) }
+            defer {
+                // Operator rollbacks win over the newest file, as long as that version is loaded.
+                r.pins = pins
+                for (provider, text) in pins.sorted(by: { $0.key < $1.key }) {
+                    guard let version = SemanticVersion(text), (try? r.set.activate(provider: provider, version: version)) != nil else {
+                        report.problems.append(
+                            MappingProblem(file: Self.pinFileName, mapping: provider, reason: "pinned version \(text) is not loaded; the newest stays active"))
+                        continue
+                    }
+                }
+            }
+            for (name, yaml) in texts {
+                do throws(MappingValidationError) {
+                    let loaded = try r.set.load(yaml: yaml, file: name)
+                    let key = "\(loaded.provider)@\(loaded.version)"
+                    if case .unchanged = loaded.result { continue }
+                    report.loaded.append(key)
+                    r.files[key] = LoadedFile(
+                        provider: loaded.provider, version: loaded.version.description, file: name, yaml: yaml,
+                        mappings: r.set.entry(provider: loaded.provider, version: loaded.version)?.mapping.file.mappings.count ?? 0,
+                        loadedAt: now, origin: "folder")
+                } catch {
+                    report.problems += error.problems
+                }
+            }
+        }
+        return report
+    }
+
+    /// Validates files and, when every one is valid, loads them all and writes them into the
+    /// folder; otherwise changes nothing.
+    /// - Returns: the loaded versions, with the files' warnings.
+    /// - Throws: `StatusError` INVALID_ARGUMENT naming every problem (file, mapping, reason);
+    ///   INTERNAL-free I/O failures as UNAVAILABLE with the path.
+    public func load(files: [(name: String, yaml: String)]) throws(StatusError) -> (loaded: [LoadedFile], warnings: [MappingProblem]) {
+        guard !files.isEmpty else { throw StatusError(.invalidArgument, "files is empty: send at least one mapping file") }
+        for (i, f) in files.enumerated() where f.name.isEmpty || f.name.contains("/") || f.name.hasPrefix(".") {
+            throw StatusError(.invalidArgument, "files[\(i)]: name \"\(f.name)\" must be a plain file name")
+        }
+        let now = clock()
+        // Validate and load into a copy; only a copy that took every file replaces the set.
+        var copy = registry.withLock { $0 }
+        var problems: [MappingProblem] = []
+        var reports: [(MappingSet.LoadReport, name: String, yaml: String)] = []
+        for f in files {
+            do { reports.append((try copy.set.load(yaml: f.yaml, file: f.name), f.name, f.yaml)) } catch { problems += error.problems }
+        }
+        let errors = problems.filter { $0.severity == .error }
+        guard errors.isEmpty else {
+            throw StatusError(
+                .invalidArgument,
+                "\(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was activated: "
+                    + errors.map(\.description).joined(separator: "; "))
+        }
+        var loaded: [LoadedFile] = []
+        for (report, name, yaml) in reports {
+            let stored = Self.storedFileName(provider: report.provider, version: report.version)
+            if let folder = configuration.folder {
+                try Self.writeAtomically(yaml, to: (folder as NSString).appendingPathComponent(stored))
+            }
+            let file = LoadedFile(
+                provider: report.provider, version: report.version.description, file: configuration.folder == nil ? name : stored,
+                yaml: yaml, mappings: copy.set.entry(provider: report.provider, version: report.version)?.mapping.file.mappings.count ?? 0,
+                loadedAt: now, origin: "admin")
+            if case .unchanged = report.result {
+                loaded.append(copy.files["\(report.provider)@\(report.version)"] ?? file)
+                continue
+            }
+            copy.files["\(report.provider)@\(report.version)"] = file
+            loaded.append(file)
+        }
+        // Another load may have landed meanwhile: apply ours on top of the current set, in the
+        // same order; the files already validated, so only a same-version conflict can fail.
+        try registry.withLock { (r: inout Registry) throws(StatusError) in
+            var next = r
+            for (report, name, yaml) in reports {
+                let result: MappingSet.LoadResult
+                do throws(MappingValidationError) { result = try next.set.load(yaml: yaml, file: name).result } catch {
+                    throw StatusError(.aborted, "a concurrent load changed \(report.provider) \(report.version): " + error.problems.map(\.description).joined(separator: "; "))
+                }
+                // A newer version loaded on purpose ends a rollback of its provider.
+                if case .activated = result { next.pins[report.provider] = nil }
+            }
+            for file in loaded { next.files["\(file.provider)@\(file.version)"] = file }
+            if next.pins != r.pins { try self.writePins(next.pins) }
+            r = next
+        }
+        for file in loaded {
+            logger.notice("mapping loaded", metadata: ["telemetry.mapping": "\(file.provider)@\(file.version)", "telemetry.mapping.file": "\(file.file)"])
+        }
+        return (loaded, problems.filter { $0.severity == .warning })
+    }
+
+    /// Makes a loaded version the active one (a rollback, or forward again), and keeps that
+    /// choice in the folder until a newer version is loaded.
+    /// - Returns: the version now active and the one active before.
+    public func activate(provider: String, version text: String) throws(StatusError) -> (file: LoadedFile, previous: String?) {
+        guard let version = SemanticVersion(text) else { throw StatusError(.invalidArgument, "version \"\(text)\" is not a semantic version") }
+        let result = try registry.withLock { (r: inout Registry) throws(StatusError) -> (LoadedFile, String?) in
+            guard let file = r.files["\(provider)@\(version)"] else {
+                let loaded = r.files.values.filter { $0.provider == provider }.map(\.version).sorted()
+                throw StatusError(
+                    .notFound,
+                    loaded.isEmpty ? "no mapping is loaded for provider \"\(provider)\"" : "provider \(provider) has no version \(text); loaded: \(loaded.joined(separator: ", "))")
+            }
+            let previous = r.set.summaries.first { $0.provider == provider }?.active?.description
+            var next = r
+            do throws(MappingFailure) { try next.set.activate(provider: provider, version: version) } catch {
+                throw StatusError(.notFound, error.message)
+            }
+            next.pins[provider] = version.description
+            try self.writePins(next.pins)
+            r = next
+            return (file, previous)
+        }
+        logger.notice("mapping activated", metadata: ["telemetry.mapping": "\(provider)@\(version)", "telemetry.mapping.previous": "\(result.1 ?? "none")"])
+        return result
+    }
+
+    private func writePins(_ pins: [String: String]) throws(StatusError) {
+        guard let folder = configuration.folder else { return }
+        let data: Data
+        do { data = try JSONEncoder().encode(pins) } catch { throw StatusError(.internal, "cannot encode the pins: \(error)") }
+        try Self.writeAtomically(String(decoding: data, as: UTF8.self), to: (folder as NSString).appendingPathComponent(Self.pinFileName))
+    }
+
+    /// Every problem of files, loading nothing.
+    public func validate(files: [(name: String, yaml: String)]) -> [MappingProblem] {
+        let set = registry.withLock { $0.set }
+        return files.flatMap { set.validate(yaml: $0.yaml, file: $0.name) }
+    }
+
+    /// Every loaded version, with whether it is the active one, by provider then version.
+    public func list() -> [(file: LoadedFile, active: Bool)] {
+        let r = registry.withLock { $0 }
+        var out: [(LoadedFile, Bool)] = []
+        for summary in r.set.summaries {
+            for v in summary.versions {
+                guard let f = r.files["\(summary.provider)@\(v.version)"] else { continue }
+                out.append((f, summary.active == v.version))
+            }
+        }
+        return out
+    }
+
+    /// One loaded version: the active one of `provider` when `version` is nil.
+    public func show(provider: String, version: String?) throws(StatusError) -> (file: LoadedFile, active: Bool) {
+        let all = list().filter { $0.file.provider == provider }
+        guard !all.isEmpty else { throw StatusError(.notFound, "no mapping is loaded for provider \"\(provider)\"") }
+        if let version {
+            guard let hit = all.first(where: { $0.file.version == version }) else {
+                throw StatusError(
+                    .notFound,
+                    "provider \(provider) has no version \(version); loaded: \(all.map(\.file.version).joined(separator: ", "))")
+            }
+            return hit
+        }
+        guard let active = all.first(where: { $0.active }) else {
+            throw StatusError(.notFound, "provider \(provider) has no active version")
+        }
+        return active
+    }
+
+    /// Replaces the asset registry (and writes it to the asset file, when one is configured).
+    public func loadAssets(_ content: String, name: String) throws(StatusError) -> AssetRegistry {
+        let assets: AssetRegistry
+        do { assets = try AssetRegistry(yaml: content, file: name.isEmpty ? "assets.yaml" : name) } catch {
+            throw StatusError(.invalidArgument, error.problems.map(\.description).joined(separator: "; "))
+        }
+        if let path = configuration.assetsFile { try Self.writeAtomically(content, to: path) }
+        registry.withLock { $0.set.replaceAssets(assets) }
+        logger.notice("asset registry replaced", metadata: ["telemetry.assets": "\(assets.assets.count)"])
+        return assets
+    }
+
+    /// The current mapping set (a copy: engines are shared).
+    public var mappingSet: MappingSet { registry.withLock { $0.set } }
+
+    static func storedFileName(provider: String, version: SemanticVersion) -> String {
+        let safe = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || "-._+".contains($0) ? $0 : "_" }) }
+        return "\(safe(provider))-\(safe(version.description)).yaml"
+    }
+
+    /// Writes a file so that it is either entirely there or not at all: a temporary file,
+    /// fsynced, renamed over the target, then the folder fsynced.
+    static func writeAtomically(_ text: String, to path: String) throws(StatusError) {
+        let folder = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw StatusError(.unavailable, "cannot create the folder \(folder): \(error.localizedDescription)")
+        }
+        let temporary = path + ".tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw StatusError(.unavailable, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        var written = 0
+        var failure: String?
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = "cannot write \(temporary): \(String(cString: strerror(errno)))"
+                break
+            }
+            written += n
+        }
+        if failure == nil, fsync(fd) != 0 { failure = "cannot fsync \(temporary): \(String(cString: strerror(errno)))" }
+        close(fd)
+        if failure == nil, rename(temporary, path) != 0 { failure = "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))" }
+        if let failure {
+            unlink(temporary)
+            throw StatusError(.unavailable, failure)
+        }
+        let dir = open(folder, O_RDONLY)
+        if dir >= 0 {
+            // The rename is durable only once the folder's entry is; a failure here leaves a
+            // complete file that may not survive a power loss, which the next load repairs.
+            _ = fsync(dir)
+            close(dir)
+        }
+    }
+
+    // MARK: - Vehicle states
+
+    /// A lock and the slots of the vehicles that hash to it.
+    final class Stripe: Sendable {
+        let slots = Mutex<[VehicleID: Slot]>([:])
+    }
+
+    private func stripe(_ vehicle: VehicleID) -> Stripe {
+        stripes[Int(UInt(bitPattern: vehicle.hashValue) % UInt(Self.stripeCount))]
+    }
+
+    /// The stored bytes of a slot: generation (8 bytes, big-endian), provider (1 byte length +
+    /// UTF-8), then the state's own encoding (docs/mapping.md, section 10).
+    static func encode(_ slot: Slot) -> [UInt8] {
+        let state = slot.state.encoded()
+        let provider = Array(slot.provider.utf8.prefix(255))
+        var out = [UInt8]()
+        out.reserveCapacity(9 + provider.count + state.count)
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: slot.generation >> UInt64(shift))) }
+        out.append(UInt8(provider.count))
+        out += provider
+        out += state
+        return out
+    }
+
+    struct DamagedState: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(DamagedState) -> Slot {
+        guard bytes.count >= 9, bytes.count >= 9 + Int(bytes[8]) else {
+            throw DamagedState(description: "stored state of \(bytes.count) bytes is shorter than its header")
+        }
+        let generation = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let end = 9 + Int(bytes[8])
+        let provider = String(decoding: bytes[9..<end], as: UTF8.self)
+        let state: VehicleMappingState
+        do { state = try VehicleMappingState(encoded: Array(bytes[end...])) } catch { throw DamagedState(description: error.description) }
+        return Slot(state: state, generation: generation, provider: provider)
+    }
+
+    /// A vehicle's slot: the one in memory, else the stored one, else a fresh one.
+    private func slot(for vehicle: VehicleID, in slots: [VehicleID: Slot], store: TelemetryStore) -> Slot {
+        if let s = slots[vehicle] { return s }
+        do {
+            guard let bytes = try store.derivedState(of: vehicle) else { return Slot(state: .init(), generation: 0, provider: "") }
+            do { return try Self.decode(bytes) } catch {
+                // Documented: a damaged state restarts the vehicle's state machines; its records are untouched.
+                logger.error("damaged mapping state; the vehicle starts from an empty state", metadata: ["telemetry.vehicle": "\(vehicle)", "error": "\(error)"])
+                metrics.damagedStates.increment()
+                return Slot(state: .init(), generation: Self.derivedGeneration(bytes) ?? 0, provider: "")
+            }
+        } catch {
+            // The store is closed or degraded: the write that follows fails too, and the
+            // vehicle's slot is dropped then (`writeFailed`).
+            return Slot(state: .init(), generation: 0, provider: "")
+        }
+    }
+
+    static func derivedGeneration(_ bytes: [UInt8]) -> UInt64? {
+        bytes.count >= 8 ? bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } : nil
+    }
+
+    /// Maps records of many vehicles with `set`, each vehicle's records in order and under its
+    /// stripe's lock, keeping the new states in memory (`commit`) or not (a dry run).
+    func mapBatch(
+        _ records: [(index: Int, record: ProviderRecord)], set: MappingSet, receivedAt: Int64, store: TelemetryStore,
+        commit: Bool
+    ) -> (write: StoreWrite, outcomes: [(index: Int, outcome: MappingOutcome)]) {
+        var write = StoreWrite()
+        write.records.reserveCapacity(records.count)
+        write.raw.reserveCapacity(records.count)
+        var outcomes: [(index: Int, outcome: MappingOutcome)] = []
+        outcomes.reserveCapacity(records.count)
+        // Group by vehicle, keeping each vehicle's records in batch order.
+        var order: [VehicleID] = []
+        var groups: [VehicleID: [Int]] = [:]
+        for (i, r) in records.enumerated() {
+            if groups[r.record.vehicle]?.append(i) == nil {
+                groups[r.record.vehicle] = [i]
+                order.append(r.record.vehicle)
+            }
+        }
+        for vehicle in order {
+            stripe(vehicle).slots.withLock { slots in
+                var slot = slot(for: vehicle, in: slots, store: store)
+                let before = slot.state
+                let beforeProvider = slot.provider
+                for i in groups[vehicle]! {
+                    let (index, record) = records[i]
+                    let outcome = set.map(record, state: &slot.state, receivedAt: receivedAt)
+                    switch outcome {
+                    case .mapped(let m):
+                        write.records.append(m.telemetryRecord(from: record, receivedAt: receivedAt))
+                        write.raw.append(RawRecord(record: record, receivedAt: receivedAt, mappingVersion: m.mappingVersion))
+                        slot.provider = record.provider
+                    case .failed(let f):
+                        write.deadLetters.append(
+                            DeadLetter(
+                                vehicleID: record.vehicle.rawValue, timestamp: record.timestamp, provider: record.provider,
+                                fields: record.fields, gatewaySequence: record.gatewaySequence, receivedAt: receivedAt,
+                                reason: f.reason.rawValue, message: f.message, mappingVersion: f.mappingVersion ?? ""))
+                    }
+                    outcomes.append((index, outcome))
+                }
+                guard commit else { return }
+                if slot.state != before || slot.provider != beforeProvider {
+                    slot.generation &+= 1
+                    write.derivedStates[vehicle] = Self.encode(slot)
+                }
+                slots[vehicle] = slot
+            }
+        }
+        if commit { metrics.count(outcomes, known: { set.engine(for: $0) != nil }) }
+        return (write, outcomes)
+    }
+
+    /// Forgets the in-memory states of these vehicles: their next record reads the stored
+    /// state again (after a failed write, whose states never reached the disk).
+    func forget(_ vehicles: some Sequence<VehicleID>) {
+        for v in vehicles { _ = stripe(v).slots.withLock { $0.removeValue(forKey: v) } }
+    }
+
+    /// Forgets every in-memory state (the store was replaced or reopened).
+    public func forgetAll() {
+        for s in stripes { s.slots.withLock { $0.removeAll() } }
+    }
+
+    // MARK: - Connectivity sweep
+
+    /// Runs the connectivity rule's offline sweep over every vehicle with a state (SPEC
+    /// section 4: offline is the absence of packets, so only a sweep can produce it) and
+    /// returns the records and states to write: one record per vehicle that went offline,
+    /// stamped when its threshold passed.
+    public func sweep(now: Int64, store: TelemetryStore) throws -> StoreWrite {
+        let set = mappingSet
+        var write = StoreWrite()
+        // Vehicles whose state is only on disk (not seen since the start) are swept too.
+        let stored = try store.derivedStates()
+        var seen = Set<VehicleID>()
+        for s in stripes { s.slots.withLock { seen.formUnion($0.keys) } }
+        var vehicles = Array(seen)
+        vehicles += stored.map(\.vehicle).filter { !seen.contains($0) }
+        for vehicle in vehicles {
+            stripe(vehicle).slots.withLock { slots in
+                var slot = slot(for: vehicle, in: slots, store: store)
+                guard !slot.provider.isEmpty,
+                    let transition = set.sweepConnectivity(vehicle: vehicle, provider: slot.provider, state: &slot.state, now: now),
+                    let engine = set.engine(for: slot.provider)
+                else { return }
+                slot.generation &+= 1
+                slots[vehicle] = slot
+                write.records.append(
+                    TelemetryRecord(
+                        vehicle: vehicle, timestamp: transition.at, fields: transition.fields,
+                        provenance: Provenance(provider: slot.provider, mappingVersion: engine.version.description, receivedAt: now)))
+                write.derivedStates[vehicle] = Self.encode(slot)
+            }
+        }
+        return write
+    }
+}
+
+/// The mapping counters: by provider (only providers with a loaded mapping; any other is
+/// `unknown`, so a client cannot grow the label set) and reason.
+public final class MappingMetrics: Sendable {
+    private let factory: any MetricsFactory
+    private let counters = Mutex<[String: Counter]>([:])
+    let damagedStates: Counter
+
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        damagedStates = Counter(label: "telemetry_mapping_damaged_states_total", factory: factory)
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { c in
+            if let hit = c[key] { return hit }
+            let made = Counter(label: label, dimensions: dimensions, factory: factory)
+            c[key] = made
+            return made
+        }
+    }
+
+    func count(_ outcomes: [(index: Int, outcome: MappingOutcome)], known: (String) -> Bool) {
+        var mapped: [String: Int] = [:]
+        var fieldErrors: [String: Int] = [:]
+        var failed: [String: Int] = [:]
+        for (_, o) in outcomes {
+            switch o {
+            case .mapped(let m):
+                mapped[m.provider, default: 0] += 1
+                if !m.fieldErrors.isEmpty { fieldErrors[m.provider, default: 0] += m.fieldErrors.count }
+            case .failed(let f):
+                failed[(known(f.provider) ? f.provider : "unknown") + "\u{0}" + f.reason.rawValue, default: 0] += 1
+            }
+        }
+        for (p, n) in mapped { counter("telemetry_mapping_records_total", [("provider", p), ("outcome", "mapped")]).increment(by: Int64(n)) }
+        for (p, n) in fieldErrors { counter("telemetry_mapping_field_errors_total", [("provider", p)]).increment(by: Int64(n)) }
+        for (key, n) in failed {
+            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            counter("telemetry_mapping_records_total", [("provider", parts[0]), ("outcome", "dead_lettered")]).increment(by: Int64(n))
+            counter("telemetry_dead_letters_total", [("provider", parts[0]), ("reason", parts[1])]).increment(by: Int64(n))
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import SwiftProtobuf
+import Testing
+import TelemetryClient
+import TelemetryCore
+import TelemetryServer
+import TelemetryStorage
+import TelemetryWire
+
+/// Mapping over the wire: ingest maps, dead letters are reported and replayed, mappings
+/// load while ingest goes on, history is re-mapped.
+@Suite("Mapping over the wire")
+struct MappingIntegrationTests {
+    static let acme100 = """
+        version: "1.0.0"
+        provider: acme
+        mappings:
+          speed:
+            type: direct
+            sources: [{field: x, path: x, unit: km/h}]
+            unit: km/h
+            data_type: number
+        """
+    static let acme110 = """
+        version: "1.1.0"
+        provider: acme
+        mappings:
+          speed:
+            type: direct
+            sources: [{field: x, path: x, unit: m/s}]
+            unit: km/h
+            data_type: number
+        """
+
+    /// A server with the Fleeti pipeline over a fresh store and mapping folder.
+    func withMappedServer(_ body: (TestServer, MappingService) async throws -> Void) async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/store")
+            defer { store.close() }
+            let service = try MappingService(configuration: .init(folder: dir + "/mappings", assetsFile: dir + "/assets.yaml"), logger: quietLogger)
+            try await serve(store: store, path: dir + "/store", mappings: service) { server in try await body(server, service) }
+        }
+    }
+
+    static func acme(_ vehicle: String, _ t: Int64, x: Double) throws -> ProviderRecord {
+        ProviderRecord(vehicle: try VehicleID(vehicle), timestamp: t, provider: "acme", fields: [Field("x", .double(x))])
+    }
+
+    static let t0: Int64 = 1_763_000_000_000
+
+    @Test("an unknown provider's records are dead-lettered and named in the ack; after a mapping load, replay stores them")
+    func deadLetterThenReplay() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let navixy = ProviderRecord(
+                    vehicle: try VehicleID("car-1"), timestamp: Self.t0, provider: "navixy",
+                    fields: [Field("lat", .double(48.8)), Field("lng", .double(2.3)), Field("speed", .double(50))])
+                let ack = try await client.ingest([navixy, try Self.acme("car-2", Self.t0, x: 10), try Self.acme("car-2", Self.t0 + 1000, x: 20)])
+                #expect(ack.accepted == 1)
+                #expect(ack.deadLettered == 2)
+                #expect(ack.deadLetters.map(\.index) == [1, 2])
+                #expect(ack.deadLetters.first?.code == .failedPrecondition)
+                #expect(ack.deadLetters.first?.reason.contains("unknown_provider") == true)
+                #expect(ack.rejected.isEmpty)
+
+                let page = try await client.deadLetters(DeadLetterSelection(provider: "acme"))
+                #expect(page.entries.count == 2)
+                #expect(page.entries.map(\.reason) == ["unknown_provider", "unknown_provider"])
+                #expect(page.entries.first?.fields == [Field("x", .double(10))])
+                let shown = try await client.deadLetter(id: page.entries[0].id)
+                #expect(shown == page.entries[0])
+
+                // Still failing: replay keeps them.
+                let early = try await client.replayDeadLetters()
+                #expect(early.replayed == 0)
+                #expect(early.stillFailing == 2)
+                #expect(early.failingByReason == ["unknown_provider": 2])
+
+                let loaded = try await client.loadMappings([("acme.yaml", Self.acme100)])
+                #expect(loaded.loaded.map(\.version) == ["1.0.0"])
+                let dry = try await client.replayDeadLetters(dryRun: true)
+                #expect(dry.replayed == 2)
+                #expect(try await client.deadLetters().entries.count == 2, "a dry run removes nothing")
+
+                let replay = try await client.replayDeadLetters()
+                #expect(replay.replayed == 2)
+                #expect(replay.stillFailing == 0)
+                #expect(try await client.deadLetters().entries.isEmpty)
+                let records = try await client.range(RangeQuery(vehicle: try VehicleID("car-2"), from: 0, to: .max)).records
+                #expect(records.map { $0.fields } == [[Field("speed", .double(10))], [Field("speed", .double(20))]])
+                #expect(records.allSatisfy { $0.provenance.mappingVersion == "1.0.0" })
+            }
+        }
+    }
+
+    @Test("a record without a vehicle id is kept as a dead letter, not lost")
+    func incompleteRecordIsDeadLettered() async throws {
+        try await withMappedServer { server, _ in
+            try await RawConnection.with(port: server.port) { connection in
+                var hello = Telemetry_V1_RequestEnvelope()
+                hello.requestID = 1
+                hello.hello = .with { $0.protocolVersion = 1 }
+                try await connection.send(hello)
+                _ = try await connection.receive()
+                var ingest = Telemetry_V1_RequestEnvelope()
+                ingest.requestID = 2
+                ingest.ingest = .with {
+                    $0.records = [
+                        .with { r in
+                            r.vehicleID = ""
+                            r.timestampMs = Self.t0
+                            r.provider = "navixy"
+                            r.fields = [.with { $0.name = "lat"; $0.value = .with { $0.doubleValue = 1 } }]
+                        }
+                    ]
+                }
+                try await connection.send(ingest)
+                let answer = try #require(try await connection.receive())
+                #expect(answer.status.code == 0)
+                #expect(answer.ingest.deadLettered == 1)
+                #expect(answer.ingest.deadLetters.first?.reason.contains("missing_vehicle_or_timestamp") == true)
+            }
+            let letters = try server.store.deadLetters()
+            #expect(letters.map(\.letter.reason) == ["missing_vehicle_or_timestamp"])
+            #expect(letters.first?.letter.fields == [Field("lat", .double(1))])
+        }
+    }
+
+    @Test("loading a new version while ingest goes on: every record is stored once, under one of the two versions")
+    func reloadDuringIngest() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { admin in
+                _ = try await admin.loadMappings([("acme.yaml", Self.acme100)])
+                let batches = 40
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        try await withTelemetryClient(server.clientConfiguration()) { client in
+                            for b in 0..<batches {
+                                let records = try (0..<100).map { i in try Self.acme("car-\(i % 10)", Self.t0 + Int64(b * 100 + i) * 1000, x: 1) }
+                                let ack = try await client.ingest(records)
+                                #expect(ack.accepted == 100)
+                                #expect(ack.deadLettered == 0)
+                            }
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .milliseconds(30))
+                        let r = try await admin.loadMappings([("acme-1.1.0.yaml", Self.acme110)])
+                        #expect(r.loaded.first?.active == true)
+                    }
+                    try await group.waitForAll()
+                }
+                var total = 0
+                var versions = Set<String>()
+                for v in 0..<10 {
+                    let records = try await admin.range(RangeQuery(vehicle: try VehicleID("car-\(v)"), from: 0, to: .max)).records
+                    total += records.count
+                    for r in records {
+                        versions.insert(r.provenance.mappingVersion)
+                        let speed = r.fields.first { $0.name == "speed" }?.value
+                        // Each record is mapped by exactly one version: 1 km/h, or 1 m/s = 3.6 km/h.
+                        #expect(speed == (r.provenance.mappingVersion == "1.0.0" ? .double(1) : .double(3.6)))
+                    }
+                }
+                #expect(total == batches * 100)
+                #expect(versions.isSubset(of: ["1.0.0", "1.1.0"]))
+                let list = try await admin.mappings().filter { $0.provider == "acme" }
+                #expect(list.map { "\($0.version) \($0.active)" } == ["1.0.0 false", "1.1.0 true"])
+            }
+        }
+    }
+
+    @Test("remap recomputes history from raw records with a chosen version, and a dry run changes nothing")
+    func remap() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                _ = try await client.loadMappings([("acme.yaml", Self.acme100)])
+                let vehicle = try VehicleID("car-1")
+                _ = try await client.ingest(try (0..<5).map { try Self.acme("car-1", Self.t0 + Int64($0) * 1000, x: Double($0)) })
+                _ = try await client.loadMappings([("acme-1.1.0.yaml", Self.acme110)])
+
+                let dry = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 3000, dryRun: true)
+                #expect(dry.rawRecords == 3)
+                #expect(dry.changed == 3)
+                #expect(dry.changes.first?.mappingVersionBefore == "1.0.0")
+                #expect(dry.changes.first?.mappingVersionAfter == "1.1.0")
+                #expect(dry.changes.last?.changes == [FieldChange(field: "speed", before: .double(2), after: .double(7.2))])
+                var stored = try await client.range(RangeQuery(vehicle: vehicle, from: 0, to: .max)).records
+                #expect(stored.allSatisfy { $0.provenance.mappingVersion == "1.0.0" }, "a dry run writes nothing")
+
+                let done = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 3000)
+                #expect(done.changed == 3)
+                stored = try await client.range(RangeQuery(vehicle: vehicle, from: 0, to: .max)).records
+                #expect(stored.map(\.provenance.mappingVersion) == ["1.1.0", "1.1.0", "1.1.0", "1.0.0", "1.0.0"])
+                #expect(stored[2].fields == [Field("speed", .double(7.2))])
+
+                // Back to 1.0.0, explicitly.
+                let back = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "acme@1.0.0")
+                #expect(back.changed == 3)
+                #expect(back.unchanged == 2)
+                await #expect(throws: StatusError.self) {
+                    try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "acme@9.9.9")
+                }
+            }
+        }
+    }
+
+    @Test("dead letters are purged by id, by filter, or all; purge without a selection is refused")
+    func purge() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let records = try (0..<6).map { i in
+                    ProviderRecord(vehicle: try VehicleID("car-\(i % 2)"), timestamp: Self.t0 + Int64(i), provider: i < 4 ? "acme" : "other", fields: [Field("x", .int(1))])
+                }
+                #expect(try await client.ingest(records).deadLettered == 6)
+                let error = await #expect(throws: StatusError.self) { try await client.purgeDeadLetters() }
+                #expect(error?.code == .invalidArgument)
+                let first = try await client.deadLetters(limit: 1)
+                #expect(first.next != nil)
+                #expect(try await client.purgeDeadLetters(ids: [first.entries[0].id]) == 1)
+                #expect(try await client.purgeDeadLetters(DeadLetterSelection(provider: "other")) == 2)
+                #expect(try await client.deadLetters().entries.count == 3)
+                #expect(try await client.purgeDeadLetters(all: true) == 3)
+                #expect(try await client.deadLetters().entries.isEmpty)
+            }
+        }
+    }
+
+    @Test("mapping admin requests on an identity server answer FAILED_PRECONDITION")
+    func identityServerRefusesMappingAdmin() async throws {
+        try await withServer { server in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let error = await #expect(throws: StatusError.self) { try await client.mappings() }
+                #expect(error?.code == .failedPrecondition)
+                #expect(error?.message.contains("identity") == true)
+            }
+        }
+    }
+
+    @Test("dry-run maps records with a candidate file and stores nothing")
+    func dryRun() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let records = [try Self.acme("car-1", Self.t0, x: 10)]
+                let active = try await client.dryRunMapping(records)
+                #expect(active.first?.reason == "unknown_provider")
+                let tried = try await client.dryRunMapping(records, files: [("acme.yaml", Self.acme110)])
+                #expect(tried.first?.record?.fields == [Field("speed", .double(36))])
+                #expect(try await client.vehicles().isEmpty)
+                #expect(try await client.deadLetters().entries.isEmpty)
+                #expect(try await client.mappings().contains { $0.provider == "acme" } == false)
+            }
+        }
+    }
+}

@@ -1,0 +1,325 @@
+import Foundation
+import Glibc
+import ServiceLifecycleTestKit
+import UnixSignals
+import Logging
+import Testing
+import TelemetryCore
+import TelemetryMapping
+import TelemetryServer
+import TelemetryStorage
+
+/// The mapping pipeline between the wire and the store, without a network: what a batch
+/// becomes, what survives a restart, and what an invalid file cannot change.
+@Suite("Mapping while ingesting")
+struct MappingServiceTests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A temporary folder with `store/`, `mappings/` and `assets.yaml` paths in it.
+    struct Folder {
+        let path: String
+        var store: String { path + "/store" }
+        var mappings: String { path + "/mappings" }
+        var assets: String { path + "/assets.yaml" }
+
+        func service(clock: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 }) throws -> MappingService {
+            try MappingService(configuration: .init(folder: mappings, assetsFile: assets), logger: MappingServiceTests.logger, clock: clock)
+        }
+    }
+
+    func withFolder(_ body: (Folder) throws -> Void) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-mapping-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path + "/mappings", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try body(Folder(path: path))
+    }
+
+    static func navixy(_ vehicle: String, at t: Int64, ignition: Int64, speed: Double = 30) throws -> ProviderRecord {
+        ProviderRecord(
+            vehicle: try VehicleID(vehicle), timestamp: t, provider: "navixy",
+            fields: [
+                Field("lat", .double(48.85)), Field("lng", .double(2.35)), Field("speed", .double(speed)),
+                Field("heading", .double(90)), Field("params.avl_io_239", .int(ignition)),
+            ])
+    }
+
+    /// Maps and writes one batch as the server does.
+    @discardableResult
+    static func ingest(_ records: [ProviderRecord], pipeline: FleetiPipeline, store: TelemetryStore, receivedAt: Int64) throws -> MappedBatch {
+        let batch = pipeline.map(Array(records.enumerated()).map { ($0.offset, $0.element) }, receivedAt: receivedAt, store: store)
+        _ = try store.write(batch.write)
+        return batch
+    }
+
+    static func field(_ name: String, of vehicle: String, at t: Int64, in store: TelemetryStore) throws -> FieldValue? {
+        let page = try store.range(RangeQuery(vehicle: try VehicleID(vehicle), from: t, to: t + 1))
+        return page.records.first?.fields.first { $0.name == name }?.value
+    }
+
+    @Test("a Navixy record is stored as canonical fields with its mapping version and a raw copy")
+    func mapsAndKeepsRaw() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let pipeline = FleetiPipeline(service: try folder.service())
+            let record = try Self.navixy("car-1", at: 1_000, ignition: 1, speed: 42)
+            let batch = try Self.ingest([record], pipeline: pipeline, store: store, receivedAt: 2_000)
+            #expect(batch.deadLettered.isEmpty)
+            let stored = try store.range(RangeQuery(vehicle: try VehicleID("car-1"), from: 0, to: 10_000)).records
+            #expect(stored.count == 1)
+            let fields = Dictionary(uniqueKeysWithValues: stored[0].fields.map { ($0.name, $0.value) })
+            #expect(fields["location_latitude"] == .double(48.85))
+            #expect(fields["speed"] == .double(42))
+            #expect(fields["ignition_value"] == .bool(true))
+            #expect(fields["lat"] == nil, "provider names are not stored as canonical fields")
+            #expect(stored[0].provenance.provider == "navixy")
+            #expect(stored[0].provenance.mappingVersion == "1.0.6-telemetrystore.1")
+            let raw = try store.rawRecords(vehicle: try VehicleID("car-1"), from: 0, to: 10_000)
+            #expect(raw.map(\.record) == [record])
+            #expect(raw.first?.mappingVersion == "1.0.6-telemetrystore.1")
+        }
+    }
+
+    @Test("a record of an unknown provider becomes a dead letter with its fields, reason and index")
+    func deadLettersUnknownProvider() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let pipeline = FleetiPipeline(service: try folder.service())
+            let good = try Self.navixy("car-1", at: 1_000, ignition: 0)
+            let bad = ProviderRecord(vehicle: try VehicleID("car-2"), timestamp: 1_000, provider: "acme", fields: [Field("x", .int(7))])
+            let batch = try Self.ingest([good, bad], pipeline: pipeline, store: store, receivedAt: 5_000)
+            #expect(batch.deadLettered.map(\.index) == [1])
+            #expect(batch.deadLettered.first?.error.code == .failedPrecondition)
+            let letters = try store.deadLetters()
+            #expect(letters.count == 1)
+            let letter = try #require(letters.first).letter
+            #expect(letter.vehicleID == "car-2")
+            #expect(letter.provider == "acme")
+            #expect(letter.fields == [Field("x", .int(7))])
+            #expect(letter.reason == "unknown_provider")
+            #expect(letter.receivedAt == 5_000)
+            #expect(try store.range(RangeQuery(vehicle: try VehicleID("car-2"), from: 0, to: 10_000)).records.isEmpty)
+        }
+    }
+
+    @Test("a restart continues each vehicle's state machines where they stood")
+    func stateSurvivesRestart() throws {
+        try withFolder { folder in
+            do {
+                let store = try TelemetryStore(path: folder.store)
+                defer { store.close() }
+                let pipeline = FleetiPipeline(service: try folder.service())
+                try Self.ingest([try Self.navixy("car-1", at: 1_000, ignition: 1)], pipeline: pipeline, store: store, receivedAt: 1_500)
+            }
+            // A new process: a new service and a reopened store.
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let pipeline = FleetiPipeline(service: try folder.service())
+            try Self.ingest([try Self.navixy("car-1", at: 61_000, ignition: 1)], pipeline: pipeline, store: store, receivedAt: 61_500)
+            // Ignition stayed on: its last change is still the first record's time. A fresh
+            // state would say 61000.
+            #expect(try Self.field("ignition_last_changed_at", of: "car-1", at: 61_000, in: store) == .int(1_000))
+            try Self.ingest([try Self.navixy("car-1", at: 121_000, ignition: 0)], pipeline: pipeline, store: store, receivedAt: 121_500)
+            #expect(try Self.field("ignition_last_changed_at", of: "car-1", at: 121_000, in: store) == .int(121_000))
+        }
+    }
+
+    @Test("a state with a lower generation never replaces a newer one (writers committing out of order)")
+    func olderGenerationLoses() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let vehicle = try VehicleID("car-1")
+            let newer: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 2, 0xAA]
+            let older: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 1, 0xBB]
+            _ = try store.write(StoreWrite(derivedStates: [vehicle: newer]))
+            _ = try store.write(StoreWrite(derivedStates: [vehicle: older]))
+            #expect(try store.derivedState(of: vehicle) == newer)
+            let newest: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 3, 0xCC]
+            _ = try store.write(StoreWrite(derivedStates: [vehicle: newest]))
+            #expect(try store.derivedState(of: vehicle) == newest)
+        }
+    }
+
+    @Test("after a failed write the vehicle's state is read back from the store, not kept from the lost batch")
+    func failedWriteForgetsState() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let pipeline = FleetiPipeline(service: try folder.service())
+            try Self.ingest([try Self.navixy("car-1", at: 1_000, ignition: 1)], pipeline: pipeline, store: store, receivedAt: 1_500)
+            let lost = pipeline.map([(0, try Self.navixy("car-1", at: 2_000, ignition: 0))], receivedAt: 2_500, store: store)
+            store.faultInjection.failNextWrite()
+            #expect(throws: (any Error).self) { try store.write(lost.write) }
+            pipeline.writeFailed(lost)
+            let stored = try #require(try store.derivedState(of: try VehicleID("car-1")))
+            // The lost batch's ignition-off never reached the store; the in-memory state must
+            // not keep it either, or the next record would be mapped as if it had.
+            let again = pipeline.map([(0, try Self.navixy("car-1", at: 3_000, ignition: 1))], receivedAt: 3_500, store: store)
+            let record = try #require(again.write.records.first)
+            #expect(record.fields.first { $0.name == "ignition_last_changed_at" }?.value == .int(1_000))
+            #expect(!stored.isEmpty)
+        }
+    }
+
+    @Test("an invalid file names every problem and leaves the active version serving")
+    func invalidFileChangesNothing() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            let good = """
+                version: "1.0.0"
+                provider: acme
+                mappings:
+                  speed:
+                    type: direct
+                    sources: [{field: x, path: x, unit: km/h}]
+                    unit: km/h
+                    data_type: number
+                """
+            _ = try service.load(files: [("acme.yaml", good)])
+            let broken = """
+                version: "2.0.0"
+                provider: acme
+                mappings:
+                  speed:
+                    type: calculated
+                    function: no_such_function
+                    unit: km/h
+                    data_type: number
+                  location_heading:
+                    type: direct
+                    sources: [{field: h, path: h, unit: furlongs}]
+                    unit: degrees
+                    data_type: number
+                """
+            let error = #expect(throws: StatusError.self) { try service.load(files: [("acme-2.yaml", broken)]) }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("acme-2.yaml") == true)
+            #expect(error?.message.contains("no_such_function") == true)
+            #expect(error?.message.contains("furlongs") == true)
+            #expect(service.list().filter { $0.file.provider == "acme" }.map { "\($0.file.version) \($0.active)" } == ["1.0.0 true"])
+            // Nothing of the broken file reached the folder either.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder.mappings) == ["acme-1.0.0.yaml"])
+        }
+    }
+
+    @Test("a reload loads new versions from the folder and refuses a broken file without stopping the others")
+    func reloadFromFolder() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            let v110 = """
+                version: "1.1.0"
+                provider: acme
+                mappings:
+                  speed:
+                    type: direct
+                    sources: [{field: x, path: x, unit: m/s}]
+                    unit: km/h
+                    data_type: number
+                """
+            try v110.write(toFile: folder.mappings + "/acme.yaml", atomically: true, encoding: .utf8)
+            try "version: [unclosed".write(toFile: folder.mappings + "/broken.yaml", atomically: true, encoding: .utf8)
+            let report = service.reload()
+            #expect(report.loaded == ["acme@1.1.0"])
+            #expect(report.problems.contains { $0.file == "broken.yaml" })
+            let set = service.mappingSet
+            var state = VehicleMappingState()
+            let outcome = set.map(
+                ProviderRecord(vehicle: try VehicleID("v"), timestamp: 1, provider: "acme", fields: [Field("x", .double(10))]),
+                state: &state, receivedAt: 2)
+            guard case .mapped(let m) = outcome else {
+                Issue.record("expected a mapped record, got \(outcome)")
+                return
+            }
+            #expect(m["speed"] == .double(36))
+            #expect(m.mappingVersion == "1.1.0")
+        }
+    }
+
+    @Test("the connectivity sweep marks a silent vehicle offline at its last packet plus 24 h, once")
+    func sweepMarksOffline() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let service = try folder.service()
+            let pipeline = FleetiPipeline(service: service)
+            let t0: Int64 = 1_800_000_000_000
+            try Self.ingest([try Self.navixy("car-1", at: t0, ignition: 1)], pipeline: pipeline, store: store, receivedAt: t0 + 100)
+            #expect(try service.sweepAndWrite(now: t0 + 3_600_000, store: store) == 0, "an hour of silence is not offline")
+            let day: Int64 = 86_400_000
+            #expect(try service.sweepAndWrite(now: t0 + day + 5_000, store: store) == 1)
+            #expect(try Self.field("statuses_connectivity_code", of: "car-1", at: t0 + day, in: store) == .string("offline"))
+            #expect(try service.sweepAndWrite(now: t0 + day + 60_000, store: store) == 0, "already offline")
+            // The sweep's state is durable too: a restarted server does not sweep again.
+            let restarted = try folder.service()
+            #expect(try restarted.sweepAndWrite(now: t0 + day + 120_000, store: store) == 0)
+        }
+    }
+
+    static func acme(_ version: String, unit: String) -> String {
+        """
+        version: "\(version)"
+        provider: acme
+        mappings:
+          speed:
+            type: direct
+            sources: [{field: x, path: x, unit: \(unit)}]
+            unit: km/h
+            data_type: number
+        """
+    }
+
+    static func active(_ service: MappingService, _ provider: String) -> String? {
+        service.list().first { $0.file.provider == provider && $0.active }?.file.version
+    }
+
+    @Test("a rollback survives a restart and a reload, and ends when a newer version is loaded")
+    func rollbackIsKept() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
+            #expect(Self.active(service, "acme") == "1.1.0")
+            let (_, previous) = try service.activate(provider: "acme", version: "1.0.0")
+            #expect(previous == "1.1.0")
+            #expect(Self.active(service, "acme") == "1.0.0")
+            service.reload()
+            #expect(Self.active(service, "acme") == "1.0.0", "a reload keeps the rollback")
+            let restarted = try folder.service()
+            #expect(Self.active(restarted, "acme") == "1.0.0", "a restart keeps the rollback")
+            _ = try restarted.load(files: [("c.yaml", Self.acme("1.2.0", unit: "m/s"))])
+            #expect(Self.active(restarted, "acme") == "1.2.0")
+            #expect(Self.active(try folder.service(), "acme") == "1.2.0", "loading a newer version ends the rollback")
+            let missing = #expect(throws: StatusError.self) { try restarted.activate(provider: "acme", version: "3.0.0") }
+            #expect(missing?.code == .notFound)
+            #expect(missing?.message.contains("1.0.0, 1.1.0, 1.2.0") == true)
+        }
+    }
+
+    @Test("SIGHUP reloads the mapping folder while the server runs")
+    func hangupReloads() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-hup-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path + "/mappings", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let folder = Folder(path: path)
+        let service = try folder.service()
+        // The trap is in place once this returns, so the signal below cannot end the process.
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        let (reports, reported) = AsyncStream.makeStream(of: MappingService.ReloadReport.self)
+        let reload = MappingReloadService(service: service, signals: signals, logger: Self.logger) { reported.yield($0) }
+        try Self.acme("2.0.0", unit: "km/h").write(toFile: folder.mappings + "/acme.yaml", atomically: true, encoding: .utf8)
+        #expect(Self.active(service, "acme") == nil)
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await reload.run() }
+                kill(getpid(), SIGHUP)
+                var iterator = reports.makeAsyncIterator()
+                let report = await iterator.next()
+                #expect(report?.loaded == ["acme@2.0.0"])
+                #expect(Self.active(service, "acme") == "2.0.0")
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+    }
+}
