@@ -368,6 +368,44 @@ struct BackupTests {
         }
     }
 
+    @Test("an online swap keeps the data folder's other files, and the previous folder whole")
+    func swapKeepsConfiguration() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            try Self.fill(store, records: 30)
+            let backup = try store.backup(to: dir + "/b")
+            try store.write([record("veh-after", 1, ["x": .int(1)])])
+            try FileManager.default.createDirectory(atPath: dir + "/data/mappings", withIntermediateDirectories: false)
+            try Data("provider: navixy\n".utf8).write(to: URL(fileURLWithPath: dir + "/data/mappings/navixy.yaml"))
+            try Data("assets: []\n".utf8).write(to: URL(fileURLWithPath: dir + "/data/assets.yaml"))
+            let (staged, _) = try BackupFolder(path: backup.path).stageRestore(besides: dir + "/data")
+            guard case .restored(let restored, let previous) = store.swapForRestore(staged: staged) else {
+                Issue.record("the swap did not restore")
+                return
+            }
+            defer { restored.close() }
+            #expect(previous.hasPrefix(dir + "/data.before-restore-"))
+            #expect(try restored.vehicles().map(\.vehicle.rawValue) == ["veh-0", "veh-1", "veh-2"])
+            #expect(try String(contentsOfFile: dir + "/data/mappings/navixy.yaml", encoding: .utf8) == "provider: navixy\n")
+            #expect(FileManager.default.fileExists(atPath: dir + "/data/assets.yaml"))
+            #expect(FileManager.default.fileExists(atPath: previous + "/mappings/navixy.yaml"))
+            let old = try TelemetryStore(path: previous)
+            defer { old.close() }
+            #expect(try old.vehicles().contains { $0.vehicle.rawValue == "veh-after" })
+            #expect(try Self.entries(dir).filter { $0.contains(".restore-") || $0.contains(".partial-") } == [])
+        }
+    }
+
+    @Test("LevelDB's own file names, and the others")
+    func levelDBFileNames() {
+        for name in ["CURRENT", "LOCK", "LOG", "LOG.old", "MANIFEST-000002", "000005.ldb", "000030.log", "000001.sst", "000009.dbtmp"] {
+            #expect(BackupFiles.isLevelDBFile(name), "\(name)")
+        }
+        for name in ["mappings", "assets.yaml", "MANIFEST-backup.json", "backup-manifest.json", "x.log", ".ldb", "CURRENT.bak"] {
+            #expect(!BackupFiles.isLevelDBFile(name), "\(name)")
+        }
+    }
+
     @Test("closeAndWaitForRelease lets the folder go: it can be opened again at once")
     func closeAndWait() throws {
         try withTemporaryDirectory { dir in

@@ -169,7 +169,9 @@ extension TelemetryStore {
     /// The swap of an online restore: closes this store (waiting for calls still running),
     /// moves its folder to `<path>.before-restore-<UTC time>` (kept for rollback), moves the
     /// `staged` folder (from `BackupFolder.stageRestore(besides:)`) into `path` and opens it.
-    /// Any step that fails is undone and the old store reopened.
+    /// Entries of the old folder that are not LevelDB's (the server's `mappings/` folder,
+    /// `assets.yaml`) are copied into the restored one. Any step that fails is undone and the
+    /// old store reopened.
     /// - Parameter timeout: how long calls still running may keep the old store's files open.
     public func swapForRestore(staged: String, timeout: Duration = .seconds(120)) -> RestoreSwapOutcome {
         let data = path
@@ -193,7 +195,14 @@ extension TelemetryStore {
         do { try BackupFiles.rename(data, to: previous) } catch {
             return reopenOld(BackupFiles.removeAfterFailure(staged, error))
         }
-        do { try BackupFiles.rename(staged, to: data) } catch {
+        do {
+            // What else the data folder held (the server's mapping files, the asset registry)
+            // is configuration, not in the backup: the restored folder keeps the current one.
+            // Copied, so that the previous folder stays whole for a rollback.
+            try BackupFiles.copyForeignEntries(from: previous, to: staged)
+            try BackupFiles.sync(staged)
+            try BackupFiles.rename(staged, to: data)
+        } catch {
             do { try BackupFiles.rename(previous, to: data) } catch let back {
                 return .failed(
                     BackupError(
