@@ -5,7 +5,7 @@ import Testing
 import TelemetryCLI
 import TelemetryClient
 import TelemetryCore
-import TelemetryServer
+@testable import TelemetryServer
 import TelemetryStorage
 
 /// Serves a store through a `StoreHandle`, as telemetryd does, so that an online restore can
@@ -137,6 +137,26 @@ struct BackupIntegrationTests {
             }
             // Batches after the swap landed in the restored store.
             #expect(try stores.current.vehicles().contains { $0.vehicle.rawValue == "veh-0" })
+        }
+    }
+
+    @Test("during the swap, ingest and queries get UNAVAILABLE \"the store is being restored; retry\"")
+    func answersDuringSwap() async throws {
+        try await withRestorableServer { port, stores, dir in
+            var once = ClientConfiguration(host: "127.0.0.1", port: port, token: "", clientName: "no-retry")
+            once.retry = RetryPolicy(maxAttempts: 1)
+            try await withTelemetryClient(once, logger: quietLogger) { client in
+                // The swap's middle, held still: old store closed, new one not yet installed.
+                try stores.beginRestore()
+                stores.swapStarted()
+                stores.current.close()
+                let ingest = await #expect(throws: StatusError.self) { try await client.ingest([record("v", 1, [Field("x", .int(1))])]) }
+                #expect(ingest == StatusError(.unavailable, "the store is being restored; retry"))
+                let query = await #expect(throws: StatusError.self) { try await client.vehicles() }
+                #expect(query == StatusError(.unavailable, "the store is being restored; retry"))
+                stores.endRestore(installing: try TelemetryStore(path: dir + "/restored"))
+                #expect(try await client.ingest([record("v", 1, [Field("x", .int(1))])]).accepted == 1)
+            }
         }
     }
 

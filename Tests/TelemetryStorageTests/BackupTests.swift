@@ -176,6 +176,20 @@ struct BackupTests {
             #expect(report.problems.contains("file \(other): missing"))
             #expect(report.problems.contains("file \(table): sha256 differs"))
 
+            // A damaged manifest, and one that points outside the folder.
+            let manifestURL = URL(fileURLWithPath: backup.path + "/backup-manifest.json")
+            let original = try Data(contentsOf: manifestURL)
+            try Data("{ \"manifest_version\" : 1,".utf8).write(to: manifestURL)
+            report = try BackupFolder(path: backup.path).verify(deep: true)
+            #expect(report.problems.count == 1 && report.problems[0].hasPrefix("backup-manifest.json is damaged: not a backup manifest"))
+            var escaping = backup.manifest
+            escaping.files[0].name = "../data/CURRENT"
+            try FileManager.default.removeItem(at: manifestURL)
+            try BackupFolder.writeManifest(escaping, in: backup.path)
+            report = try BackupFolder(path: backup.path).verify(deep: false)
+            #expect(report.problems == ["backup-manifest.json names files outside the folder: ../data/CURRENT"])
+            try original.write(to: manifestURL)
+
             // No manifest: not a complete backup.
             try FileManager.default.removeItem(atPath: backup.path + "/backup-manifest.json")
             report = try BackupFolder(path: backup.path).verify(deep: true)
@@ -289,6 +303,51 @@ struct BackupTests {
         }
     }
 
+    /// Whether this machine lets the tests mount a tmpfs (root with CAP_SYS_ADMIN).
+    static let canMountTmpfs: Bool = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-mount-probe-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)) != nil,
+            run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir])
+        else { return false }
+        return run("/bin/umount", [dir])
+    }()
+
+    static func run(_ tool: String, _ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    @Test(
+        "a backup into a tmpfs that fills up is RESOURCE_EXHAUSTED, leaves the tmpfs empty, and the store serves on",
+        .enabled(if: BackupTests.canMountTmpfs, "needs permission to mount a tmpfs (root with CAP_SYS_ADMIN)"))
+    func realDiskFull() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            // Values that do not compress: the copy needs well over the 256 KiB of the mount.
+            var generator = SystemRandomNumberGenerator()
+            let records = (0..<20_000).map { i in
+                record("veh-\(i % 7)", Int64(i) * 1000, ["a": .double(Double.random(in: 0..<1, using: &generator)), "b": .int(Int64.random(in: .min ... .max, using: &generator))])
+            }
+            try store.write(records)
+            try FileManager.default.createDirectory(atPath: dir + "/small", withIntermediateDirectories: false)
+            try #require(Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", dir + "/small"]))
+            defer { _ = Self.run("/bin/umount", [dir + "/small"]) }
+            let error = #expect(throws: BackupError.self) { try store.backup(to: dir + "/small/b") }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message.contains(dir + "/small/b.partial-") == true)
+            #expect(try Self.entries(dir + "/small") == [])
+            #expect(try store.write([record("veh-0", -1, ["a": .double(1)])]).written == 1)
+            #expect(try store.backup(to: dir + "/b").manifest.keyspaces.first { $0.name == "canonical" }?.entries == 20_001)
+        }
+    }
+
     @Test("a destination filled while the backup ran is not replaced")
     func destinationAppears() throws {
         try withTemporaryDirectory { dir in
@@ -306,6 +365,44 @@ struct BackupTests {
             #expect(error?.code == .alreadyExists)
             #expect(try Self.entries(dir) == ["b", "data"])
             #expect(try Self.entries(dir + "/b") == ["notes.txt"])
+        }
+    }
+
+    @Test("an online swap keeps the data folder's other files, and the previous folder whole")
+    func swapKeepsConfiguration() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            try Self.fill(store, records: 30)
+            let backup = try store.backup(to: dir + "/b")
+            try store.write([record("veh-after", 1, ["x": .int(1)])])
+            try FileManager.default.createDirectory(atPath: dir + "/data/mappings", withIntermediateDirectories: false)
+            try Data("provider: navixy\n".utf8).write(to: URL(fileURLWithPath: dir + "/data/mappings/navixy.yaml"))
+            try Data("assets: []\n".utf8).write(to: URL(fileURLWithPath: dir + "/data/assets.yaml"))
+            let (staged, _) = try BackupFolder(path: backup.path).stageRestore(besides: dir + "/data")
+            guard case .restored(let restored, let previous) = store.swapForRestore(staged: staged) else {
+                Issue.record("the swap did not restore")
+                return
+            }
+            defer { restored.close() }
+            #expect(previous.hasPrefix(dir + "/data.before-restore-"))
+            #expect(try restored.vehicles().map(\.vehicle.rawValue) == ["veh-0", "veh-1", "veh-2"])
+            #expect(try String(contentsOfFile: dir + "/data/mappings/navixy.yaml", encoding: .utf8) == "provider: navixy\n")
+            #expect(FileManager.default.fileExists(atPath: dir + "/data/assets.yaml"))
+            #expect(FileManager.default.fileExists(atPath: previous + "/mappings/navixy.yaml"))
+            let old = try TelemetryStore(path: previous)
+            defer { old.close() }
+            #expect(try old.vehicles().contains { $0.vehicle.rawValue == "veh-after" })
+            #expect(try Self.entries(dir).filter { $0.contains(".restore-") || $0.contains(".partial-") } == [])
+        }
+    }
+
+    @Test("LevelDB's own file names, and the others")
+    func levelDBFileNames() {
+        for name in ["CURRENT", "LOCK", "LOG", "LOG.old", "MANIFEST-000002", "000005.ldb", "000030.log", "000001.sst", "000009.dbtmp"] {
+            #expect(BackupFiles.isLevelDBFile(name), "\(name)")
+        }
+        for name in ["mappings", "assets.yaml", "MANIFEST-backup.json", "backup-manifest.json", "x.log", ".ldb", "CURRENT.bak"] {
+            #expect(!BackupFiles.isLevelDBFile(name), "\(name)")
         }
     }
 

@@ -11,6 +11,29 @@ enum BackupFiles {
     static let notCopied: Set<String> = ["LOCK", "LOG", "LOG.old"]
     static let chunkBytes = 1 << 20
 
+    /// Whether LevelDB owns a file of this name (its `ParseFileName`: CURRENT, LOCK, LOG,
+    /// LOG.old, MANIFEST-<n>, <n>.log, <n>.ldb, <n>.sst, <n>.dbtmp). Anything else in a data
+    /// folder is someone else's, e.g. the server's `mappings/` folder and `assets.yaml`.
+    static func isLevelDBFile(_ name: String) -> Bool {
+        if ["CURRENT", "LOCK", "LOG", "LOG.old"].contains(name) { return true }
+        func isNumber(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
+        if name.hasPrefix("MANIFEST-") { return isNumber(name.dropFirst("MANIFEST-".count)) }
+        for suffix in [".log", ".ldb", ".sst", ".dbtmp"] where name.hasSuffix(suffix) {
+            return isNumber(name.dropLast(suffix.count))
+        }
+        return false
+    }
+
+    /// Copies every entry of `source` that LevelDB does not own (files and folders, with their
+    /// content) into `destination`.
+    static func copyForeignEntries(from source: String, to destination: String) throws(BackupError) {
+        for name in try list(source) where !isLevelDBFile(name) {
+            do { try FileManager.default.copyItem(atPath: source + "/" + name, toPath: destination + "/" + name) } catch {
+                throw BackupError(code: .io, message: "cannot copy \(source)/\(name) into the restored folder: \(error.localizedDescription)")
+            }
+        }
+    }
+
     enum Kind { case missing, directory, other }
 
     static func kind(_ path: String) -> Kind {

@@ -59,24 +59,29 @@ public struct BackupFolder: Sendable {
 
     /// The manifest, or why it cannot be used.
     func readManifest() -> Result<BackupManifest, BackupError> {
-        let file = path + "/" + BackupFiles.manifestName
+        func refuse(_ problem: String) -> Result<BackupManifest, BackupError> {
+            .failure(BackupError(code: .failedPrecondition, message: problem))
+        }
+        let name = BackupFiles.manifestName
+        let file = path + "/" + name
         guard BackupFiles.kind(file) != .missing else {
-            return .failure(BackupError(code: .failedPrecondition, message: "\(BackupFiles.manifestName) is missing: \(path) is not a complete backup (an interrupted backup has no manifest)"))
+            return refuse(
+                "\(name) is missing: \(path) is not a complete backup (an interrupted backup has no manifest)")
         }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-            return .failure(BackupError(code: .failedPrecondition, message: "\(BackupFiles.manifestName) cannot be read: \(error.localizedDescription)"))
+            return refuse("\(name) cannot be read: \(error.localizedDescription)")
         }
         let manifest: BackupManifest
         do { manifest = try JSONDecoder().decode(BackupManifest.self, from: data) } catch {
-            return .failure(BackupError(code: .failedPrecondition, message: "\(BackupFiles.manifestName) is damaged: not a backup manifest (\(error))"))
+            return refuse("\(name) is damaged: not a backup manifest (\(error))")
         }
         guard manifest.manifestVersion == 1 else {
-            return .failure(BackupError(code: .failedPrecondition, message: "\(BackupFiles.manifestName) has manifest version \(manifest.manifestVersion); this build reads version 1"))
+            return refuse("\(name) has manifest version \(manifest.manifestVersion); this build reads version 1")
         }
-        let bad = manifest.files.filter { $0.name.isEmpty || $0.name.contains("/") || $0.name == ".." || $0.name == BackupFiles.manifestName }
+        let bad = manifest.files.filter { [".", "..", "", name].contains($0.name) || $0.name.contains("/") }
         guard bad.isEmpty else {
-            return .failure(BackupError(code: .failedPrecondition, message: "\(BackupFiles.manifestName) names files outside the folder: \(bad.map(\.name).joined(separator: ", "))"))
+            return refuse("\(name) names files outside the folder: \(bad.map(\.name).joined(separator: ", "))")
         }
         return .success(manifest)
     }

@@ -99,7 +99,7 @@ extension TelemetryStore {
         }
         var digest = ContentDigest()
         let snapshotTime = BackupFiles.nowMs()
-        let readResult = try db.withSnapshot { snapshot throws(BackupError) in
+        let (readResult, lastKey) = try db.withSnapshot { snapshot throws(BackupError) in
             try db.withIterator(snapshot: snapshot, fillCache: false) { it throws(BackupError) in
                 let batch = WriteBatch()
                 var batchBytes = 0
@@ -119,7 +119,8 @@ extension TelemetryStore {
                     if batchBytes >= options.batchBytes { try flush() }
                 }
                 if case .success = result { try flush() }
-                return result
+                it.seekToLast()
+                return (result, it.isValid ? it.key : nil)
             }
         }
         if case .failure(let error) = readResult {
@@ -128,8 +129,11 @@ extension TelemetryStore {
                 message: "cannot read the store in \(path) for the backup: \(error.message)")
         }
         progress(ProgressUpdate(phase: "compacting", done: digest.entries, total: digest.entries, unit: "keys"))
-        // Moves everything from the log into sorted tables, so the copy is tables only.
-        copy.compactRange(begin: nil, end: nil)
+        // Moves the memtable (the log's content) into a sorted table, so the copy is tables
+        // only. LevelDB's CompactRange always flushes the memtable first, then compacts the
+        // files overlapping the range: the range of the last key alone keeps that part short
+        // (a full compaction would rewrite the whole copy once more, for no gain).
+        if let lastKey { copy.compactRange(begin: lastKey, end: lastKey) }
         // A background error (a table that could not be written) shows only on the next write.
         do { try copy.write(WriteBatch(), sync: true) } catch { throw BackupError.leveldb(error, "write the backup in", folder) }
         return (snapshotTime, digest)
@@ -165,7 +169,9 @@ extension TelemetryStore {
     /// The swap of an online restore: closes this store (waiting for calls still running),
     /// moves its folder to `<path>.before-restore-<UTC time>` (kept for rollback), moves the
     /// `staged` folder (from `BackupFolder.stageRestore(besides:)`) into `path` and opens it.
-    /// Any step that fails is undone and the old store reopened.
+    /// Entries of the old folder that are not LevelDB's (the server's `mappings/` folder,
+    /// `assets.yaml`) are copied into the restored one. Any step that fails is undone and the
+    /// old store reopened.
     /// - Parameter timeout: how long calls still running may keep the old store's files open.
     public func swapForRestore(staged: String, timeout: Duration = .seconds(120)) -> RestoreSwapOutcome {
         let data = path
@@ -189,7 +195,14 @@ extension TelemetryStore {
         do { try BackupFiles.rename(data, to: previous) } catch {
             return reopenOld(BackupFiles.removeAfterFailure(staged, error))
         }
-        do { try BackupFiles.rename(staged, to: data) } catch {
+        do {
+            // What else the data folder held (the server's mapping files, the asset registry)
+            // is configuration, not in the backup: the restored folder keeps the current one.
+            // Copied, so that the previous folder stays whole for a rollback.
+            try BackupFiles.copyForeignEntries(from: previous, to: staged)
+            try BackupFiles.sync(staged)
+            try BackupFiles.rename(staged, to: data)
+        } catch {
             do { try BackupFiles.rename(previous, to: data) } catch let back {
                 return .failed(
                     BackupError(
