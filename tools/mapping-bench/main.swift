@@ -57,7 +57,9 @@ struct Options {
             }
             i += 1
         }
-        for m in modes where !Mode.all.contains(m) { fail("unknown mode \(m) (modes: \(Mode.all.joined(separator: ",")))") }
+        for m in modes where !Mode.all.contains(m) {
+            fail("unknown mode \(m) (modes: \(Mode.all.joined(separator: ",")))")
+        }
     }
 }
 
@@ -336,6 +338,8 @@ struct RunResult {
     var stateSeconds: Double
     var digest: String
     var fieldsPerRecord: Double
+    /// Records that did not map (they would be dead letters): none are expected.
+    var failed: Int
 }
 
 /// One pass over the records: map, build the record to store, keep the states as the pipeline does.
@@ -344,7 +348,7 @@ func run(_ mode: String, _ records: [ProviderRecord], digesting: Bool) -> RunRes
     var digest = Digest()
     var stateSeconds = 0.0
     var fields = 0
-    var sink = 0
+    var failed = 0
     let start = cpuNow()
     var offset = 0
     while offset < records.count {
@@ -353,8 +357,9 @@ func run(_ mode: String, _ records: [ProviderRecord], digesting: Bool) -> RunRes
             for r in records[offset..<end] {
                 let t = TelemetryRecord(
                     vehicle: r.vehicle, timestamp: r.timestamp, fields: r.fields,
-                    provenance: Provenance(provider: r.provider, mappingVersion: "identity", receivedAt: r.timestamp + 500))
-                sink &+= t.fields.count
+                    provenance: Provenance(
+                        provider: r.provider, mappingVersion: "identity", receivedAt: r.timestamp + 500))
+                fields &+= t.fields.count
                 if digesting {
                     for f in t.fields {
                         digest.string(f.name)
@@ -383,10 +388,11 @@ func run(_ mode: String, _ records: [ProviderRecord], digesting: Bool) -> RunRes
         stateSeconds += cpuNow() - decodeStart
         for r in records[offset..<end] {
             let receivedAt = r.timestamp + 500
-            let outcome = mappings.map(r, state: &working[r.vehicle, default: VehicleMappingState()], receivedAt: receivedAt)
-            if case .mapped(let m) = outcome {
-                let t = m.telemetryRecord(from: r, receivedAt: receivedAt)
-                sink &+= t.fields.count
+            let outcome = mappings.map(
+                r, state: &working[r.vehicle, default: VehicleMappingState()], receivedAt: receivedAt)
+            switch outcome {
+            case .mapped(let m): fields &+= m.telemetryRecord(from: r, receivedAt: receivedAt).fields.count
+            case .failed: failed += 1
             }
             if digesting { digest.outcome(outcome) }
         }
@@ -396,7 +402,6 @@ func run(_ mode: String, _ records: [ProviderRecord], digesting: Bool) -> RunRes
         offset = end
     }
     let seconds = cpuNow() - start
-    fields = sink
     if digesting {
         for vehicle in stored.keys.sorted() {
             digest.string(vehicle.rawValue)
@@ -405,7 +410,7 @@ func run(_ mode: String, _ records: [ProviderRecord], digesting: Bool) -> RunRes
     }
     return RunResult(
         seconds: seconds, stateSeconds: stateSeconds, digest: digest.hex,
-        fieldsPerRecord: Double(fields) / Double(records.count))
+        fieldsPerRecord: Double(fields) / Double(records.count), failed: failed)
 }
 
 var result: [String: Any] = ["records": dataset.count, "batch": options.batch, "runs": options.runs]
@@ -425,8 +430,11 @@ for mode in options.modes {
                 perRecord.max()!, stateShare * 100, check.fieldsPerRecord) + check.digest)
     result[mode] = [
         "records": records.count, "ns_per_record_median": m.rounded(), "state_share": (stateShare * 1000).rounded() / 1000,
-        "fields_per_record": check.fieldsPerRecord, "digest": check.digest,
+        "fields_per_record": check.fieldsPerRecord, "digest": check.digest, "failed": check.failed,
     ]
+    if check.failed > 0 {
+        FileHandle.standardError.write(Data("\(mode): \(check.failed) records did not map\n".utf8))
+    }
 }
 let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
 print(String(decoding: json, as: UTF8.self))
