@@ -114,6 +114,13 @@ let package = Package(
             path: "tools/storage-bench",
             swiftSettings: strictSettings
         ),
+        // The mapping-engine benchmark (docs/BENCHMARKS.md, "Mapping engine").
+        .executableTarget(
+            name: "telemetry-mapping-bench",
+            dependencies: ["TelemetryMapping", "TelemetryCore"],
+            path: "tools/mapping-bench",
+            swiftSettings: strictSettings
+        ),
         // The server executable: flags and config file -> ServerConfiguration; logging, metrics, ServiceGroup.
         .executableTarget(
             name: "telemetryd",

@@ -95,6 +95,8 @@ public struct AssetFacts: Sendable, Hashable {
 
     /// True when an accessory has this `type_code` (compared case-insensitively).
     public func hasAccessory(typeCode: String) -> Bool {
+        // The status rules ask on every record; most assets have no accessories.
+        if accessories.isEmpty { return false }
         let code = typeCode.lowercased()
         return accessories.contains { $0.typeCode.lowercased() == code }
     }

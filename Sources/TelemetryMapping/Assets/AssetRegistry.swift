@@ -38,7 +38,8 @@ public struct AssetRegistry: Sendable, Hashable {
 
     /// The facts of one vehicle.
     public func facts(for vehicle: VehicleID) -> AssetFacts {
-        assets[vehicle.rawValue] ?? defaults
+        // Asked for every record: without per-vehicle facts, skip hashing the id.
+        assets.isEmpty ? defaults : assets[vehicle.rawValue] ?? defaults
     }
 
     /// The driver with this hardware key. Keys compare without case, spaces or a `0x` prefix; a

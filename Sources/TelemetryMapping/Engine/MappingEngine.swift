@@ -32,16 +32,35 @@ public struct MappingEngine: Sendable {
         }
     }
 
+    /// Everything the engine holds, behind one reference: an engine is copied out of the
+    /// mapping set for every record, and a copy should cost one retain, not one per array of
+    /// the mapping file and the asset registry.
+    private final class Storage: Sendable {
+        let mapping: ValidatedMapping
+        let assets: AssetRegistry
+        let options: Options
+        let plan: MappingPlan
+
+        init(mapping: ValidatedMapping, assets: AssetRegistry, options: Options, plan: MappingPlan) {
+            self.mapping = mapping
+            self.assets = assets
+            self.options = options
+            self.plan = plan
+        }
+    }
+
+    private let storage: Storage
+
     /// The validated mapping this engine runs.
-    public let mapping: ValidatedMapping
+    public var mapping: ValidatedMapping { storage.mapping }
     /// The asset facts the rules read.
-    public let assets: AssetRegistry
+    public var assets: AssetRegistry { storage.assets }
     /// The thresholds and output choices in force.
-    public let options: Options
-    let plan: MappingPlan
+    public var options: Options { storage.options }
+    var plan: MappingPlan { storage.plan }
 
     /// The provider this engine maps.
-    public var provider: String { mapping.file.provider }
+    public var provider: String { storage.plan.provider }
     /// The mapping version (stored with every record it produces).
     public var version: SemanticVersion { mapping.file.version }
 
@@ -56,17 +75,13 @@ public struct MappingEngine: Sendable {
         mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry = .standard,
         assets: AssetRegistry = .empty, options: Options = Options()
     ) {
-        self.mapping = mapping
-        self.assets = assets
-        self.options = options
-        self.plan = MappingPlan(mapping: mapping, catalog: catalog, functions: functions)
+        self.storage = Storage(
+            mapping: mapping, assets: assets, options: options,
+            plan: MappingPlan(mapping: mapping, catalog: catalog, functions: functions))
     }
 
     private init(mapping: ValidatedMapping, assets: AssetRegistry, options: Options, plan: MappingPlan) {
-        self.mapping = mapping
-        self.assets = assets
-        self.options = options
-        self.plan = plan
+        self.storage = Storage(mapping: mapping, assets: assets, options: options, plan: plan)
     }
 
     /// The same mapping with another asset registry (after an admin replaces it).

@@ -2,10 +2,11 @@ import TelemetryCore
 
 /// The evaluation of one record by one engine.
 struct MappingEvaluation {
-    let engine: MappingEngine
+    // Only what evaluation reads is kept (not the engine: copying it retains every array of
+    // the mapping file and the asset registry, and destroying it releases them, per record).
     let plan: MappingPlan
     let record: ProviderRecord
-    let receivedAt: Int64
+    let emitNullFields: Bool
     let environment: MappingRecordEnvironment
     /// The record's values by provider slot (the last one wins when a name repeats).
     var provided: [FieldValue]
@@ -15,19 +16,23 @@ struct MappingEvaluation {
     var values: [FieldValue]
     var output: [Field] = []
     var errors: [FieldMappingError] = []
+    /// Argument buffers reused by every function call of the record: a call's context holds
+    /// them only while the function runs, so they are uniquely referenced again at the next
+    /// call and refilling them allocates nothing.
+    var fleetiArguments: [FieldValue] = []
+    var providerArguments: [FieldValue] = []
 
     init(engine: MappingEngine, record: ProviderRecord, receivedAt: Int64) {
-        self.engine = engine
         self.plan = engine.plan
         self.record = record
-        self.receivedAt = receivedAt
+        self.emitNullFields = engine.options.emitNullFields
         self.environment = MappingRecordEnvironment(
             vehicle: record.vehicle, asset: engine.assets.facts(for: record.vehicle), assets: engine.assets,
             recordTime: record.timestamp, now: receivedAt, options: engine.options)
         var provided = [FieldValue](repeating: .null, count: plan.providerSlots.count)
         var consumed = plan.passthrough ? [Bool](repeating: false, count: record.fields.count) : []
         for (i, f) in record.fields.enumerated() {
-            if let slot = plan.providerSlots[f.name] {
+            if let slot = plan.providerSlots.slot(f.name) {
                 provided[slot] = f.value
                 if plan.passthrough { consumed[i] = true }
             }
@@ -36,6 +41,8 @@ struct MappingEvaluation {
         self.consumed = consumed
         self.values = Array(repeating: .null, count: plan.slotCount)
         output.reserveCapacity(plan.steps.count)
+        fleetiArguments.reserveCapacity(plan.maxFleetiArguments)
+        providerArguments.reserveCapacity(plan.maxProviderArguments)
     }
 
     enum SourceResult {
@@ -46,7 +53,7 @@ struct MappingEvaluation {
 
     /// Runs every step; returns a failure when a `fail_record` field failed.
     mutating func run(state: inout VehicleMappingState) -> MappingFailure? {
-        let emitNulls = engine.options.emitNullFields
+        let emitNulls = emitNullFields
         for step in plan.steps {
             var result: FieldValue = .null
             var unit: String?
@@ -67,7 +74,7 @@ struct MappingEvaluation {
                 }
             case .calculated:
                 if let call = step.call {
-                    switch evaluate(call, step: step, label: nil, state: &state) {
+                    switch evaluate(call, step: step, asSource: false, state: &state) {
                     case .value(let v, let u):
                         result = v
                         unit = u
@@ -102,7 +109,7 @@ struct MappingEvaluation {
                 errors.append(FieldMappingError(field: step.name, reason: reason))
             }
             if step.errorHandling == .useFallback {
-                let key = step.name + "#fallback"
+                let key = step.fallbackKey
                 if result.isNull {
                     result = state.memory[key]?.output ?? .null
                 } else {
@@ -111,7 +118,7 @@ struct MappingEvaluation {
             }
             values[step.slot] = result
             if !result.isNull || emitNulls { output.append(Field(step.name, result)) }
-            if step.unitCompanion, let unit, !result.isNull { output.append(Field(step.name + "_unit", .string(unit))) }
+            if step.unitCompanion, let unit, !result.isNull { output.append(Field(step.unitFieldName, .string(unit))) }
         }
         if plan.passthrough {
             // A provider field no source reads is stored as it came, unless a mapping already
@@ -174,29 +181,44 @@ struct MappingEvaluation {
                 return .failed("\(source.label): \(why.message)")
             }
         case .function(let call):
-            return evaluate(call, step: step, label: call.label, state: &state)
+            return evaluate(call, step: step, asSource: true, state: &state)
         }
     }
 
+    /// Runs a function call.
+    /// - Parameter asSource: the call is a source of a prioritized mapping (failures say which).
     mutating func evaluate(
-        _ call: MappingPlan.Call, step: MappingPlan.Step, label: String?, state: inout VehicleMappingState
+        _ call: MappingPlan.Call, step: MappingPlan.Step, asSource: Bool, state: inout VehicleMappingState
     ) -> SourceResult {
-        let prefix = label.map { "\($0): " } ?? ""
-        guard let function = call.function else { return .failed("\(prefix)function \(call.name) is not registered") }
-        let context = MappingFunctionContext(
-            fleeti: call.fleetiSlots.map { values[$0] }, provider: call.providerCandidates.map { lookup($0) ?? .null },
-            call: call.info, record: environment)
+        guard let body = call.body else {
+            return .failed("\(asSource ? call.sourcePrefix : "")function \(call.name) is not registered")
+        }
+        if call.isNullWithoutInputs, !hasInput(call) { return .missing }
+        fleetiArguments.removeAll(keepingCapacity: true)
+        for slot in call.fleetiSlots { fleetiArguments.append(values[slot]) }
+        providerArguments.removeAll(keepingCapacity: true)
+        for candidates in call.providerCandidates { providerArguments.append(lookup(candidates) ?? .null) }
         let out: MappingFunctionOutput
         do {
-            out = try function.body(context, &state)
+            out = try body(
+                MappingFunctionContext(
+                    fleeti: fleetiArguments, provider: providerArguments, call: call.info, record: environment),
+                &state)
         } catch {
-            return .failed("\(prefix)\(call.name): \(error.message)")
+            return .failed("\(asSource ? call.sourcePrefix : "")\(call.name): \(error.message)")
         }
         if out.value.isNull { return .missing }
         switch Self.coerce(out.value, to: step.dataType, conversion: .identity, exactTime: true) {
         case .success(let v): return .value(v, unit: out.unit)
-        case .failure(let why): return .failed("\(prefix)\(call.name): \(why.message)")
+        case .failure(let why): return .failed("\(asSource ? call.sourcePrefix : "")\(call.name): \(why.message)")
         }
+    }
+
+    /// Whether any argument of the call is non-null.
+    func hasInput(_ call: MappingPlan.Call) -> Bool {
+        for slot in call.fleetiSlots where !values[slot].isNull { return true }
+        for candidates in call.providerCandidates where lookup(candidates) != nil { return true }
+        return false
     }
 
     struct CoercionError: Error {

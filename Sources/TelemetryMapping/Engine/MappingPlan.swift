@@ -18,6 +18,10 @@ final class MappingPlan: Sendable {
         let errorHandling: ErrorHandling
         /// Store the function's unit beside the value (`<name>_unit`): the target unit is conditional.
         let unitCompanion: Bool
+        /// `<name>#fallback`, the state key of the last known value (`use_fallback`).
+        let fallbackKey: String
+        /// `<name>_unit`, the companion field's name.
+        let unitFieldName: String
 
         init(
             slot: Int, name: String, kind: MappingKind, sources: [Source], call: Call?, io: IO?,
@@ -33,6 +37,8 @@ final class MappingPlan: Sendable {
             self.dataType = dataType
             self.errorHandling = errorHandling
             self.unitCompanion = unitCompanion
+            self.fallbackKey = name + "#fallback"
+            self.unitFieldName = name + "_unit"
         }
     }
 
@@ -65,24 +71,35 @@ final class MappingPlan: Sendable {
     }
 
     final class Call: Sendable {
+        typealias Body =
+            @Sendable (MappingFunctionContext, inout VehicleMappingState) throws(MappingFunctionError) ->
+            MappingFunctionOutput
+
         let name: String
-        let function: MappingFunction?
+        /// The function's body, nil when the function is not registered. Kept alone (not the
+        /// whole `MappingFunction`) so a call costs one closure, not a struct of sets and closures.
+        let body: Body?
+        /// The function returns null when every argument is null (`isNullWithoutInputs`).
+        let isNullWithoutInputs: Bool
         let fleetiSlots: [Int]
         /// Per provider parameter, the provider slots of its possible names.
         let providerCandidates: [[Int]]
         let info: MappingCallInfo
-        let label: String
+        /// `source NAME: `, the start of a failure message when the call is a source of a
+        /// prioritized mapping (built once, not per record).
+        let sourcePrefix: String
 
         init(
             name: String, function: MappingFunction?, fleetiSlots: [Int], providerCandidates: [[Int]],
             info: MappingCallInfo
         ) {
             self.name = name
-            self.function = function
+            self.body = function?.body
+            self.isNullWithoutInputs = function?.isNullWithoutInputs ?? false
             self.fleetiSlots = fleetiSlots
             self.providerCandidates = providerCandidates
             self.info = info
-            self.label = "source \(name)"
+            self.sourcePrefix = "source \(name): "
         }
     }
 
@@ -108,13 +125,18 @@ final class MappingPlan: Sendable {
     /// Every provider field name the plan reads, to its provider slot: a record's fields are
     /// placed in slots once, and sources read slots, so evaluation hashes each record field
     /// once instead of each candidate name of each source.
-    let providerSlots: [String: Int]
+    let providerSlots: FieldNameTable
     /// The mapping version as text (stored with every record).
     let versionText: String
+    /// The provider whose records the plan maps.
+    let provider: String
     /// The slot of `last_updated_at`, whose value is the packet time.
     let lastUpdatedSlot: Int?
     let canFailRecord: Bool
     let sweepFields: SweepFields
+    /// The most fleeti and provider arguments of any call (the evaluation's buffers hold them).
+    let maxFleetiArguments: Int
+    let maxProviderArguments: Int
 
     init(mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry) {
         let file = mapping.file
@@ -214,10 +236,20 @@ final class MappingPlan: Sendable {
         self.steps = steps
         self.slotCount = file.mappings.count
         self.passthrough = file.passthrough
-        self.providerSlots = providerSlots
+        self.providerSlots = FieldNameTable(providerSlots)
         self.versionText = file.version.description
+        self.provider = file.provider
         self.lastUpdatedSlot = slotByName["last_updated_at"]
         self.canFailRecord = steps.contains { $0.errorHandling == .failRecord }
         self.sweepFields = sweep
+        let calls = steps.flatMap { step in
+            (step.call.map { [$0] } ?? [])
+                + step.sources.compactMap { source -> Call? in
+                    if case .function(let c) = source { return c }
+                    return nil
+                }
+        }
+        self.maxFleetiArguments = calls.map(\.fleetiSlots.count).max() ?? 0
+        self.maxProviderArguments = calls.map(\.providerCandidates.count).max() ?? 0
     }
 }

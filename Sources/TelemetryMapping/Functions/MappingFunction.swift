@@ -17,6 +17,11 @@ public struct MappingFunction: Sendable {
     /// True when the function keeps state between records (it reads or writes the vehicle's
     /// `VehicleMappingState`).
     public let isStateful: Bool
+    /// True when the function returns null, and leaves the state alone, whenever every
+    /// argument (fleeti and provider) is null. The engine then skips the call for a record
+    /// that carries none of its inputs (most of a Navixy mapping's sources are absent from any
+    /// one packet). Set only on standard functions whose body guarantees it (FastPathTests).
+    var isNullWithoutInputs = false
     /// Extra validation of a call (e.g. a required static parameter): returns a problem, or nil.
     /// The second argument is the canonical name of the field being computed.
     public let check: (@Sendable (FunctionCall, String) -> String?)?
@@ -48,6 +53,16 @@ public struct MappingFunction: Sendable {
         self.isStateful = isStateful
         self.check = check
         self.body = body
+    }
+}
+
+extension MappingFunction {
+    /// This function, marked as returning null without touching the state when every
+    /// argument is null (`isNullWithoutInputs`).
+    func nullWithoutInputs() -> MappingFunction {
+        var f = self
+        f.isNullWithoutInputs = true
+        return f
     }
 }
 
@@ -135,6 +150,9 @@ final class MappingCallInfo: Sendable {
     let targetUnit: MeasurementUnit
     let sourceUnit: MeasurementUnit?
     let dataType: MappingDataType
+    /// `extract_bit_from_bitmask`'s bit: `static.bit_position`, else the field name's trailing
+    /// number minus one; resolved here once instead of a dictionary lookup per record.
+    let bitPosition: Int64
 
     init(
         field: String, providerNames: [String], staticParameters: [String: FieldValue], targetUnit: MeasurementUnit,
@@ -146,6 +164,8 @@ final class MappingCallInfo: Sendable {
         self.targetUnit = targetUnit
         self.sourceUnit = sourceUnit
         self.dataType = dataType
+        self.bitPosition =
+            staticParameters["bit_position"]?.asInt64 ?? Int64((StandardFunctions.trailingNumber(field) ?? 1) - 1)
     }
 }
 

@@ -9,7 +9,7 @@ extension StandardFunctions {
             $0.installation.initialEngineHours
         },
         divideBy10, cardinalDirection, dtcCodes, geofences, geocodedAddress,
-    ]
+    ].map { $0.nullWithoutInputs() }  // each returns null first thing when its inputs are null
 
     /// `extract_bit_from_bitmask`: bit N of an integer bitmask, `(v >> N) & 1 == 1`.
     /// N is `static.bit_position`; files before 1.0.5 omit it, and then N is the field name's
@@ -31,7 +31,7 @@ extension StandardFunctions {
             let input = ctx.provider.first ?? ctx.fleeti(0)
             if input.isNull { return .null }
             guard let mask = input.asInt64 else { throw MappingFunctionError("bitmask \(input) is not an integer") }
-            let bit = ctx.staticParameter("bit_position")?.asInt64 ?? Int64((trailingNumber(ctx.field) ?? 1) - 1)
+            let bit = ctx.call.bitPosition
             let set = (UInt64(bitPattern: mask) >> UInt64(bit)) & 1 == 1
             return MappingFunctionOutput(ctx.dataType == .number ? .int(set ? 1 : 0) : .bool(set))
         })

@@ -2,7 +2,9 @@ import TelemetryCore
 
 extension StandardFunctions {
     /// Environment sensors, magnet sensors and fuel levels.
-    static let sensors: [MappingFunction] = [environment, magnet, fuelLevels]
+    static let sensors: [MappingFunction] = [environment, magnet, fuelLevels].map {
+        $0.nullWithoutInputs()  // each returns null, before any state access, when no input is present
+    }
 
     // MARK: Environment
 

@@ -4,7 +4,8 @@ extension StandardFunctions {
     /// The four status families (compatible, code) and the top status (family, code).
     static let status: [MappingFunction] = [
         compatible(.connectivity), compatible(.engine), compatible(.transit), compatible(.immobilization),
-        connectivityCode, engineCode, immobilizationCode, transitCode, topStatusFamily, topStatusCode,
+        connectivityCode, engineCode.nullWithoutInputs(), immobilizationCode, transitCode, topStatusFamily,
+        topStatusCode,
     ]
 
     /// `derive_statuses_<family>_compatible`: the compatibility matrix over the asset's facts.

@@ -2,7 +2,9 @@ import TelemetryCore
 
 extension StandardFunctions {
     /// The ongoing trip and the driver name.
-    static let tripAndDriver: [MappingFunction] = [tripStartedAt, tripMileage, tripWaypoints, driverName]
+    static let tripAndDriver: [MappingFunction] = [
+        tripStartedAt, tripMileage.nullWithoutInputs(), tripWaypoints, driverName,
+    ]
 
     /// `derive_ongoing_trip_started_at(transit_code, last_updated_at)`: a trip starts at the
     /// packet time when transit goes parked -> in_transit, lasts while in transit, and ends

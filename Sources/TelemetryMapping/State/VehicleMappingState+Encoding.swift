@@ -80,8 +80,8 @@ extension VehicleMappingState {
         }
         if !memory.isEmpty {
             w.varint(UInt64(memory.count))
-            for key in memory.keys.sorted() {
-                let m = memory[key]!
+            // Sorted pairs: one pass, no lookup per key.
+            for (key, m) in memory.sorted(by: { $0.key < $1.key }) {
                 w.string(key)
                 w.value(m.input)
                 w.value(m.output)
@@ -135,6 +135,7 @@ extension VehicleMappingState {
         }
         if flags & (1 << 7) != 0 {
             let n = try r.count(minimumBytesEach: 3)
+            memory.reserveCapacity(n)
             for _ in 0..<n {
                 let key = try r.string()
                 let input = try r.value(depth: 0)
@@ -185,9 +186,8 @@ private struct StateWriter {
     }
 
     mutating func string(_ s: String) {
-        let utf8 = Array(s.utf8)
-        varint(UInt64(utf8.count))
-        bytes.append(contentsOf: utf8)
+        varint(UInt64(s.utf8.count))
+        bytes.append(contentsOf: s.utf8)
     }
 
     mutating func value(_ v: FieldValue) {
