@@ -147,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "telemetry-load",
             dependencies: [
-                "TelemetryClient", "TelemetryCore", "TelemetryCLI", "TelemetryWire",
+                "TelemetryClient", "TelemetryCore", "TelemetryCLI", "TelemetryWire", "TelemetryMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

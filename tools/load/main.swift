@@ -6,6 +6,10 @@
 //
 // Usage: telemetry-load --port 7400 [--data /tmp/peers-data] [--connections 4] [--window 4]
 //        [--batch 5000] [--limit N] [--token T] [--server-pid PID] [--queries 1000] [--compact]
+//        [--shape as-is|bench|navixy]
+// --shape: the records as the file has them (provider `telemetry`), as provider `bench`
+// (bench.yaml maps them), or as Navixy packets (BenchmarkDataset.navixyRecord: the same
+// values under the names navixy.yaml reads), for the mapping figure of issue 4.
 import Foundation
 import NIOCore
 import NIOPosix
@@ -13,6 +17,7 @@ import Synchronization
 import TelemetryCLI
 import TelemetryClient
 import TelemetryCore
+import TelemetryMapping
 import TelemetryWire
 
 struct Options {
@@ -27,6 +32,7 @@ struct Options {
     var serverPID: Int32?
     var queries = 1000
     var compact = false
+    var shape = "as-is"
 
     init(_ args: [String]) {
         var i = 1
@@ -52,6 +58,9 @@ struct Options {
             case "--server-pid": serverPID = Int32(positive("--server-pid"))
             case "--queries": queries = positive("--queries")
             case "--compact": compact = true
+            case "--shape":
+                shape = value()
+                guard ["as-is", "bench", "navixy"].contains(shape) else { fail("--shape takes as-is, bench or navixy") }
             default: fail("unknown argument \(args[i])")
             }
             i += 1
@@ -95,7 +104,12 @@ do {
     let reader = try RecordFileReader(path: options.data + "/telemetry.lp", format: .lineProtocol, options: InputOptions())
     var total = 0
     var requestID: UInt64 = 100
-    while total < options.limit, let records = try reader.nextBatch(maxRecords: min(options.batch, options.limit - total)) {
+    while total < options.limit, var records = try reader.nextBatch(maxRecords: min(options.batch, options.limit - total)) {
+        switch options.shape {
+        case "bench": records = records.map { ProviderRecord(vehicle: $0.vehicle, timestamp: $0.timestamp, provider: "bench", fields: $0.fields) }
+        case "navixy": records = records.map(BenchmarkDataset.navixyRecord(from:))
+        default: break
+        }
         var envelope = Telemetry_V1_RequestEnvelope()
         requestID += 1
         envelope.requestID = requestID
