@@ -9,7 +9,7 @@ HOST         ?= 127.0.0.1
 PROTOC_GEN_SWIFT ?= /tmp/protoc-gen-swift/release/protoc-gen-swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test build deps proto proto-check bench-storage bench-load clean
+.PHONY: run test build deps proto proto-check bench-storage bench-load bench-mapping clean
 
 ## Install the C libraries the store links against, if they are missing.
 deps:
@@ -56,6 +56,10 @@ bench-storage: deps
 ## Ingest and query benchmark over TCP beside VictoriaMetrics (docs/BENCHMARKS.md).
 bench-load: deps
 	bash tools/bench/load.sh 3
+
+## Ingest with the Navixy mapping against the identity mapping, same records (docs/BENCHMARKS.md).
+bench-mapping: deps
+	bash tools/bench/mapping.sh 3
 
 clean:
 	rm -rf .build
