@@ -51,6 +51,9 @@ struct MonitoringTests {
                     #expect(values["telemetry_requests_total{kind=\"ingest\",code=\"0\"}"] == 2)
                     #expect(values["telemetry_requests_total{kind=\"latest\",code=\"3\"}"] == 1)
                     #expect(values["telemetry_connections_opened_total"] == 1)
+                    #expect((values["telemetry_ingest_bytes_total"] ?? 0) > 0)
+                    #expect(values["telemetry_request_seconds_count{kind=\"ingest\"}"] == 2)
+                    #expect(values["telemetry_request_seconds_count{kind=\"latest\"}"] == 1)
                     #expect(!body.contains("vehicle=\""), "no vehicle ids as labels")
 
                     let (healthStatus, health) = try await httpGet(port: http.localPort, "/health")

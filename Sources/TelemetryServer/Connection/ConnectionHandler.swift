@@ -133,6 +133,7 @@ struct ConnectionHandler: Sendable {
                         limiter.release()
                     case .dispatch:
                         if case .ingest(let request) = body {
+                            dispatcher.metrics.ingestBytes.increment(by: Int64(frame.payload.readableBytes + 5))
                             laneInput.yield(dispatcher.prepareIngest(request, requestID: requestID, gatewayID: gatewayID))
                         } else {
                             group.addTask {

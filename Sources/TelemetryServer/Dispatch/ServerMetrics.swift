@@ -9,6 +9,8 @@ public struct ServerMetrics: Sendable {
     let recordsDuplicate: Counter
     let recordsRejected: Counter
     let ingestBatches: Counter
+    /// Frame bytes of ingest requests as received (compressed when the client compressed).
+    let ingestBytes: Counter
     let connectionsOpened: Counter
     let connectionsRejected: Counter
     let connectionsActive: Gauge
@@ -29,6 +31,7 @@ public struct ServerMetrics: Sendable {
         recordsDuplicate = Counter(label: "telemetry_ingest_records_total", dimensions: [("outcome", "duplicate")], factory: factory)
         recordsRejected = Counter(label: "telemetry_ingest_records_total", dimensions: [("outcome", "rejected")], factory: factory)
         ingestBatches = Counter(label: "telemetry_ingest_batches_total", factory: factory)
+        ingestBytes = Counter(label: "telemetry_ingest_bytes_total", factory: factory)
         connectionsOpened = Counter(label: "telemetry_connections_opened_total", factory: factory)
         connectionsRejected = Counter(label: "telemetry_connections_rejected_total", factory: factory)
         connectionsActive = Gauge(label: "telemetry_connections_active", factory: factory)
