@@ -41,8 +41,12 @@ let package = Package(
             resources: [.copy("Defaults")],
             swiftSettings: strictSettings
         ),
+        // A LevelDB environment that reads table files with pread instead of mmap (C++ against
+        // the same library), so that table data does not count in the server's memory.
+        .target(name: "CLevelDBEnv", dependencies: ["CLevelDB"], path: "Sources/CLevelDBEnv"),
         // Synchronous, thread-safe storage on LevelDB; never imports NIO.
-        .target(name: "TelemetryStorage", dependencies: ["CLevelDB", "TelemetryCore"], swiftSettings: strictSettings),
+        .target(
+            name: "TelemetryStorage", dependencies: ["CLevelDB", "CLevelDBEnv", "TelemetryCore"], swiftSettings: strictSettings),
         // snappy's C API (Debian's libsnappy-dev), for compressed frames.
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
         // Frames, envelopes and generated protobuf code (protocol/).

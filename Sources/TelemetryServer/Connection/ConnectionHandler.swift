@@ -13,6 +13,9 @@ import TelemetryWire
 /// batch is written the reader already validates the next. Queries run concurrently. At
 /// most `maxInFlightPerConnection` requests are in flight; past that the reader waits.
 struct ConnectionHandler: Sendable {
+    /// Ingest batches of one connection decoded at once: the one being written and the next.
+    static let preparedIngestBatches = 2
+
     let dispatcher: RequestDispatcher
     let registry: ConnectionRegistry
     let logger: Logger
@@ -63,9 +66,15 @@ struct ConnectionHandler: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             let (lane, laneInput) = AsyncStream.makeStream(of: RequestDispatcher.PreparedIngest.self)
             defer { laneInput.finish() }
+            // A prepared batch is several times its frame's size (a record and a field array
+            // per row), and batches are written one at a time: one being written and one
+            // prepared keep the lane busy. Later ingest frames wait undecoded, which keeps a
+            // connection's share of memory at two decoded batches, not one per request in flight.
+            let prepared = InFlightLimiter(limit: Self.preparedIngestBatches)
             group.addTask {
-                for await prepared in lane {
-                    let answer = await dispatcher.commitIngest(prepared)
+                for await batch in lane {
+                    let answer = await dispatcher.commitIngest(batch)
+                    prepared.release()
                     do { try await sink.send(answer) } catch {
                         // The write is done either way; a gateway that lost the answer re-sends,
                         // and the retry is counted as duplicates.
@@ -127,6 +136,7 @@ struct ConnectionHandler: Sendable {
                         limiter.release()
                     case .dispatch:
                         if case .ingest(let request) = body {
+                            await prepared.acquire()
                             laneInput.yield(dispatcher.prepareIngest(request, requestID: requestID, gatewayID: gatewayID))
                         } else {
                             group.addTask {
