@@ -179,6 +179,13 @@ public struct RecordColumns: Sendable, Hashable {
             accumulators[k].append(row: UInt32(columns.timestamps.count - 1), value)
         }
 
+        /// Adds a value of row `row` (an earlier row than the current one, or it) to column
+        /// `k`; rows of one column must be appended in ascending order.
+        @inline(__always)
+        package mutating func append(_ value: FieldValue, toColumn k: Int, row: Int) {
+            accumulators[k].append(row: UInt32(row), value)
+        }
+
         package mutating func append(_ value: FieldValue, toColumnNamed name: String) {
             append(value, toColumn: column(named: name))
         }

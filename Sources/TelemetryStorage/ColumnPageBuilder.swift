@@ -20,6 +20,12 @@ struct ColumnPageBuilder {
     private var lastIDs: [UInt32] = []
     private var lastColumns: [Int] = []
     private var provenanceIndexes: [UInt32: (provider: UInt32, mappingVersion: UInt32)] = [:]
+    private var lastProvenance: (id: Int64, provider: UInt32, mappingVersion: UInt32)? = nil
+    /// Consecutive rows of one block visited one after another (ascending or descending),
+    /// not yet appended: they are copied column by column in `flush`, each column's arrays
+    /// read once per run instead of once per row.
+    /// The run holds rows `start..<end`, visited upwards or, when `descending`, downwards.
+    private var run: (block: SealedBlock, start: Int, end: Int, descending: Bool)? = nil
 
     init(vehicle: VehicleID, names: [UInt32: String], provenances: [UInt32: ProvenanceKey]) {
         self.vehicle = vehicle
@@ -28,9 +34,13 @@ struct ColumnPageBuilder {
         builder = RecordColumns.Builder(vehicle: vehicle)
     }
 
-    var count: Int { builder.count }
+    /// Rows so far, the pending run of block rows included.
+    var count: Int { builder.count + (run.map { $0.end - $0.start } ?? 0) }
+
+    /// The last row's timestamp; call after `flush`.
     var lastTimestamp: Int64? { builder.lastTimestamp }
 
+    /// The columns; call after `flush`.
     func build() -> RecordColumns { builder.build() }
 
     private mutating func column(of id: UInt32, at timestamp: Int64) throws(StorageError) -> Int {
@@ -47,6 +57,12 @@ struct ColumnPageBuilder {
         guard id >= 0, id <= Int64(UInt32.max) else {
             throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) has provenance id \(id) out of range")
         }
+        // Rows of one vehicle nearly always share one provenance: the previous row's is
+        // reused without hashing.
+        if let last = lastProvenance, last.id == id {
+            builder.appendRow(timestamp: timestamp, provider: last.provider, mappingVersion: last.mappingVersion, receivedAt: timestamp &+ receivedDelta)
+            return
+        }
         let indexes: (provider: UInt32, mappingVersion: UInt32)
         if let known = provenanceIndexes[UInt32(id)] {
             indexes = known
@@ -57,32 +73,63 @@ struct ColumnPageBuilder {
             indexes = builder.provenanceIndexes(provider: p.provider, mappingVersion: p.mappingVersion)
             provenanceIndexes[UInt32(id)] = indexes
         }
+        lastProvenance = (id, indexes.provider, indexes.mappingVersion)
         builder.appendRow(
             timestamp: timestamp, provider: indexes.provider, mappingVersion: indexes.mappingVersion, receivedAt: timestamp &+ receivedDelta)
     }
 
-    /// Appends row `row` of a sealed block.
-    mutating func append(block: SealedBlock, row: Int) throws(StorageError) {
-        let d = block.decoded
-        let timestamp = d.timestamps[row]
-        if lastBlock !== block {
-            lastBlock = block
+    /// Appends row `row` of a sealed block; rows that continue the previous one's run (the
+    /// next row in the scan's order) are gathered and appended by `flush`.
+    mutating func append(block: SealedBlock, row: Int, descending: Bool) throws(StorageError) {
+        if var r = run, r.block === block, r.descending == descending {
+            if !descending && row == r.end {
+                r.end += 1
+                run = r
+                return
+            }
+            if descending && row == r.start - 1 {
+                r.start -= 1
+                run = r
+                return
+            }
+        }
+        try flush()
+        run = (block, row, row + 1, descending)
+    }
+
+    /// Appends the pending run of block rows: the rows first, then column by column. New
+    /// columns are created in the order their first value appears row by row, as if the
+    /// rows had been appended one at a time.
+    mutating func flush() throws(StorageError) {
+        guard let r = run else { return }
+        run = nil
+        let d = r.block.decoded
+        if lastBlock !== r.block {
+            lastBlock = r.block
             blockColumns = [Int](repeating: -1, count: d.columns.count)
         }
-        try appendRow(timestamp: timestamp, provenance: d.provenances[row], receivedDelta: d.receivedDeltas[row])
-        for i in 0..<d.columns.count {
-            guard let value = d.columns[i].value(row: row) else { continue }
-            var k = blockColumns[i]
-            if k < 0 {
-                k = try column(of: d.columns[i].id, at: timestamp)
-                blockColumns[i] = k
+        let rows = r.descending ? Array((r.start..<r.end).reversed()) : Array(r.start..<r.end)
+        let firstRow = builder.count
+        for row in rows { try appendRow(timestamp: d.timestamps[row], provenance: d.provenances[row], receivedDelta: d.receivedDeltas[row]) }
+        var created: [(position: Int, column: Int)] = []
+        for (i, column) in d.columns.enumerated() where blockColumns[i] < 0 {
+            if let position = rows.firstIndex(where: { column.value(row: $0) != nil }) { created.append((position, i)) }
+        }
+        for c in created.sorted(by: { ($0.position, $0.column) < ($1.position, $1.column) }) {
+            blockColumns[c.column] = try column(of: d.columns[c.column].id, at: d.timestamps[rows[c.position]])
+        }
+        for (i, column) in d.columns.enumerated() {
+            let k = blockColumns[i]
+            guard k >= 0 else { continue }
+            for (j, row) in rows.enumerated() {
+                if let value = column.value(row: row) { builder.append(value, toColumn: k, row: firstRow + j) }
             }
-            builder.append(value, toColumn: k)
         }
     }
 
     /// Appends an individual record value (RecordCodec) at `timestamp`.
     mutating func append(timestamp: Int64, value: UnsafeBufferPointer<UInt8>, keep: ((UInt32) -> Bool)?) throws(StorageError) {
+        try flush()
         let decoded = try RecordCodec.decodeStored(value, keep: keep, vehicle: vehicle, timestamp: timestamp)
         try appendRow(timestamp: timestamp, provenance: Int64(decoded.provenance), receivedDelta: decoded.receivedDelta)
         let same = decoded.fields.count == lastIDs.count && zip(decoded.fields, lastIDs).allSatisfy { $0.id == $1 }
@@ -108,3 +155,4 @@ extension RecordCodec {
         }
     }
 }
+

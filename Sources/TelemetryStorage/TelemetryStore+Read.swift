@@ -44,11 +44,12 @@ extension TelemetryStore {
             }
             switch entry {
             case .record(let value): try page!.append(timestamp: ts, value: value, keep: lookup.keepID)
-            case .block(let block, let row): try page!.append(block: block, row: row)
+            case .block(let block, let row): try page!.append(block: block, row: row, descending: query.order == .descending)
             }
             return true
         }
-        guard let page else { return ColumnarRangePage(columns: RecordColumns(vehicle: query.vehicle), nextCursor: nil) }
+        guard var page else { return ColumnarRangePage(columns: RecordColumns(vehicle: query.vehicle), nextCursor: nil) }
+        try page.flush()
         return ColumnarRangePage(
             columns: page.build(), nextCursor: more ? Self.nextCursor(after: page.lastTimestamp, order: query.order) : nil)
     }
