@@ -43,10 +43,13 @@ let package = Package(
             resources: [.copy("Defaults")],
             swiftSettings: strictSettings
         ),
+        // A LevelDB environment that reads table files with pread instead of mmap (C++ against
+        // the same library), so that table data does not count in the server's memory.
+        .target(name: "CLevelDBEnv", dependencies: ["CLevelDB"], path: "Sources/CLevelDBEnv"),
         // Synchronous, thread-safe storage on LevelDB; never imports NIO.
         .target(
             name: "TelemetryStorage",
-            dependencies: ["CLevelDB", "TelemetryCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CLevelDB", "CLevelDBEnv", "TelemetryCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // snappy's C API (Debian's libsnappy-dev), for compressed frames.

@@ -83,6 +83,31 @@ public final class TelemetryClient: Sendable {
     /// Streams a range query: `onPage` gets each frame's records as it arrives, and the
     /// cursor on the last one.
     public func range(_ query: RangeQuery, onPage: (_ records: [TelemetryRecord], _ nextCursor: String?) throws -> Void) async throws {
+        try await rangeColumns(query) { columns, cursor in try onPage(columns.records, cursor) }
+    }
+
+    /// `range` as columns: the whole answer, or one page when the query has a limit. Cheaper
+    /// than records when the values are used column by column: the answer is decoded into
+    /// typed arrays, with no `TelemetryRecord` made per row (`records` makes them).
+    public func rangeColumns(_ query: RangeQuery) async throws -> ColumnarRangePage {
+        var columns = RecordColumns(vehicle: query.vehicle)
+        var next: String? = nil
+        var first = true
+        try await rangeColumns(query) { page, cursor in
+            if first {
+                columns = page
+                first = false
+            } else {
+                columns.append(page)
+            }
+            next = cursor
+        }
+        return ColumnarRangePage(columns: columns, nextCursor: next)
+    }
+
+    /// Streams a range query as columns: `onPage` gets each frame's rows as they arrive, and
+    /// the cursor on the last one.
+    public func rangeColumns(_ query: RangeQuery, onPage: (_ columns: RecordColumns, _ nextCursor: String?) throws -> Void) async throws {
         var request = Telemetry_V1_RangeQueryRequest()
         request.vehicleID = query.vehicle.rawValue
         request.fromMs = query.from
@@ -93,11 +118,23 @@ public final class TelemetryClient: Sendable {
         request.cursor = query.cursor ?? ""
         request.columnar = true
         for frame in try await call(.rangeQuery(request)) {
-            var records = [TelemetryRecord]()
-            records.reserveCapacity(frame.rangeQuery.records.count)
-            for r in frame.rangeQuery.records { records.append(try TelemetryRecord(wire: r)) }
-            for row in try Columnar.decode(frame.rangeQuery.columnar).rows { records.append(try row.telemetryRecord()) }
-            try onPage(records, frame.more || frame.rangeQuery.nextCursor.isEmpty ? nil : frame.rangeQuery.nextCursor)
+            var columns = try Columnar.decodeColumns(frame.rangeQuery.columnar, vehicle: query.vehicle)
+            // A server answers in columns when asked to; records in the per-record form are
+            // still taken, ahead of the columns, as the protocol allows both in one frame.
+            if !frame.rangeQuery.records.isEmpty {
+                var records = [TelemetryRecord]()
+                for r in frame.rangeQuery.records {
+                    let record = try TelemetryRecord(wire: r)
+                    guard record.vehicle == query.vehicle else {
+                        throw StatusError(.internal, "the server answered a query of vehicle \(query.vehicle) with a record of vehicle \(record.vehicle)")
+                    }
+                    records.append(record)
+                }
+                var merged = RecordColumns(vehicle: query.vehicle, records: records)
+                merged.append(columns)
+                columns = merged
+            }
+            try onPage(columns, frame.more || frame.rangeQuery.nextCursor.isEmpty ? nil : frame.rangeQuery.nextCursor)
         }
     }
 

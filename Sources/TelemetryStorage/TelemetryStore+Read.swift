@@ -9,6 +9,53 @@ extension TelemetryStore {
     /// - Throws: `StorageError`: `.invalidArgument` (from after to, bad limit, bad cursor),
     ///   `.dataLoss` naming the damaged key range.
     public func range(_ query: RangeQuery) throws -> RangePage {
+        guard let bounds = try pageBounds(query) else { return RangePage(records: [], nextCursor: nil) }
+        var records = [TelemetryRecord]()
+        var more = false
+        let limit = query.limit ?? .max
+        try forEachRecord(vehicle: query.vehicle, first: bounds.first, last: bounds.last, fields: query.fields, order: query.order) { record in
+            if records.count == limit {
+                more = true
+                return false
+            }
+            records.append(record)
+            return true
+        }
+        return RangePage(records: records, nextCursor: more ? Self.nextCursor(after: records.last?.timestamp, order: query.order) : nil)
+    }
+
+    /// `range` as columns: the same records, built column by column straight from sealed
+    /// blocks and record values, never as a `TelemetryRecord` each. Columns come in the
+    /// order their fields first appear (a record's fields by dictionary id), which is the
+    /// layout `RecordColumns(vehicle:records:)` gives for `range`'s records.
+    public func rangeColumns(_ query: RangeQuery) throws -> ColumnarRangePage {
+        guard let bounds = try pageBounds(query) else {
+            return ColumnarRangePage(columns: RecordColumns(vehicle: query.vehicle), nextCursor: nil)
+        }
+        var more = false
+        let limit = query.limit ?? .max
+        var page: ColumnPageBuilder? = nil
+        try withCanonicalEntries(vehicle: query.vehicle, first: bounds.first, last: bounds.last, fields: query.fields, order: query.order) {
+            lookup, ts, entry throws(StorageError) in
+            if page == nil { page = ColumnPageBuilder(vehicle: query.vehicle, names: lookup.names, provenances: lookup.provenances) }
+            if page!.count == limit {
+                more = true
+                return false
+            }
+            switch entry {
+            case .record(let value): try page!.append(timestamp: ts, value: value, keep: lookup.keepID)
+            case .block(let block, let row): try page!.append(block: block, row: row, descending: query.order == .descending)
+            }
+            return true
+        }
+        guard var page else { return ColumnarRangePage(columns: RecordColumns(vehicle: query.vehicle), nextCursor: nil) }
+        try page.flush()
+        return ColumnarRangePage(
+            columns: page.build(), nextCursor: more ? Self.nextCursor(after: page.lastTimestamp, order: query.order) : nil)
+    }
+
+    /// A page's inclusive timestamp bounds after its cursor; nil when the page is empty.
+    private func pageBounds(_ query: RangeQuery) throws(StorageError) -> (first: Int64, last: Int64)? {
         guard query.from <= query.to else {
             throw StorageError(code: .invalidArgument, message: "range start \(query.from) is after its end \(query.to)")
         }
@@ -27,30 +74,17 @@ extension TelemetryStore {
                 // A descending cursor is the previous page's oldest timestamp, exclusive. Taken as
                 // a `to`, Int64.max would mean "no upper bound" again, and a record at Int64.max
                 // would start every page, forever.
-                guard bound > .min else { return RangePage(records: [], nextCursor: nil) }
+                guard bound > .min else { return nil }
                 last = bound - 1
             }
         }
-        var records = [TelemetryRecord]()
-        var more = false
-        let limit = query.limit ?? .max
-        if first <= last {
-            try forEachRecord(vehicle: query.vehicle, first: first, last: last, fields: query.fields, order: query.order) { record in
-                if records.count == limit {
-                    more = true
-                    return false
-                }
-                records.append(record)
-                return true
-            }
-        }
-        var next: String? = nil
-        if more, let lastRecord = records.last {
-            // Ascending: a later record exists, so this one is below Int64.max.
-            next = RangeCursor.make(
-                order: query.order, bound: query.order == .ascending ? lastRecord.timestamp + 1 : lastRecord.timestamp)
-        }
-        return RangePage(records: records, nextCursor: next)
+        return first <= last ? (first, last) : nil
+    }
+
+    /// The cursor of the page after one that ended with a record at `timestamp`.
+    private static func nextCursor(after timestamp: Int64?, order: TimeOrder) -> String? {
+        // Ascending: a later record exists, so this one is below Int64.max.
+        timestamp.map { RangeCursor.make(order: order, bound: order == .ascending ? $0 + 1 : $0) }
     }
 
     /// Streams a vehicle's canonical records in [from, to) to `body`, which returns false to
@@ -70,48 +104,67 @@ extension TelemetryStore {
         vehicle: VehicleID, first: Int64, last: Int64, fields: [String]?, order: TimeOrder,
         _ body: (TelemetryRecord) throws -> Bool
     ) throws {
-        let db = try database()
         var userError: (any Error)? = nil
+        var builder: RecordBuilder? = nil
+        try withCanonicalEntries(vehicle: vehicle, first: first, last: last, fields: fields, order: order) {
+            lookup, ts, entry throws(StorageError) in
+            if builder == nil { builder = RecordBuilder(vehicle: vehicle, names: lookup.names, provenances: lookup.provenances) }
+            let record: TelemetryRecord
+            switch entry {
+            case .record(let value):
+                let decoded = try RecordCodec.decodeStored(value, keep: lookup.keepID, vehicle: vehicle, timestamp: ts)
+                record = try builder!.record(timestamp: ts, decoded: decoded)
+            case .block(let block, let row):
+                record = try builder!.record(block: block, row: row)
+            }
+            do { return try body(record) } catch {
+                userError = error
+                return false
+            }
+        }
+        if let userError { throw userError }
+    }
+
+    /// What a scan of one vehicle's canonical entries resolves them with: the dictionaries
+    /// as of the scan's snapshot, and the field ids a projection keeps.
+    struct ScanLookup {
+        var names: [UInt32: String]
+        var provenances: [UInt32: ProvenanceKey]
+        /// nil keeps every field.
+        var keepID: ((UInt32) -> Bool)?
+    }
+
+    /// Visits one vehicle's canonical entries (individual record values and sealed block
+    /// rows) with timestamps in [first, last], both inclusive, in `order`; `visit` returns
+    /// false to stop. Nothing is visited for a vehicle the store does not know.
+    func withCanonicalEntries(
+        vehicle: VehicleID, first: Int64, last: Int64, fields: [String]?, order: TimeOrder,
+        _ visit: (ScanLookup, Int64, CanonicalEntry) throws(StorageError) -> Bool
+    ) throws(StorageError) {
+        let db = try database()
         try db.withIterator { it throws(StorageError) in
             // The view is read after the iterator exists. The writer publishes dictionary entries
             // before the batch that first uses them (`write`), so every record this iterator can
             // see has its names and provenance here. Read before the iterator, a record committed
             // in between could use an id the copy lacks: data loss reported for a sound store.
-            let lookup = view.withLock { v in
+            let snapshot = view.withLock { v in
                 (
                     code: v.vehicleCodesLookup(vehicle), fieldIDs: v.dictionaries.fieldIDs, names: v.dictionaries.fieldNames,
                     provenances: v.dictionaries.provenances, state: v.vehicleState(for: vehicle)
                 )
             }
-            guard let code = lookup.code, let state = lookup.state, state.count > 0 else { return }
+            guard let code = snapshot.code, let state = snapshot.state, state.count > 0 else { return }
             // Names the store never saw are simply absent from every record.
-            let keep = fields.map { names in Set(names.compactMap { lookup.fieldIDs[$0] }) }
+            let keep = fields.map { names in Set(names.compactMap { snapshot.fieldIDs[$0] }) }
             let lo = max(first, state.first)
             let hi = min(last, state.last)
             guard lo <= hi else { return }
-            var builder = RecordBuilder(vehicle: vehicle, names: lookup.names, provenances: lookup.provenances)
-            let keepID = keep.map { set in { (id: UInt32) in set.contains(id) } }
+            let lookup = ScanLookup(
+                names: snapshot.names, provenances: snapshot.provenances, keepID: keep.map { set in { (id: UInt32) in set.contains(id) } })
             try scanCanonical(it, code: code, vehicle: vehicle, first: lo, last: hi, order: order, keep: keep) { ts, entry throws(StorageError) in
-                let record: TelemetryRecord
-                switch entry {
-                case .record(let value):
-                    let decoded: RecordCodec.Decoded
-                    do throws(ByteDecodingError) {
-                        decoded = try RecordCodec.decode(value, keep: keepID)
-                    } catch {
-                        throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(vehicle) at \(ts): \(error.reason)")
-                    }
-                    record = try builder.record(timestamp: ts, decoded: decoded)
-                case .block(let block, let row):
-                    record = try builder.record(block: block, row: row)
-                }
-                do { return try body(record) } catch {
-                    userError = error
-                    return false
-                }
+                try visit(lookup, ts, entry)
             }
         }
-        if let userError { throw userError }
     }
 
     /// The last timestamp a range ending at `to` includes: ranges are half-open, except that

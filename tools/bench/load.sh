@@ -39,8 +39,9 @@ fi
 for r in $(seq 1 "$RUNS"); do
   echo "run $r/$RUNS: telemetryd" >&2
   rm -rf "$OUT/load-db"
-  # The identity mapping: the records are stored as they come, as the peers store them.
-  "$BIN/telemetryd" --data "$OUT/load-db" --listen 127.0.0.1 --port "$PORT" --log-level warning --mapping identity &
+  # The identity mapping: the records are stored as they come, as the peers store them. No
+  # monitoring endpoint: its fixed port would clash with other servers on a shared machine.
+  "$BIN/telemetryd" --data "$OUT/load-db" --listen 127.0.0.1 --port "$PORT" --http-port off --log-level warning --mapping identity &
   PID=$!
   for _ in $(seq 1 50); do
     (echo > /dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break

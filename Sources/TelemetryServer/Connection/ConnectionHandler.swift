@@ -13,6 +13,9 @@ import TelemetryWire
 /// batch is written the reader already validates the next. Queries run concurrently. At
 /// most `maxInFlightPerConnection` requests are in flight; past that the reader waits.
 struct ConnectionHandler: Sendable {
+    /// Ingest batches of one connection decoded at once: the one being written and the next.
+    static let preparedIngestBatches = 2
+
     let dispatcher: RequestDispatcher
     let registry: ConnectionRegistry
     let logger: Logger
@@ -65,13 +68,19 @@ struct ConnectionHandler: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             let (lane, laneInput) = AsyncStream.makeStream(of: RequestDispatcher.PreparedIngest.self)
             defer { laneInput.finish() }
+            // A prepared batch is several times its frame's size (a record and a field array
+            // per row), and batches are written one at a time: one being written and one
+            // prepared keep the lane busy. Later ingest frames wait undecoded, which keeps a
+            // connection's share of memory at two decoded batches, not one per request in flight.
+            let prepared = InFlightLimiter(limit: Self.preparedIngestBatches)
             group.addTask {
-                for await prepared in lane {
+                for await batch in lane {
                     let started = ContinuousClock.now
                     let answer = await RequestContext.$metadata.withValue(
-                        connectionMetadata.merging(["telemetry.request.id": "\(prepared.requestID)"]) { $1 }
-                    ) { await dispatcher.commitIngest(prepared) }
+                        connectionMetadata.merging(["telemetry.request.id": "\(batch.requestID)"]) { $1 }
+                    ) { await dispatcher.commitIngest(batch) }
                     dispatcher.metrics.requestLatency[.ingest]?.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                    prepared.release()
                     do { try await sink.send(answer) } catch {
                         // The write is done either way; a gateway that lost the answer re-sends,
                         // and the retry is counted as duplicates.
@@ -134,6 +143,7 @@ struct ConnectionHandler: Sendable {
                     case .dispatch:
                         if case .ingest(let request) = body {
                             dispatcher.metrics.ingestBytes.increment(by: Int64(frame.payload.readableBytes + 5))
+                            await prepared.acquire()
                             laneInput.yield(dispatcher.prepareIngest(request, requestID: requestID, gatewayID: gatewayID))
                         } else {
                             group.addTask {

@@ -335,23 +335,30 @@ final class RequestDispatcher: Sendable {
             var page = query
             page.limit = Swift.min(remaining, configuration.recordsPerFrame)
             page.cursor = cursor
-            let result: RangePage
+            // The answer is built on the thread pool with the page: in columns, a sealed
+            // block's values go straight into the message's typed lists.
+            let result: (body: Telemetry_V1_RangeQueryResponse, count: Int, nextCursor: String?)
             do {
-                result = try await threadPool.runIfActive { [store, page] in try store.range(page) }
+                result = try await threadPool.runIfActive { [store, page] in
+                    var body = Telemetry_V1_RangeQueryResponse()
+                    if q.columnar {
+                        let p = try store.rangeColumns(page)
+                        body.columnar = Columnar.encode(p.columns)
+                        return (body, p.columns.count, p.nextCursor)
+                    }
+                    let p = try store.range(page)
+                    body.records = p.records.map(\.wire)
+                    return (body, p.records.count, p.nextCursor)
+                }
             } catch {
                 try await sink.send(failure(requestID, error, kind: .rangeQuery))
                 return
             }
-            remaining -= result.records.count
+            remaining -= result.count
             let last = result.nextCursor == nil || remaining == 0
             try await sink.send(
                 .ok(requestID, more: !last) { r in
-                    var body = Telemetry_V1_RangeQueryResponse()
-                    if q.columnar {
-                        body.columnar = Columnar.encode(result.records)
-                    } else {
-                        body.records = result.records.map(\.wire)
-                    }
+                    var body = result.body
                     if last, let next = result.nextCursor { body.nextCursor = next }
                     r.rangeQuery = body
                 })

@@ -15,8 +15,8 @@ public struct ServerMetrics: Sendable {
     let connectionsRejected: Counter
     let connectionsActive: Gauge
     let writeLatency: Timer
-    /// Time from a request's arrival to its last answer frame, by kind (ingest: the commit,
-    /// mapping and write included).
+    /// Time to serve a request, by kind: queries from their dispatch to their last answer
+    /// frame; ingest from the start of its commit (mapping and write) to its answer.
     let requestLatency: [RequestKind: Timer]
     private let requests: [RequestKind: [UInt8: Counter]]
     /// Totals and last-minute rates for `admin stats`.

@@ -1,4 +1,5 @@
 internal import CLevelDB
+internal import CLevelDBEnv
 import Synchronization
 
 /// One open LevelDB database: the single owner of its C handles.
@@ -32,6 +33,7 @@ public final class LevelDB: @unchecked Sendable {
         leveldb_options_set_max_file_size(options, tuning.maxFileBytes)
         leveldb_options_set_block_size(options, tuning.blockBytes)
         leveldb_options_set_max_open_files(options, Int32(tuning.maxOpenFiles))
+        if !tuning.memoryMappedReads { telemetry_leveldb_options_use_pread(options) }
         var cache: OpaquePointer? = nil
         if tuning.blockCacheBytes > 0 {
             cache = leveldb_cache_create_lru(tuning.blockCacheBytes)

@@ -14,6 +14,13 @@ public struct LevelDBOptions: Sendable, Hashable {
     public var blockBytes = 16 << 10
     /// Open files LevelDB may keep for its table cache.
     public var maxOpenFiles = 500
+    /// Read table files through mmap, LevelDB's default on 64-bit systems. Off (the
+    /// default here), they are read with pread: every page of a mapped table that a
+    /// compaction or scan touched counts in the process's resident memory (up to the whole
+    /// database), while read blocks stay in the kernel's page cache and the bounded block
+    /// cache. On the TCP benchmark mapped tables made up 75 to 100 MiB of the server's peak
+    /// resident memory (docs/BENCHMARKS.md, "Memory").
+    public var memoryMappedReads = false
     /// Snappy block compression.
     public var compression = true
     /// Paranoid checks: a damaged log or manifest stops the open instead of silently

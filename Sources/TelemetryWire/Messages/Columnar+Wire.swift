@@ -36,7 +36,7 @@ package enum Columnar {
         var vehicles = Dictionary(minimumCapacity: 16) as [String: UInt32]
         var providers = [String: UInt32]()
         var versions = [String: UInt32]()
-        var columns = [ColumnBuilder]()
+        var columns = [ColumnAccumulator]()
         var columnIndex = [String: Int]()
         var previousLayout = [Int]()
         out.timestampsMs.reserveCapacity(rows.count)
@@ -45,11 +45,11 @@ package enum Columnar {
         let hasProvenance = rows.contains { $0.mappingVersion != nil }
         for (r, row) in rows.enumerated() {
             out.timestampsMs.append(row.timestamp)
-            out.vehicleIndex.append(index(of: row.vehicle, in: &vehicles, list: &out.vehicleIds))
-            out.providerIndex.append(index(of: row.provider, in: &providers, list: &out.providers))
+            out.vehicleIndex.append(out.vehicleIds.dictionaryIndex(of: row.vehicle, positions: &vehicles))
+            out.providerIndex.append(out.providers.dictionaryIndex(of: row.provider, positions: &providers))
             if hasSequences { out.gatewaySequences.append(row.gatewaySequence ?? 0) }
             if hasProvenance {
-                out.mappingVersionIndex.append(index(of: row.mappingVersion ?? "", in: &versions, list: &out.mappingVersions))
+                out.mappingVersionIndex.append(out.mappingVersions.dictionaryIndex(of: row.mappingVersion ?? "", positions: &versions))
                 out.receivedAtMs.append(row.receivedAt ?? 0)
             }
             // Rows of one source share their field layout: when the names match the previous
@@ -67,7 +67,7 @@ package enum Columnar {
                 } else {
                     c = columns.count
                     columnIndex[field.name] = c
-                    columns.append(ColumnBuilder(name: field.name))
+                    columns.append(ColumnAccumulator(name: field.name))
                     previousLayout.append(c)
                 }
                 columns[c].append(row: UInt32(r), field.value)
@@ -77,80 +77,24 @@ package enum Columnar {
         if out.vehicleIds.count == 1 { out.vehicleIndex = [] }
         if out.providers.count == 1 { out.providerIndex = [] }
         if out.mappingVersions.count == 1 { out.mappingVersionIndex = [] }
-        out.columns = columns.map { $0.build(rowCount: rows.count) }
+        out.columns = columns.map { $0.build(rowCount: rows.count).wire }
         return out
     }
 
-    private static func index(of text: String, in dictionary: inout [String: UInt32], list: inout [String]) -> UInt32 {
-        if let i = dictionary[text] { return i }
-        let i = UInt32(list.count)
-        dictionary[text] = i
-        list.append(text)
-        return i
-    }
-
-    /// Collects one column, staying typed while every value has the same type.
-    private struct ColumnBuilder {
-        enum Kind { case empty, doubles, ints, bools, strings, bytes, mixed }
-        var name: String
-        var kind = Kind.empty
-        var rows: [UInt32] = []
-        var column = Telemetry_V1_Column()
-        var mixed: [FieldValue] = []
-
-        init(name: String) {
-            self.name = name
-            column.name = name
+    /// A store's answer as columns: the same message `encode(_:)` makes of its records.
+    package static func encode(_ columns: RecordColumns) -> Telemetry_V1_ColumnarRecords {
+        var out = Telemetry_V1_ColumnarRecords()
+        out.timestampsMs = columns.timestamps
+        if columns.count > 0 {
+            out.vehicleIds = [columns.vehicle.rawValue]
+            out.providers = columns.providers
+            if columns.providers.count > 1 { out.providerIndex = columns.providerIndex }
+            out.mappingVersions = columns.mappingVersions
+            if columns.mappingVersions.count > 1 { out.mappingVersionIndex = columns.mappingVersionIndex }
+            out.receivedAtMs = columns.receivedAt
         }
-
-        mutating func append(row: UInt32, _ value: FieldValue) {
-            rows.append(row)
-            switch (kind, value) {
-            case (.empty, .double), (.doubles, .double):
-                kind = .doubles
-                if case .double(let d) = value { column.doubles.append(d) }
-            case (.empty, .int), (.ints, .int):
-                kind = .ints
-                if case .int(let i) = value { column.ints.append(i) }
-            case (.empty, .bool), (.bools, .bool):
-                kind = .bools
-                if case .bool(let b) = value { column.bools.append(b) }
-            case (.empty, .string), (.strings, .string):
-                kind = .strings
-                if case .string(let s) = value { column.strings.append(s) }
-            case (.empty, .bytes), (.bytes, .bytes):
-                kind = .bytes
-                if case .bytes(let b) = value { column.bytesValues.append(Data(b)) }
-            case (.mixed, _):
-                mixed.append(value)
-            default:
-                // A second type (or null, or an array): the column keeps every value tagged.
-                mixed = typedValues() + [value]
-                kind = .mixed
-            }
-        }
-
-        private func typedValues() -> [FieldValue] {
-            switch kind {
-            case .empty, .mixed: return mixed
-            case .doubles: return column.doubles.map { .double($0) }
-            case .ints: return column.ints.map { .int($0) }
-            case .bools: return column.bools.map { .bool($0) }
-            case .strings: return column.strings.map { .string($0) }
-            case .bytes: return column.bytesValues.map { .bytes(Array($0)) }
-            }
-        }
-
-        func build(rowCount: Int) -> Telemetry_V1_Column {
-            var out = column
-            if kind == .mixed {
-                out = Telemetry_V1_Column()
-                out.name = name
-                out.values = mixed.map(\.wire)
-            }
-            if rows.count != rowCount { out.rows = rows }
-            return out
-        }
+        out.columns = columns.columns.map(\.wire)
+        return out
     }
 
     // MARK: - Decoding
@@ -166,27 +110,7 @@ package enum Columnar {
 
     package static func decode(_ c: Telemetry_V1_ColumnarRecords) throws(StatusError) -> Decoded {
         let n = c.timestampsMs.count
-        func check(_ count: Int, _ name: String, optionalWhen single: Bool) throws(StatusError) {
-            guard count == n || (count == 0 && single) else {
-                throw StatusError(.invalidArgument, "columnar.\(name) has \(count) entries for \(n) rows")
-            }
-        }
-        try check(c.vehicleIndex.count, "vehicle_index", optionalWhen: c.vehicleIds.count == 1)
-        try check(c.providerIndex.count, "provider_index", optionalWhen: c.providers.count == 1)
-        try check(c.gatewaySequences.count, "gateway_sequences", optionalWhen: true)
-        try check(c.mappingVersionIndex.count, "mapping_version_index", optionalWhen: c.mappingVersions.count <= 1)
-        try check(c.receivedAtMs.count, "received_at_ms", optionalWhen: true)
-        if n > 0 && c.vehicleIds.isEmpty { throw StatusError(.invalidArgument, "columnar.vehicle_ids is empty") }
-        if n > 0 && c.providers.isEmpty { throw StatusError(.invalidArgument, "columnar.providers is empty") }
-        if let bad = c.vehicleIndex.first(where: { Int($0) >= c.vehicleIds.count }) {
-            throw StatusError(.invalidArgument, "columnar.vehicle_index \(bad) is out of range (\(c.vehicleIds.count) vehicle ids)")
-        }
-        if let bad = c.providerIndex.first(where: { Int($0) >= c.providers.count }) {
-            throw StatusError(.invalidArgument, "columnar.provider_index \(bad) is out of range (\(c.providers.count) providers)")
-        }
-        if let bad = c.mappingVersionIndex.first(where: { Int($0) >= c.mappingVersions.count }) {
-            throw StatusError(.invalidArgument, "columnar.mapping_version_index \(bad) is out of range")
-        }
+        try checkRows(c)
         // Dictionary entries are checked once each, not once per row.
         var vehicleIDs = [VehicleID?]()
         let vehicleErrors: [String?] = c.vehicleIds.map { id in
@@ -220,26 +144,7 @@ package enum Columnar {
         }
         var names = Set<String>(minimumCapacity: c.columns.count)
         for (k, column) in c.columns.enumerated() {
-            let at = "columnar.columns[\(k)]"
-            guard !column.name.isEmpty else { throw StatusError(.invalidArgument, "\(at): field name is empty") }
-            guard column.name.utf8.count <= WireLimits.maxFieldNameBytes else {
-                throw StatusError(.invalidArgument, "\(at): field name is longer than \(WireLimits.maxFieldNameBytes) bytes")
-            }
-            guard names.insert(column.name).inserted else {
-                throw StatusError(.invalidArgument, "\(at): duplicate field \"\(column.name)\"")
-            }
-            let present = column.rows.isEmpty ? n : column.rows.count
-            var previous = -1
-            for r in column.rows {
-                guard Int(r) < n, Int(r) > previous else {
-                    throw StatusError(.invalidArgument, "\(at).rows must be ascending row indexes below \(n)")
-                }
-                previous = Int(r)
-            }
-            let lists = [column.doubles.count, column.ints.count, column.bools.count, column.strings.count, column.bytesValues.count, column.values.count]
-            guard lists.filter({ $0 > 0 }).count <= 1, lists.reduce(0, +) == present else {
-                throw StatusError(.invalidArgument, "\(at) (\"\(column.name)\") must hold \(present) values in exactly one list")
-            }
+            try checkColumn(column, at: k, rowCount: n, names: &names)
             func row(_ j: Int) -> Int { column.rows.isEmpty ? j : Int(column.rows[j]) }
             if !column.doubles.isEmpty {
                 for (j, d) in column.doubles.enumerated() { rows[row(j)].fields.append(Field(column.name, .double(d))) }
@@ -268,6 +173,118 @@ package enum Columnar {
             }
         }
         return Decoded(rows: rows, rejected: rejected)
+    }
+}
+
+extension Columnar {
+    /// The message-wide checks: per-row lists of the row count, dictionaries present and
+    /// indexes into them in range.
+    static func checkRows(_ c: Telemetry_V1_ColumnarRecords) throws(StatusError) {
+        let n = c.timestampsMs.count
+        func check(_ count: Int, _ name: String, optionalWhen single: Bool) throws(StatusError) {
+            guard count == n || (count == 0 && single) else {
+                throw StatusError(.invalidArgument, "columnar.\(name) has \(count) entries for \(n) rows")
+            }
+        }
+        try check(c.vehicleIndex.count, "vehicle_index", optionalWhen: c.vehicleIds.count == 1)
+        try check(c.providerIndex.count, "provider_index", optionalWhen: c.providers.count == 1)
+        try check(c.gatewaySequences.count, "gateway_sequences", optionalWhen: true)
+        try check(c.mappingVersionIndex.count, "mapping_version_index", optionalWhen: c.mappingVersions.count <= 1)
+        try check(c.receivedAtMs.count, "received_at_ms", optionalWhen: true)
+        if n > 0 && c.vehicleIds.isEmpty { throw StatusError(.invalidArgument, "columnar.vehicle_ids is empty") }
+        if n > 0 && c.providers.isEmpty { throw StatusError(.invalidArgument, "columnar.providers is empty") }
+        if let bad = c.vehicleIndex.first(where: { Int($0) >= c.vehicleIds.count }) {
+            throw StatusError(.invalidArgument, "columnar.vehicle_index \(bad) is out of range (\(c.vehicleIds.count) vehicle ids)")
+        }
+        if let bad = c.providerIndex.first(where: { Int($0) >= c.providers.count }) {
+            throw StatusError(.invalidArgument, "columnar.provider_index \(bad) is out of range (\(c.providers.count) providers)")
+        }
+        if let bad = c.mappingVersionIndex.first(where: { Int($0) >= c.mappingVersions.count }) {
+            throw StatusError(.invalidArgument, "columnar.mapping_version_index \(bad) is out of range")
+        }
+    }
+
+    /// A column's checks: a valid, unique name; ascending rows below `rowCount`; its values
+    /// in exactly one list, one per row that has the field.
+    static func checkColumn(_ column: Telemetry_V1_Column, at k: Int, rowCount n: Int, names: inout Set<String>) throws(StatusError) {
+        let at = "columnar.columns[\(k)]"
+        guard !column.name.isEmpty else { throw StatusError(.invalidArgument, "\(at): field name is empty") }
+        guard column.name.utf8.count <= WireLimits.maxFieldNameBytes else {
+            throw StatusError(.invalidArgument, "\(at): field name is longer than \(WireLimits.maxFieldNameBytes) bytes")
+        }
+        guard names.insert(column.name).inserted else {
+            throw StatusError(.invalidArgument, "\(at): duplicate field \"\(column.name)\"")
+        }
+        let present = column.rows.isEmpty ? n : column.rows.count
+        var previous = -1
+        for r in column.rows {
+            guard Int(r) < n, Int(r) > previous else {
+                throw StatusError(.invalidArgument, "\(at).rows must be ascending row indexes below \(n)")
+            }
+            previous = Int(r)
+        }
+        let lists = [column.doubles.count, column.ints.count, column.bools.count, column.strings.count, column.bytesValues.count, column.values.count]
+        guard lists.filter({ $0 > 0 }).count <= 1, lists.reduce(0, +) == present else {
+            throw StatusError(.invalidArgument, "\(at) (\"\(column.name)\") must hold \(present) values in exactly one list")
+        }
+    }
+
+    /// A range answer's columns for `vehicle`, checked like `decode` and kept as columns.
+    /// - Throws: `StatusError` `.internal` when the answer holds another vehicle's records,
+    ///   `.invalidArgument` for a malformed message.
+    package static func decodeColumns(_ c: Telemetry_V1_ColumnarRecords, vehicle: VehicleID) throws(StatusError) -> RecordColumns {
+        try checkRows(c)
+        let n = c.timestampsMs.count
+        var out = RecordColumns(vehicle: vehicle, timestamps: c.timestampsMs)
+        guard n > 0 else { return out }
+        if let other = c.vehicleIds.first(where: { $0 != vehicle.rawValue }) {
+            throw StatusError(.internal, "the server answered a query of vehicle \(vehicle) with records of vehicle \"\(other)\"")
+        }
+        out.providers = c.providers
+        if c.providers.count > 1 { out.providerIndex = c.providerIndex }
+        // Provenance is optional on the wire; absent, it reads as "" and 0, as `decode` gives it.
+        out.mappingVersions = c.mappingVersions.isEmpty ? [""] : c.mappingVersions
+        if c.mappingVersions.count > 1 { out.mappingVersionIndex = c.mappingVersionIndex }
+        out.receivedAt = c.receivedAtMs.isEmpty ? [Int64](repeating: 0, count: n) : c.receivedAtMs
+        var names = Set<String>(minimumCapacity: c.columns.count)
+        out.columns.reserveCapacity(c.columns.count)
+        for (k, column) in c.columns.enumerated() {
+            try checkColumn(column, at: k, rowCount: n, names: &names)
+            let values: ColumnValues
+            if !column.doubles.isEmpty {
+                values = .doubles(column.doubles)
+            } else if !column.ints.isEmpty {
+                values = .ints(column.ints)
+            } else if !column.bools.isEmpty {
+                values = .bools(column.bools)
+            } else if !column.strings.isEmpty {
+                values = .strings(column.strings)
+            } else if !column.bytesValues.isEmpty {
+                values = .bytes(column.bytesValues.map { Array($0) })
+            } else {
+                values = .mixed(column.values.map(FieldValue.init(wire:)))
+            }
+            out.columns.append(FieldColumn(name: column.name, rows: column.rows.isEmpty ? nil : column.rows, values: values))
+        }
+        return out
+    }
+}
+
+extension FieldColumn {
+    /// The column as it travels.
+    package var wire: Telemetry_V1_Column {
+        var out = Telemetry_V1_Column()
+        out.name = name
+        if let rows { out.rows = rows }
+        switch values {
+        case .doubles(let v): out.doubles = v
+        case .ints(let v): out.ints = v
+        case .bools(let v): out.bools = v
+        case .strings(let v): out.strings = v
+        case .bytes(let v): out.bytesValues = v.map { Data($0) }
+        case .mixed(let v): out.values = v.map(\.wire)
+        }
+        return out
     }
 }
 
