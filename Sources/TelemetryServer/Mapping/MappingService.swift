@@ -479,36 +479,53 @@ public final class MappingService: Sendable {
                 order.append(r.record.vehicle)
             }
         }
-        for vehicle in order {
-            stripe(vehicle).slots.withLock { slots in
-                var slot = slot(for: vehicle, in: slots, store: store)
-                let before = slot.state
-                let beforeProvider = slot.provider
-                for i in groups[vehicle]! {
-                    let (index, record) = records[i]
-                    let outcome = set.map(record, state: &slot.state, receivedAt: receivedAt)
-                    switch outcome {
-                    case .mapped(let m):
-                        write.records.append(m.telemetryRecord(from: record, receivedAt: receivedAt))
-                        write.raw.append(RawRecord(record: record, receivedAt: receivedAt, mappingVersion: m.mappingVersion))
-                        slot.provider = record.provider
-                    case .failed(let f):
-                        write.deadLetters.append(
-                            DeadLetter(
-                                vehicleID: record.vehicle.rawValue, timestamp: record.timestamp, provider: record.provider,
-                                fields: record.fields, gatewaySequence: record.gatewaySequence, receivedAt: receivedAt,
-                                reason: f.reason.rawValue, message: f.message, mappingVersion: f.mappingVersion ?? ""))
-                    }
-                    outcomes.append((index, outcome))
+        // One vehicle's records, in order, under its stripe's lock.
+        func mapVehicle(_ vehicle: VehicleID, _ slots: inout [VehicleID: Slot]) {
+            var slot = slot(for: vehicle, in: slots, store: store)
+            let beforeProvider = slot.provider
+            var mappedAny = false
+            for i in groups[vehicle]! {
+                let (index, record) = records[i]
+                let outcome = set.map(record, state: &slot.state, receivedAt: receivedAt)
+                switch outcome {
+                case .mapped(let m):
+                    mappedAny = true
+                    write.records.append(m.telemetryRecord(from: record, receivedAt: receivedAt))
+                    write.raw.append(RawRecord(record: record, receivedAt: receivedAt, mappingVersion: m.mappingVersion))
+                    slot.provider = record.provider
+                case .failed(let f):
+                    write.deadLetters.append(
+                        DeadLetter(
+                            vehicleID: record.vehicle.rawValue, timestamp: record.timestamp, provider: record.provider,
+                            fields: record.fields, gatewaySequence: record.gatewaySequence, receivedAt: receivedAt,
+                            reason: f.reason.rawValue, message: f.message, mappingVersion: f.mappingVersion ?? ""))
                 }
-                guard commit else { return }
-                if slot.state != before || slot.provider != beforeProvider {
-                    slot.generation &+= 1
-                    write.derivedStates[vehicle] = Self.encode(slot)
-                }
-                slots[vehicle] = slot
+                outcomes.append((index, outcome))
             }
+            guard commit else { return }
+            // A failed record leaves the state as it was (MappingEngine.map), so only a mapped
+            // one can have changed it. (Comparing states instead would copy each one per batch.)
+            if mappedAny || slot.provider != beforeProvider {
+                slot.generation &+= 1
+                write.derivedStates[vehicle] = Self.encode(slot)
+            }
+            slots[vehicle] = slot
         }
+        // Connections send the same vehicles in the same order: mapped in that order, two
+        // batches would queue behind each other vehicle after vehicle and map on one core. So
+        // each batch starts at a random vehicle, and a vehicle whose stripe is busy is left for
+        // the end (its own records still go in order).
+        var busy: [VehicleID] = []
+        let offset = order.isEmpty ? 0 : Int.random(in: 0..<order.count)
+        for k in 0..<order.count {
+            let vehicle = order[(offset + k) % order.count]
+            let done: Bool? = stripe(vehicle).slots.withLockIfAvailable { slots in
+                mapVehicle(vehicle, &slots)
+                return true
+            }
+            if done == nil { busy.append(vehicle) }
+        }
+        for vehicle in busy { stripe(vehicle).slots.withLock { mapVehicle(vehicle, &$0) } }
         if commit && countMetrics { metrics.count(outcomes, known: { set.engine(for: $0) != nil }) }
         return (write, outcomes)
     }
