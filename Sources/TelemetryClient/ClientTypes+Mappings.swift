@@ -140,9 +140,11 @@ public struct RemapResult: Sendable, Hashable {
     public var rawRecords: UInt64
     public var changed: UInt64
     public var unchanged: UInt64
-    /// Raw records the mapping now refuses (dead-lettered unless a dry run).
+    /// Raw records the mapping now refuses; their stored records are left as they are.
     public var failed: UInt64
     /// The first changed records, described.
     public var changes: [RecordChange]
     public var dryRun: Bool
+    /// The first refusals: `<timestamp ms>: <reason code>: <message>`.
+    public var failures: [String] = []
 }

@@ -202,6 +202,13 @@ struct MappingIntegrationTests {
                 await #expect(throws: StatusError.self) {
                     try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "acme@9.9.9")
                 }
+                // A version the provider does not have: every record is refused, reported, and left as stored.
+                let refused = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "9.9.9")
+                #expect(refused.failed == 5)
+                #expect(refused.changed == 0)
+                #expect(refused.failures.first?.contains("no_active_mapping") == true)
+                #expect(try await client.range(RangeQuery(vehicle: vehicle, from: 0, to: .max)).records.count == 5)
+                #expect(try await client.deadLetters().entries.isEmpty, "a remap does not dead-letter")
             }
         }
     }

@@ -291,7 +291,8 @@ extension TelemetryCommand.Admin {
                 try await client.remap(vehicle: v, from: start, to: end, mappingVersion: mapping, dryRun: dryRun, maxChanges: show)
             }
             let verb = dryRun ? "would change" : "changed"
-            write("\(r.rawRecords) raw records: \(r.changed) \(verb), \(r.unchanged) unchanged, \(r.failed) failing\(r.failed > 0 && !dryRun ? " (dead-lettered)" : "")\n")
+            write("\(r.rawRecords) raw records: \(r.changed) \(verb), \(r.unchanged) unchanged, \(r.failed) failing (left as stored)\n")
+            for f in r.failures { write("  failing: \(f)\n") }
             for c in r.changes {
                 let versions = c.mappingVersionBefore == c.mappingVersionAfter ? c.mappingVersionAfter : "\(c.mappingVersionBefore.isEmpty ? "-" : c.mappingVersionBefore) -> \(c.mappingVersionAfter)"
                 write("\(isoTime(c.timestamp)) (\(c.timestamp)) \(versions)\n")

@@ -304,7 +304,6 @@ extension RequestDispatcher {
         }
         let maxChanges = r.maxChanges == 0 ? 20 : Int(r.maxChanges)
         let set = service.mappingSet
-        let receivedAt = clock()
         return try await threadPool.runIfActive { [store, version, pinnedProvider] in
             let raw = try store.rawRecords(vehicle: vehicle, from: r.fromMs, to: r.toMs)
             var response = Telemetry_V1_RemapResponse()
@@ -331,12 +330,12 @@ extension RequestDispatcher {
                 let outcome = set.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: useVersion)
                 switch outcome {
                 case .failed(let f):
+                    // The stored record stays: a remap replaces what it can compute, and a
+                    // record it cannot is reported (it was stored once; its raw copy remains).
                     response.failed += 1
-                    write.deadLetters.append(
-                        DeadLetter(
-                            vehicleID: vehicle.rawValue, timestamp: record.timestamp, provider: record.provider, fields: record.fields,
-                            gatewaySequence: record.gatewaySequence, receivedAt: receivedAt, reason: f.reason.rawValue,
-                            message: "remap: \(f.message)", mappingVersion: f.mappingVersion ?? ""))
+                    if response.failures.count < maxChanges {
+                        response.failures.append("\(record.timestamp): \(f.reason.rawValue): \(f.message)")
+                    }
                 case .mapped(let m):
                     let new = m.telemetryRecord(from: record, receivedAt: rawRecord.receivedAt)
                     let old = stored[record.timestamp]
@@ -358,7 +357,7 @@ extension RequestDispatcher {
                     }
                 }
             }
-            if !r.dryRun && (!write.records.isEmpty || !write.deadLetters.isEmpty) {
+            if !r.dryRun && !write.records.isEmpty {
                 _ = try store.write(write)
             }
             return response

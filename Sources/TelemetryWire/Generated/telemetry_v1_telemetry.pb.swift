@@ -2510,12 +2510,15 @@ package nonisolated struct Telemetry_V1_RemapResponse: Sendable {
 
   package var unchanged: UInt64 = 0
 
-  /// raw records the mapping now refuses (dead-lettered unless dry_run)
+  /// raw records the mapping now refuses: their stored records are left as they are
   package var failed: UInt64 = 0
 
   package var changes: [Telemetry_V1_RecordChange] = []
 
   package var dryRun: Bool = false
+
+  /// The first max_changes refusals: "<timestamp_ms>: <reason code>: <message>".
+  package var failures: [String] = []
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -7144,7 +7147,7 @@ nonisolated extension Telemetry_V1_RecordChange: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RemapResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}raw_records\0\u{1}changed\0\u{1}unchanged\0\u{1}failed\0\u{1}changes\0\u{3}dry_run\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}raw_records\0\u{1}changed\0\u{1}unchanged\0\u{1}failed\0\u{1}changes\0\u{3}dry_run\0\u{1}failures\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7158,6 +7161,7 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.failed) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.failures) }()
       default: break
       }
     }
@@ -7182,6 +7186,9 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
     if self.dryRun != false {
       try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 6)
     }
+    if !self.failures.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.failures, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7192,6 +7199,7 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
     if lhs.failed != rhs.failed {return false}
     if lhs.changes != rhs.changes {return false}
     if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.failures != rhs.failures {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
