@@ -59,7 +59,7 @@ public final class Server: Service {
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let dispatcher = RequestDispatcher(
             stores: stores, configuration: configuration, mappings: mappings, threadPool: .singleton, metrics: metrics,
-            logger: logger)
+            logger: logger, isDraining: { registry.isDraining })
         let handler = ConnectionHandler(dispatcher: dispatcher, registry: registry, logger: logger)
         let maxFrame = configuration.maxFrameBytes
         let idle = TimeAmount.seconds(Int64(configuration.idleTimeoutSeconds))

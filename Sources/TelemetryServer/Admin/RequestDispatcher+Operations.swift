@@ -17,11 +17,12 @@ extension RequestDispatcher {
         }
         let top = r.topVehicles == 0 ? Self.defaultTopVehicles : Int(r.topVehicles)
         let tally = metrics.ingestTally.snapshot()
+        let draining = isDraining()
         // The versions mapping new records now: `provider@version` -> its mapping count.
         let active = (mappings?.list() ?? []).filter(\.active).map { ("\($0.file.provider)@\($0.file.version)", UInt64($0.file.mappings)) }
         return try await threadPool.runIfActive { [store] in
             // Health first: a closed store answers with its health, then fails on the reads.
-            let health = Self.healthText(store.health)
+            let health = draining ? "draining" : Self.healthText(store.health)
             let storage = try store.storageStats(countEntries: r.countEntries)
             let vehicles = try store.vehicles()
             let topVehicles = try store.topVehicles(top)

@@ -25,6 +25,8 @@ final class RequestDispatcher: Sendable {
     let threadPool: NIOThreadPool
     let metrics: ServerMetrics
     let logger: Logger
+    /// Whether the server is shutting down (stats reports `draining`).
+    let isDraining: @Sendable () -> Bool
     /// Milliseconds since 1970, injectable so tests control "now".
     let clock: @Sendable () -> Int64
 
@@ -34,8 +36,10 @@ final class RequestDispatcher: Sendable {
     init(
         stores: StoreHandle, configuration: ServerConfiguration, mappings: MappingService?,
         threadPool: NIOThreadPool, metrics: ServerMetrics, logger: Logger,
+        isDraining: @escaping @Sendable () -> Bool = { false },
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
+        self.isDraining = isDraining
         self.stores = stores
         self.configuration = configuration
         self.mappings = mappings
