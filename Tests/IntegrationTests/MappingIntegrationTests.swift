@@ -90,6 +90,7 @@ struct MappingIntegrationTests {
                 let records = try await client.range(RangeQuery(vehicle: try VehicleID("car-2"), from: 0, to: .max)).records
                 #expect(records.map { $0.fields } == [[Field("speed", .double(10))], [Field("speed", .double(20))]])
                 #expect(records.allSatisfy { $0.provenance.mappingVersion == "1.0.0" })
+                #expect(records.map(\.provenance.receivedAt) == page.entries.map(\.receivedAt), "a replayed record keeps its received time")
             }
         }
     }

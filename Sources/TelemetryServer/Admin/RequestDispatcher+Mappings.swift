@@ -185,7 +185,7 @@ extension RequestDispatcher {
             }
             if page.isEmpty { break }
             let outcome = try await threadPool.runIfActive { [store] in
-                try Self.replay(page, service: service, store: store, receivedAt: self.clock(), dryRun: r.dryRun)
+                try Self.replay(page, service: service, store: store, dryRun: r.dryRun)
             }
             response.replayed += outcome.replayed
             response.duplicates += outcome.duplicates
@@ -201,7 +201,7 @@ extension RequestDispatcher {
 
     /// Maps and stores a page of dead letters; deletes the ones that are now stored.
     private static func replay(
-        _ letters: [StoredDeadLetter], service: MappingService, store: TelemetryStore, receivedAt: Int64, dryRun: Bool
+        _ letters: [StoredDeadLetter], service: MappingService, store: TelemetryStore, dryRun: Bool
     ) throws -> (replayed: UInt64, duplicates: UInt64, failing: [String]) {
         var records: [(index: Int, record: ProviderRecord)] = []
         var failing: [String] = []
@@ -214,9 +214,26 @@ extension RequestDispatcher {
             }
             records.append((i, ProviderRecord(vehicle: vehicle, timestamp: ts, provider: l.provider, fields: l.fields, gatewaySequence: l.gatewaySequence)))
         }
+        // Each letter is mapped as of when it was received (its records keep that received
+        // time in their provenance): letters come in received order, so equal times are runs.
         // Not counted as ingest: a letter that still fails is not a new dead letter.
-        let (write, outcomes) = service.mapBatch(
-            records, set: service.mappingSet, receivedAt: receivedAt, store: store, commit: !dryRun, countMetrics: false)
+        let set = service.mappingSet
+        var write = StoreWrite()
+        var outcomes: [(index: Int, outcome: MappingOutcome)] = []
+        var start = 0
+        while start < records.count {
+            let time = letters[records[start].index].letter.receivedAt
+            var end = start + 1
+            while end < records.count, letters[records[end].index].letter.receivedAt == time { end += 1 }
+            let part = service.mapBatch(
+                Array(records[start..<end]), set: set, receivedAt: time, store: store, commit: !dryRun, countMetrics: false)
+            write.records += part.write.records
+            write.raw += part.write.raw
+            // A later run's state of a vehicle has the higher generation: it replaces the earlier one.
+            write.derivedStates.merge(part.write.derivedStates) { _, later in later }
+            outcomes += part.outcomes
+            start = end
+        }
         var replayedIDs: [String] = []
         for (index, outcome) in outcomes {
             switch outcome {
