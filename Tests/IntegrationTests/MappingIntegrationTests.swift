@@ -273,4 +273,24 @@ struct MappingIntegrationTests {
             }
         }
     }
+
+    @Test("remap goes through a long range page by page: every raw record is counted and rewritten once")
+    func remapPages() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                _ = try await client.loadMappings([("acme.yaml", Self.acme100)])
+                let vehicle = try VehicleID("car-long")
+                let count = 11_000  // more than two pages of remap
+                _ = try await client.ingest(try (0..<count).map { try Self.acme("car-long", Self.t0 + Int64($0) * 1000, x: 1) })
+                _ = try await client.loadMappings([("acme-1.1.0.yaml", Self.acme110)])
+                let done = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + Int64(count) * 1000)
+                #expect(done.rawRecords == UInt64(count))
+                #expect(done.changed == UInt64(count))
+                #expect(done.changes.count == 20)
+                let stored = try await client.range(RangeQuery(vehicle: vehicle, from: 0, to: .max)).records
+                #expect(stored.count == count)
+                #expect(stored.allSatisfy { $0.provenance.mappingVersion == "1.1.0" && $0.fields == [Field("speed", .double(3.6))] })
+            }
+        }
+    }
 }

@@ -321,64 +321,87 @@ extension RequestDispatcher {
         }
         let maxChanges = r.maxChanges == 0 ? 20 : Int(r.maxChanges)
         let set = service.mappingSet
-        return try await threadPool.runIfActive { [store, version, pinnedProvider] in
-            let raw = try store.rawRecords(vehicle: vehicle, from: r.fromMs, to: r.toMs)
-            var response = Telemetry_V1_RemapResponse()
-            response.dryRun = r.dryRun
-            response.rawRecords = UInt64(raw.count)
-            guard !raw.isEmpty else { return response }
-            if let pinnedProvider, let v = version, set.engine(for: pinnedProvider, version: v) == nil {
-                throw StatusError(.notFound, "mapping \(pinnedProvider)@\(v) is not loaded")
+        if let pinnedProvider, let v = version, set.engine(for: pinnedProvider, version: v) == nil {
+            throw StatusError(.notFound, "mapping \(pinnedProvider)@\(v) is not loaded")
+        }
+        var response = Telemetry_V1_RemapResponse()
+        response.dryRun = r.dryRun
+        // History is re-mapped from an empty state: stateful fields (last_changed_at, the
+        // transit machine, the trip) are recomputed from the range's own raw records. The
+        // vehicle's live state is not touched. The range goes in pages, each compared and
+        // written on its own, so a year of a vehicle never sits in memory at once.
+        var state = VehicleMappingState()
+        var from = r.fromMs
+        while from < r.toMs {
+            let page = try await threadPool.runIfActive { [store, version, pinnedProvider, state, from, response] in
+                try Self.remapPage(
+                    store: store, set: set, vehicle: vehicle, from: from, to: r.toMs, version: version, pinnedProvider: pinnedProvider,
+                    dryRun: r.dryRun, maxChanges: maxChanges, state: state, response: response)
             }
-            // Stored canonical records of the range, by timestamp, to compare with.
-            var stored: [Int64: TelemetryRecord] = [:]
-            try store.forEachRecord(vehicle: vehicle, from: r.fromMs, to: r.toMs) { record in
-                stored[record.timestamp] = record
-                return true
-            }
-            // History is re-mapped from an empty state: stateful fields (last_changed_at, the
-            // transit machine, the trip) are recomputed from the range's own raw records. The
-            // vehicle's live state is not touched.
-            var state = VehicleMappingState()
-            var write = StoreWrite()
-            for rawRecord in raw {
-                let record = rawRecord.record
-                let useVersion = (pinnedProvider == nil || pinnedProvider == record.provider) ? version : nil
-                let outcome = set.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: useVersion)
-                switch outcome {
-                case .failed(let f):
-                    // The stored record stays: a remap replaces what it can compute, and a
-                    // record it cannot is reported (it was stored once; its raw copy remains).
-                    response.failed += 1
-                    if response.failures.count < maxChanges {
-                        response.failures.append("\(record.timestamp): \(f.reason.rawValue): \(f.message)")
-                    }
-                case .mapped(let m):
-                    let new = m.telemetryRecord(from: record, receivedAt: rawRecord.receivedAt)
-                    let old = stored[record.timestamp]
-                    let changes = Self.fieldChanges(from: old?.fields ?? [], to: new.fields)
-                    if changes.isEmpty && old?.provenance.mappingVersion == new.provenance.mappingVersion && old != nil {
-                        response.unchanged += 1
-                        continue
-                    }
-                    response.changed += 1
-                    write.records.append(new)
-                    if response.changes.count < maxChanges {
-                        response.changes.append(
-                            .with {
-                                $0.timestampMs = record.timestamp
-                                $0.mappingVersionBefore = old?.provenance.mappingVersion ?? ""
-                                $0.mappingVersionAfter = new.provenance.mappingVersion
-                                $0.changes = changes
-                            })
-                    }
+            state = page.state
+            response = page.response
+            try await progress.report("remapping", done: response.rawRecords, unit: "records")
+            guard let next = page.next else { break }
+            from = next
+        }
+        return response
+    }
+
+    static let remapPageSize = 5000
+
+    /// Remaps the raw records of one page from `from`; returns the state after them, the
+    /// response so far, and where the next page starts (nil at the end of the range).
+    private static func remapPage(
+        store: TelemetryStore, set: MappingSet, vehicle: VehicleID, from: Int64, to: Int64, version: SemanticVersion?,
+        pinnedProvider: String?, dryRun: Bool, maxChanges: Int, state: VehicleMappingState, response: Telemetry_V1_RemapResponse
+    ) throws -> (state: VehicleMappingState, response: Telemetry_V1_RemapResponse, next: Int64?) {
+        var state = state
+        var response = response
+        let raw = try store.rawRecords(vehicle: vehicle, from: from, to: to, limit: remapPageSize)
+        guard let last = raw.last?.record.timestamp else { return (state, response, nil) }
+        response.rawRecords += UInt64(raw.count)
+        // Stored canonical records of the page's span, by timestamp, to compare with.
+        var stored: [Int64: TelemetryRecord] = [:]
+        try store.forEachRecord(vehicle: vehicle, from: from, to: last == .max ? .max : last + 1) { record in
+            stored[record.timestamp] = record
+            return true
+        }
+        var write = StoreWrite()
+        for rawRecord in raw {
+            let record = rawRecord.record
+            let useVersion = (pinnedProvider == nil || pinnedProvider == record.provider) ? version : nil
+            switch set.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: useVersion) {
+            case .failed(let f):
+                // The stored record stays: a remap replaces what it can compute, and a record it
+                // cannot is reported (it was stored once; its raw copy remains).
+                response.failed += 1
+                if response.failures.count < maxChanges {
+                    response.failures.append("\(record.timestamp): \(f.reason.rawValue): \(f.message)")
+                }
+            case .mapped(let m):
+                let new = m.telemetryRecord(from: record, receivedAt: rawRecord.receivedAt)
+                let old = stored[record.timestamp]
+                let changes = fieldChanges(from: old?.fields ?? [], to: new.fields)
+                if let old, changes.isEmpty, old.provenance.mappingVersion == new.provenance.mappingVersion {
+                    response.unchanged += 1
+                    continue
+                }
+                response.changed += 1
+                write.records.append(new)
+                if response.changes.count < maxChanges {
+                    response.changes.append(
+                        .with {
+                            $0.timestampMs = record.timestamp
+                            $0.mappingVersionBefore = old?.provenance.mappingVersion ?? ""
+                            $0.mappingVersionAfter = new.provenance.mappingVersion
+                            $0.changes = changes
+                        })
                 }
             }
-            if !r.dryRun && !write.records.isEmpty {
-                _ = try store.write(write)
-            }
-            return response
         }
+        if !dryRun && !write.records.isEmpty { _ = try store.write(write) }
+        let next: Int64? = raw.count < remapPageSize || last == .max ? nil : last + 1
+        return (state, response, next)
     }
 
     /// What changed between two records' fields, by field name.
