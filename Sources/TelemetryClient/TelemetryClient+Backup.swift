@@ -52,11 +52,14 @@ extension TelemetryClient {
     /// Replaces the running store with a backup on the server's machine (verified first; the
     /// replaced data folder is kept for rollback). Writes acknowledged after the backup was
     /// taken are not in the restored store: they stay in the replaced folder.
-    /// - Throws: `ClientError` FAILED_PRECONDITION naming the problems when the backup fails verification.
+    /// - Throws: `ClientError` FAILED_PRECONDITION naming the problems when the backup fails verification;
+    ///   UNAVAILABLE is not retried (check the server's state before sending it again).
     public func restore(from backup: String, onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil) async throws -> RestoreSummary {
         var request = Telemetry_V1_AdminRequest()
         request.restore = .with { $0.backup = backup }
-        let r = try await call(.admin(request), onProgress: onProgress).last?.admin.restore ?? Telemetry_V1_RestoreResponse()
+        // Sent once, never retried: a restore whose answer was lost may have swapped the store,
+        // and a second one would move away what was written since.
+        let r = try await callOnce(.admin(request), onProgress: onProgress).last?.admin.restore ?? Telemetry_V1_RestoreResponse()
         return RestoreSummary(previousData: r.previousData, contentHash: r.contentHash, seconds: r.seconds)
     }
 }

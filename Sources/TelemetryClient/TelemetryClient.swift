@@ -203,7 +203,7 @@ public final class TelemetryClient: Sendable {
         }
     }
 
-    private func callOnce(
+    func callOnce(
         _ body: Telemetry_V1_RequestEnvelope.OneOf_Body, onProgress: (@Sendable (ProgressUpdate) -> Void)?
     ) async throws -> [Telemetry_V1_ResponseEnvelope] {
         let link = try await connection()

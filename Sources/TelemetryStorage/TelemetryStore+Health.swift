@@ -44,13 +44,19 @@ extension TelemetryStore {
             let deadline = ContinuousClock.now + Self.reopenDrainTimeout
             while !isKnownUniquelyReferenced(&old) {
                 if ContinuousClock.now > deadline {
-                    handle.withLock { $0 = old }
+                    // Back in place for the reads, unless the store was closed meanwhile (an
+                    // online restore): a closed store must not get a live handle back.
+                    let closed = writer.withLock { $0.closed }
+                    if !closed { handle.withLock { $0 = old } }
                     throw StorageError(code: .io, message: "reads on \(path) did not finish within \(Self.reopenDrainTimeout); try reopen again")
                 }
                 Thread.sleep(forTimeInterval: 0.005)
             }
             _ = consume old  // the last reference: leveldb_close releases the folder's lock
         }
+        // Closed while the reads drained (an online restore may be moving the folder): opening
+        // it now would create or lock the folder under the restore.
+        if writer.withLock({ $0.closed }) { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
 
         let db: LevelDB
         let loaded: Loaded
@@ -163,11 +169,18 @@ extension TelemetryStore {
             guard from < to else {
                 throw StorageError(code: .invalidArgument, message: "range start \(from) must be before its end \(to)")
             }
-            guard let code = view.withLock({ $0.dictionaries.vehicleCodes[vehicle] }) else {
+            guard let code = view.withLock({ $0.dictionaries.vehicleCodes[vehicle] }),
+                let state = view.withLock({ $0.vehicleState(for: vehicle) }), state.count > 0
+            else {
                 throw StorageError(code: .notFound, message: "vehicle \(vehicle) has no records")
             }
-            let p0 = KeyLayout.partition(of: from, width: partitionWidthMs)
-            let p1 = KeyLayout.partition(of: Self.lastIncluded(before: to), width: partitionWidthMs)
+            // Clamped to the vehicle's own span: an open range (from .min, to .max) would
+            // otherwise cover every partition, and so every vehicle's keys between them.
+            let first = max(from, state.first)
+            let last = min(Self.lastIncluded(before: to), state.last)
+            guard first <= last else { break }
+            let p0 = KeyLayout.partition(of: first, width: partitionWidthMs)
+            let p1 = KeyLayout.partition(of: last, width: partitionWidthMs)
             for k in [Keyspace.canonical, .raw] {
                 ranges.append(
                     (k.description, KeyLayout.recordKey(k, partition: p0, vehicle: code, timestamp: .min),

@@ -188,6 +188,25 @@ struct BackupTests {
             try BackupFolder.writeManifest(escaping, in: backup.path)
             report = try BackupFolder(path: backup.path).verify(deep: false)
             #expect(report.problems == ["backup-manifest.json names files outside the folder: ../data/CURRENT"])
+            // Sizes that add up past 2^64 (a crafted manifest) are refused, not trapped on.
+            var huge = backup.manifest
+            huge.files = [huge.files[0], huge.files[0]].enumerated().map { i, f in
+                var f = f
+                f.name = "big-\(i).ldb"
+                f.bytes = 1 << 63
+                return f
+            }
+            try FileManager.default.removeItem(at: manifestURL)
+            try BackupFolder.writeManifest(huge, in: backup.path)
+            report = try BackupFolder(path: backup.path).verify(deep: true)
+            #expect(report.problems == ["backup-manifest.json is damaged: its file sizes add up past 2^64 bytes"])
+            var twice = backup.manifest
+            twice.files.append(twice.files[0])
+            try FileManager.default.removeItem(at: manifestURL)
+            try BackupFolder.writeManifest(twice, in: backup.path)
+            report = try BackupFolder(path: backup.path).verify(deep: false)
+            #expect(report.problems == ["backup-manifest.json is damaged: it names a file twice"])
+            try FileManager.default.removeItem(at: manifestURL)
             try original.write(to: manifestURL)
 
             // No manifest: not a complete backup.

@@ -140,9 +140,10 @@ func offlineBackupCall<T>(_ body: () throws -> T) throws -> T {
 final class ProgressMeter: Sendable {
     private let enabled = isatty(2) != 0
 
-    var callback: (@Sendable (ProgressUpdate) -> Void)? {
-        guard enabled else { return nil }
-        return { [self] p in show(p.phase, p.done, p.total, p.unit) }
+    /// Always a callback, printing only on a terminal: with a callback the client restarts its
+    /// timeout at each progress frame, so a long backup under cron is not cut off.
+    var callback: @Sendable (ProgressUpdate) -> Void {
+        { [self] p in if enabled { show(p.phase, p.done, p.total, p.unit) } }
     }
 
     var storageCallback: (ProgressUpdate) -> Void {

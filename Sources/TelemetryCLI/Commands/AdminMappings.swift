@@ -237,11 +237,11 @@ extension TelemetryCommand.Admin {
 
             func run() async throws {
                 let selection = try filter.selection()
-                let progress = ProgressLine(enabled: isatty(2) != 0)
+                let progress = ProgressMeter()
                 let r = try await connection.withClient { client in
-                    try await client.replayDeadLetters(ids: ids, selection, dryRun: dryRun) { progress.show($0) }
+                    try await client.replayDeadLetters(ids: ids, selection, dryRun: dryRun, onProgress: progress.callback)
                 }
-                progress.clear()
+                progress.finish()
                 let verb = dryRun ? "would be replayed" : "replayed"
                 write("\(r.replayed) \(verb), \(r.duplicates) already stored, \(r.stillFailing) still failing\n")
                 for (reason, n) in r.failingByReason.sorted(by: { $0.key < $1.key }) { write("  \(reason): \(n)\n") }
@@ -287,9 +287,12 @@ extension TelemetryCommand.Admin {
             let start = try TimeArgument.parse(from)
             let end = try TimeArgument.parse(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
+            let progress = ProgressMeter()
             let r = try await connection.withClient { client in
-                try await client.remap(vehicle: v, from: start, to: end, mappingVersion: mapping, dryRun: dryRun, maxChanges: show)
+                try await client.remap(
+                    vehicle: v, from: start, to: end, mappingVersion: mapping, dryRun: dryRun, maxChanges: show, onProgress: progress.callback)
             }
+            progress.finish()
             let verb = dryRun ? "would change" : "changed"
             write("\(r.rawRecords) raw records: \(r.changed) \(verb), \(r.unchanged) unchanged, \(r.failed) failing (left as stored)\n")
             for f in r.failures { write("  failing: \(f)\n") }
@@ -333,22 +336,6 @@ func table(_ rows: [[String]]) -> String {
     }.joined(separator: "\n") + "\n"
 }
 
-/// One line of progress on standard error, rewritten in place (only on a terminal).
-final class ProgressLine: Sendable {
-    let enabled: Bool
-    init(enabled: Bool) { self.enabled = enabled }
-
-    func show(_ p: ProgressUpdate) {
-        guard enabled else { return }
-        let total = p.total > 0 ? " of \(p.total)" : ""
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(p.phase): \(p.done)\(total) \(p.unit)".utf8))
-    }
-
-    func clear() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
-}
 
 extension MappingFileInfo {
     var jsonLine: String {

@@ -68,14 +68,22 @@ extension TelemetryCommand.Admin {
 
         func run() async throws {
             let r: CompactionResult
+            // The meter's callback also restarts the client's timeout at each phase, so a long
+            // compaction is bounded by its silences, not its length.
+            let meter = ProgressMeter()
             if let vehicle {
                 let id = try vehicleID(vehicle)
                 let start = try from.map { try TimeArgument.parse($0) } ?? Int64.min
                 let end = try to.map { try TimeArgument.parse($0) } ?? Int64.max
-                r = try await connection.withClient { client in try await client.compact(vehicle: id, from: start, to: end) }
+                r = try await connection.withClient { client in
+                    try await client.compact(vehicle: id, from: start, to: end, onProgress: meter.callback)
+                }
             } else {
-                r = try await connection.withClient { client in try await client.compact(keyspace: keyspace, sealAll: sealAll) }
+                r = try await connection.withClient { client in
+                    try await client.compact(keyspace: keyspace, sealAll: sealAll, onProgress: meter.callback)
+                }
             }
+            meter.finish()
             write(AdminRendering.compaction(r))
         }
     }

@@ -63,9 +63,17 @@ extension RequestDispatcher {
         let old = store
         let folder = try BackupFolder(path: r.backup, configuration: old.configuration)
         let (staged, manifest) = try await runReporting(progress) { report in try folder.stageRestore(besides: old.path, progress: report) }
-        try await progress.report("swapping the store", done: 0, unit: "steps", force: true)
-        stores.swapStarted()
-        let outcome = try await threadPool.runIfActive { old.swapForRestore(staged: staged) }
+        let outcome: RestoreSwapOutcome
+        do {
+            try await progress.report("swapping the store", done: 0, unit: "steps", force: true)
+            stores.swapStarted()
+            outcome = try await threadPool.runIfActive { old.swapForRestore(staged: staged) }
+        } catch {
+            // Not swapped (the client left, or the server is shutting down): the staged copy,
+            // a whole store beside the data folder, must not stay behind.
+            try? FileManager.default.removeItem(atPath: staged)
+            throw error
+        }
         switch outcome {
         case .restored(let store, let previous):
             installed = store
@@ -102,6 +110,7 @@ extension RequestDispatcher {
     ) async throws -> T {
         let (updates, continuation) = AsyncStream.makeStream(of: ProgressUpdate.self, bufferingPolicy: .bufferingNewest(1))
         let pool = threadPool
+        let logger = self.logger
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 defer { continuation.finish() }
@@ -110,8 +119,15 @@ extension RequestDispatcher {
             group.addTask {
                 var phase = ""
                 for await update in updates {
-                    try await progress.report(
-                        update.phase, done: update.done, total: update.total, unit: update.unit, force: update.phase != phase)
+                    // A client that went away must not end the group before the work: its
+                    // result (a staged restore copy) would be dropped and never cleaned up.
+                    // The work finishes; its answer is simply not delivered.
+                    do {
+                        try await progress.report(
+                            update.phase, done: update.done, total: update.total, unit: update.unit, force: update.phase != phase)
+                    } catch {
+                        logger.debug("progress not delivered", metadata: ["error": "\(error)"])
+                    }
                     phase = update.phase
                 }
                 return nil

@@ -100,6 +100,11 @@ extension RequestDispatcher {
             }
             scope = .keyspace(k)
         }
+        // A degraded store's LevelDB holds a background error and would skip the work while
+        // the answer said "compacted": say why instead.
+        if case .degraded(let reason) = store.health {
+            throw StatusError(.unavailable, "the store is degraded (\(reason)); reopen it before compacting (telemetryctl admin reopen)")
+        }
         let before = StoreMetrics.directoryBytes(store.path)
         let start = ContinuousClock.now
         try await withStorageProgress(progress) { [store] report in
@@ -119,6 +124,9 @@ extension RequestDispatcher {
 
     func reopen(_ r: Telemetry_V1_ReopenRequest) async throws -> Telemetry_V1_ReopenResponse {
         let (before, health) = try await threadPool.runIfActive { [store] in (store.health, try store.reopen()) }
+        if case .closed = health {
+            throw StatusError(.unavailable, "the store is closed (shutting down, or replaced by a restore); retry on the running store")
+        }
         if case .degraded(let reason) = before {
             logger.notice("store reopened by an admin request; writes resume", metadata: ["telemetry.failure": "\(reason)"])
         }

@@ -83,6 +83,23 @@ public struct BackupFolder: Sendable {
         guard bad.isEmpty else {
             return refuse("\(name) names files outside the folder: \(bad.map(\.name).joined(separator: ", "))")
         }
+        // A damaged or crafted manifest must be refused here, not trap in the sums below.
+        let fileNames = manifest.files.map(\.name)
+        if Set(fileNames).count != fileNames.count { return refuse("\(name) is damaged: it names a file twice") }
+        let keyspaceNames = manifest.keyspaces.map(\.name)
+        if Set(keyspaceNames).count != keyspaceNames.count { return refuse("\(name) is damaged: it names a keyspace twice") }
+        var bytes: UInt64 = 0
+        for f in manifest.files {
+            let (sum, overflow) = bytes.addingReportingOverflow(f.bytes)
+            if overflow { return refuse("\(name) is damaged: its file sizes add up past 2^64 bytes") }
+            bytes = sum
+        }
+        var entries: UInt64 = 0
+        for k in manifest.keyspaces {
+            let (sum, overflow) = entries.addingReportingOverflow(k.entries)
+            if overflow { return refuse("\(name) is damaged: its key counts add up past 2^64") }
+            entries = sum
+        }
         return .success(manifest)
     }
 

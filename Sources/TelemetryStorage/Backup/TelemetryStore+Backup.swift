@@ -146,7 +146,9 @@ extension TelemetryStore {
         weak let released = handle.withLock { $0 }
         close()
         let deadline = ContinuousClock.now + timeout
-        while released != nil {
+        // A reopen may hold the old handle outside `handle` while reads drain: the folder is
+        // free only once it has given up (it sees the store closed) and the handle is gone.
+        while released != nil || reopening.withLock({ $0 }) {
             if ContinuousClock.now >= deadline { return false }
             Thread.sleep(forTimeInterval: 0.01)
         }
@@ -174,7 +176,9 @@ extension TelemetryStore {
     /// old store reopened.
     /// - Parameter timeout: how long calls still running may keep the old store's files open.
     public func swapForRestore(staged: String, timeout: Duration = .seconds(120)) -> RestoreSwapOutcome {
-        let data = path
+        // Absolute and without a trailing slash: "<data>/" would make "<data>/.before-restore-..."
+        // a folder inside itself, which rename refuses.
+        let data = BackupFiles.absolute(path)
         let configuration = self.configuration
         let stamp = Self.restoreStamp(Date())
         let previous = "\(data).before-restore-\(stamp)"
