@@ -188,6 +188,14 @@ extension TelemetryStore {
                 return .failed(BackupError(code: .io, message: "\(error.message); and the previous store in \(data) could not be reopened: \(reopening)"))
             }
         }
+        // A store closed before (an earlier restore that could not finish) may still have calls
+        // holding its LevelDB open, which nothing here could wait for: refuse to move its folder.
+        if writer.withLock({ $0.closed }) {
+            return .failed(
+                BackupError(
+                    code: .failedPrecondition,
+                    message: "the store in \(data) was already closed (an earlier restore did not finish); restart the server, then restore"))
+        }
         guard closeAndWaitForRelease(timeout: timeout) else {
             // Moving the folder now would pull it from under LevelDB's open files (and its
             // compactions would write into the restored folder): nothing is moved.
