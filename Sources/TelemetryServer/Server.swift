@@ -107,7 +107,11 @@ public final class Server: Service {
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
                         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
-                        group.addTask { await handler.serve(connection.channel, limiter: connection.limiter, id: id) }
+                        // The connection's tasks run on its event loop (EventLoopTaskExecutor).
+                        let executor = EventLoopTaskExecutor(connection.channel.channel.eventLoop)
+                        group.addTask(executorPreference: executor) {
+                            await handler.serve(connection.channel, limiter: connection.limiter, id: id)
+                        }
                     }
                     logger.info("listener closed; finishing the requests in flight", metadata: ["telemetry.connections": "\(registry.count)"])
                 }

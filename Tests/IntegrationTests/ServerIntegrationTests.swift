@@ -440,6 +440,55 @@ struct ServerIntegrationTests {
         }
     }
 
+    @Test("calls from tasks on the client's connection thread: pipelined, answered exactly, and across a server restart")
+    func callsOnTheClientExecutor() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = dir + "/store"
+            let store = try TelemetryStore(path: path)
+            defer { store.close() }
+            var port = 0
+            try await serve(store: store, path: path) { server in port = server.port }
+            var configuration = ClientConfiguration(host: "127.0.0.1", port: port, clientName: "executor-test")
+            configuration.retry = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200))
+            try await serve(store: store, path: path, port: port) { _ in
+                try await withTelemetryClient(configuration) { client in
+                    try await withTaskExecutorPreference(client.taskExecutor) {
+                        let ack = try await client.ingest(sample)
+                        #expect(ack.accepted == sample.count)
+                        // 40 calls in flight at once from child tasks that inherit the preference.
+                        let answers = try await withThrowingTaskGroup(of: (Int, FieldValue?).self) { group in
+                            for i in 0..<40 {
+                                group.addTask {
+                                    let latest = try await client.latest([vid(i % 2 == 0 ? "truck-1" : "van-2")])
+                                    return (i, latest.states.first?["speed"]?.value)
+                                }
+                            }
+                            return try await group.reduce(into: [Int: FieldValue?]()) { $0[$1.0] = $1.1 }
+                        }
+                        // Each answer is its own vehicle's latest speed (records 48 and 49 are the last).
+                        #expect(answers.count == 40)
+                        #expect(answers.allSatisfy { $0.value == .double(Double(48 + $0.key % 2) * 1.5) })
+                        let page = try await client.range(RangeQuery(vehicle: vid("truck-1"), from: .min, to: .max))
+                        #expect(page.records.count == 25)
+                    }
+                }
+            }
+            // The server goes away and comes back: the client reconnects on the same thread.
+            try await withTelemetryClient(configuration) { client in
+                try await withTaskExecutorPreference(client.taskExecutor) {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            let vehicles = try await client.vehicles()
+                            #expect(vehicles.count == 2)
+                        }
+                        try await Task.sleep(for: .milliseconds(200))
+                        try await serve(store: store, path: path, port: port) { _ in try await group.waitForAll() }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("a client whose server restarts reconnects and its call succeeds after the backoff")
     func reconnect() async throws {
         try await withTemporaryDirectory { dir in
