@@ -186,6 +186,23 @@ public struct RecordColumns: Sendable, Hashable {
             accumulators[k].append(row: UInt32(row), value)
         }
 
+        /// Adds a run of typed values, one per row from `firstRow` on, to column `k`, in
+        /// reverse order when `reversed` (a sealed block's column copied into a range answer
+        /// without a `FieldValue` each).
+        package mutating func append(doubles values: ArraySlice<Double>, reversed: Bool, toColumn k: Int, firstRow: Int) {
+            accumulators[k].append(firstRow: UInt32(firstRow), doubles: values, reversed: reversed)
+        }
+
+        /// `append(doubles:reversed:toColumn:firstRow:)` for integers.
+        package mutating func append(ints values: ArraySlice<Int64>, reversed: Bool, toColumn k: Int, firstRow: Int) {
+            accumulators[k].append(firstRow: UInt32(firstRow), ints: values, reversed: reversed)
+        }
+
+        /// `append(doubles:reversed:toColumn:firstRow:)` for booleans.
+        package mutating func append(bools values: ArraySlice<Bool>, reversed: Bool, toColumn k: Int, firstRow: Int) {
+            accumulators[k].append(firstRow: UInt32(firstRow), bools: values, reversed: reversed)
+        }
+
         package mutating func append(_ value: FieldValue, toColumnNamed name: String) {
             append(value, toColumn: column(named: name))
         }
@@ -250,6 +267,42 @@ package struct ColumnAccumulator: Sendable {
             strings = []
             bytes = []
             kind = .mixed
+        }
+    }
+
+    /// Appends `values` (reversed when asked) at rows `firstRow`, `firstRow + 1`, ...
+    package mutating func append(firstRow: UInt32, doubles values: ArraySlice<Double>, reversed: Bool) {
+        append(firstRow: firstRow, values, reversed: reversed, as: .doubles, in: \.doubles, tag: FieldValue.double)
+    }
+
+    /// `append(firstRow:doubles:reversed:)` for integers.
+    package mutating func append(firstRow: UInt32, ints values: ArraySlice<Int64>, reversed: Bool) {
+        append(firstRow: firstRow, values, reversed: reversed, as: .ints, in: \.ints, tag: FieldValue.int)
+    }
+
+    /// `append(firstRow:doubles:reversed:)` for booleans.
+    package mutating func append(firstRow: UInt32, bools values: ArraySlice<Bool>, reversed: Bool) {
+        append(firstRow: firstRow, values, reversed: reversed, as: .bools, in: \.bools, tag: FieldValue.bool)
+    }
+
+    /// Appends `values` (reversed when asked) at rows `firstRow`, `firstRow + 1`, ...: in one
+    /// copy into `storage` while the column is of `target`'s kind (or still empty), else value
+    /// by value.
+    private mutating func append<T>(
+        firstRow: UInt32, _ values: ArraySlice<T>, reversed: Bool, as target: Kind,
+        in storage: WritableKeyPath<ColumnAccumulator, [T]>, tag: (T) -> FieldValue
+    ) {
+        guard kind == target || kind == .empty else {
+            let ordered = reversed ? Array(values.reversed()) : Array(values)
+            for (j, v) in ordered.enumerated() { append(row: firstRow + UInt32(j), tag(v)) }
+            return
+        }
+        kind = target
+        rows.append(contentsOf: firstRow..<(firstRow + UInt32(values.count)))
+        if reversed {
+            self[keyPath: storage].append(contentsOf: values.reversed())
+        } else {
+            self[keyPath: storage].append(contentsOf: values)
         }
     }
 

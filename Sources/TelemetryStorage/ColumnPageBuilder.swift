@@ -121,6 +121,24 @@ struct ColumnPageBuilder {
         for (i, column) in d.columns.enumerated() {
             let k = blockColumns[i]
             guard k >= 0 else { continue }
+            // A typed column with a value in every row (the common case: a field every record
+            // of the vehicle has) is copied as one slice.
+            if column.valueIndex == nil {
+                let span = r.start..<r.end
+                switch column.values {
+                case .doubles(let v):
+                    builder.append(doubles: v[span], reversed: r.descending, toColumn: k, firstRow: firstRow)
+                    continue
+                case .ints(let v):
+                    builder.append(ints: v[span], reversed: r.descending, toColumn: k, firstRow: firstRow)
+                    continue
+                case .bools(let v):
+                    builder.append(bools: v[span], reversed: r.descending, toColumn: k, firstRow: firstRow)
+                    continue
+                case .tagged:
+                    break
+                }
+            }
             for (j, row) in rows.enumerated() {
                 if let value = column.value(row: row) { builder.append(value, toColumn: k, row: firstRow + j) }
             }

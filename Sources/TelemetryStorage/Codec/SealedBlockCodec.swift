@@ -270,14 +270,33 @@ enum SealedBlockCodec {
 
         struct Column {
             var id: UInt32
-            var values: [FieldValue]
+            var values: Values
             /// Per record, the index of its value in `values`, or -1; nil when every record has one.
             var valueIndex: [Int32]?
 
+            /// A column's values, typed as the block stores them: a range answer copies a
+            /// typed column into its own typed column in one go (`ColumnPageBuilder`),
+            /// without a `FieldValue` per value.
+            enum Values {
+                case doubles([Double])
+                case ints([Int64])
+                case bools([Bool])
+                /// Tagged columns, and typed ones with exceptions (values of another type).
+                case tagged([FieldValue])
+            }
+
             @inline(__always) func value(row: Int) -> FieldValue? {
-                guard let valueIndex else { return values[row] }
-                let i = valueIndex[row]
-                return i < 0 ? nil : values[Int(i)]
+                var i = row
+                if let valueIndex {
+                    i = Int(valueIndex[row])
+                    if i < 0 { return nil }
+                }
+                switch values {
+                case .doubles(let v): return .double(v[i])
+                case .ints(let v): return .int(v[i])
+                case .bools(let v): return .bool(v[i])
+                case .tagged(let v): return v[i]
+                }
             }
         }
 
@@ -394,30 +413,45 @@ enum SealedBlockCodec {
         }
         guard m > 0 else { throw ByteDecodingError(reason: "field \(id) is in no record of its block") }
 
-        var values = [FieldValue]()
-        values.reserveCapacity(m)
         let kind = try reader.readByte()
+        var typed: Decoded.Column.Values
         switch kind {
         case Kind.tagged:
+            var values = [FieldValue]()
+            values.reserveCapacity(m)
             for _ in 0..<m { values.append(try ValueCodec.decode(&reader)) }
-            return Decoded.Column(id: id, values: values, valueIndex: valueIndex)
+            return Decoded.Column(id: id, values: .tagged(values), valueIndex: valueIndex)
         case Kind.int:
-            for x in try PackedIntegers.decode(&reader, count: m) { values.append(.int(x)) }
+            typed = .ints(try PackedIntegers.decode(&reader, count: m))
         case Kind.decimal:
             let exponent = Int(try reader.readByte())
             guard exponent < ValueCodec.powersOfTen.count else { throw ByteDecodingError(reason: "decimal exponent \(exponent) out of range") }
             let scale = ValueCodec.powersOfTen[exponent]
-            for x in try PackedIntegers.decode(&reader, count: m) { values.append(.double(Double(x) / scale)) }
+            let mantissas = try PackedIntegers.decode(&reader, count: m)
+            typed = .doubles(mantissas.map { Double($0) / scale })
         case Kind.bool:
             let bytes = (m + 7) / 8
             guard bytes <= reader.remaining else { throw ByteDecodingError(reason: "bool column of field \(id) truncated") }
-            for i in 0..<m { values.append(.bool(reader.bytes[reader.offset + (i >> 3)] & (1 << UInt8(i & 7)) != 0)) }
+            var bools = [Bool]()
+            bools.reserveCapacity(m)
+            for i in 0..<m { bools.append(reader.bytes[reader.offset + (i >> 3)] & (1 << UInt8(i & 7)) != 0) }
             try reader.skip(bytes)
+            typed = .bools(bools)
         default:
             throw ByteDecodingError(reason: "unknown column kind \(kind) for field \(id)")
         }
         let exceptions = try reader.readVarint()
         guard exceptions <= UInt64(m) else { throw ByteDecodingError(reason: "\(exceptions) exceptions in a column of \(m) values") }
+        guard exceptions > 0 else { return Decoded.Column(id: id, values: typed, valueIndex: valueIndex) }
+        // Values of another type among the typed ones: the column is tagged.
+        var values = (0..<m).map { i -> FieldValue in
+            switch typed {
+            case .doubles(let v): return .double(v[i])
+            case .ints(let v): return .int(v[i])
+            case .bools(let v): return .bool(v[i])
+            case .tagged(let v): return v[i]
+            }
+        }
         var at = 0
         for k in 0..<exceptions {
             let delta = try reader.readVarint()
@@ -427,6 +461,7 @@ enum SealedBlockCodec {
             at += Int(delta)
             values[at] = try ValueCodec.decode(&reader)
         }
-        return Decoded.Column(id: id, values: values, valueIndex: valueIndex)
+        typed = .tagged(values)
+        return Decoded.Column(id: id, values: typed, valueIndex: valueIndex)
     }
 }
