@@ -7,7 +7,7 @@ public struct LevelDBOptions: Sendable, Hashable {
     /// Bloom filter bits per key; 0 disables the filter. 10 gives about 1 % false positives.
     public var bloomFilterBitsPerKey = 10
     /// Memtable size, bytes: larger means fewer, larger level-0 files (LevelDB default 4 MiB).
-    public var writeBufferBytes = 16 << 20
+    public var writeBufferBytes = 48 << 20
     /// Target size of a table file (LevelDB default 2 MiB).
     public var maxFileBytes = 4 << 20
     /// Uncompressed size of a table block (LevelDB default 4 KiB).
