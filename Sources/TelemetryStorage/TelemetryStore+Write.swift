@@ -155,7 +155,8 @@ extension TelemetryStore {
         // that the replacing record lacks: their newest value is looked up once all records are in.
         var orphaned: [UInt32: Set<UInt32>] = [:]
         // The records' puts, by index into `prepared`: added to the batch in key order at the end.
-        var puts: [Int] = []
+        // The key's parts are copied out so that sorting compares integers and retains nothing.
+        var puts: [PutOrder] = []
         puts.reserveCapacity(change.records.count)
 
         for (index, record) in change.records.enumerated() {
@@ -214,7 +215,7 @@ extension TelemetryStore {
                 if state.count == 0 || KeyLayout.partition(of: state.last, width: width) != partition || isLate {
                     batch.put(KeyLayout.partitionIndexKey(vehicle: code, partition: partition), [])
                 }
-                puts.append(index)
+                puts.append((partition, code, record.timestamp, index))
                 pending?[PendingKey(vehicle: code, timestamp: record.timestamp)] = p.value
                 summary.written += 1
                 if !exists { state.count += 1 }
@@ -229,15 +230,9 @@ extension TelemetryStore {
         // from the top of a skip list, and an insert next to the previous one finds its path
         // in the cache. In arrival order a batch jumps between a thousand vehicles' regions and
         // nearly every step of every search is a cache miss.
-        puts.sort { a, b in
-            let x = prepared[a]!, y = prepared[b]!
-            if x.partition != y.partition { return x.partition < y.partition }
-            if x.code != y.code { return x.code < y.code }
-            if x.timestamp != y.timestamp { return x.timestamp < y.timestamp }
-            return a < b
-        }
-        for index in puts {
-            let p = prepared[index]!
+        puts.sort(by: Self.inKeyOrder)
+        for put in puts {
+            guard let p = prepared[put.index] else { continue }
             batch.put(p.key, p.value)
         }
         for (code, fields) in orphaned {
@@ -282,24 +277,31 @@ extension TelemetryStore {
             }
         }
         // Raw records too go in in key order (see `puts`).
-        var rawPuts: [(partition: Int64, code: UInt32, index: Int)] = []
+        var rawPuts: [PutOrder] = []
         rawPuts.reserveCapacity(change.raw.count)
         for (index, raw) in change.raw.enumerated() {
             let code = try assigning.dictionaries.vehicleCode(raw.record.vehicle, batch: batch)
-            rawPuts.append((KeyLayout.partition(of: raw.record.timestamp, width: width), code, index))
+            let ts = raw.record.timestamp
+            rawPuts.append((KeyLayout.partition(of: ts, width: width), code, ts, index))
         }
-        rawPuts.sort { a, b in
-            if a.partition != b.partition { return a.partition < b.partition }
-            if a.code != b.code { return a.code < b.code }
-            let ta = change.raw[a.index].record.timestamp, tb = change.raw[b.index].record.timestamp
-            return ta != tb ? ta < tb : a.index < b.index
-        }
+        rawPuts.sort(by: Self.inKeyOrder)
         for put in rawPuts {
-            let raw = change.raw[put.index]
             batch.put(
-                KeyLayout.recordKey(.raw, partition: put.partition, vehicle: put.code, timestamp: raw.record.timestamp),
-                try RawRecordCodec.encode(raw, dictionaries: &assigning.dictionaries, batch: batch))
+                KeyLayout.recordKey(.raw, partition: put.partition, vehicle: put.code, timestamp: put.timestamp),
+                try RawRecordCodec.encode(change.raw[put.index], dictionaries: &assigning.dictionaries, batch: batch))
         }
+    }
+
+    /// A record put's place in a batch: its key's parts, and its index in the write.
+    typealias PutOrder = (partition: Int64, code: UInt32, timestamp: Int64, index: Int)
+
+    /// Key order (partition, vehicle, time), then write order: of two records at one key, the
+    /// later is put later and wins.
+    private static func inKeyOrder(_ a: PutOrder, _ b: PutOrder) -> Bool {
+        if a.partition != b.partition { return a.partition < b.partition }
+        if a.code != b.code { return a.code < b.code }
+        if a.timestamp != b.timestamp { return a.timestamp < b.timestamp }
+        return a.index < b.index
     }
 
     /// Gives the latest state of vehicle `code` the newest remaining value of each of `fields`:
