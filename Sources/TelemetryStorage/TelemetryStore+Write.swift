@@ -285,10 +285,12 @@ extension TelemetryStore {
             rawPuts.append((KeyLayout.partition(of: ts, width: width), code, ts, index))
         }
         rawPuts.sort(by: Self.inKeyOrder)
+        var rawLayout = FieldLayoutCache()
         for put in rawPuts {
             batch.put(
                 KeyLayout.recordKey(.raw, partition: put.partition, vehicle: put.code, timestamp: put.timestamp),
-                try RawRecordCodec.encode(change.raw[put.index], dictionaries: &assigning.dictionaries, batch: batch))
+                try RawRecordCodec.encode(
+                    change.raw[put.index], dictionaries: &assigning.dictionaries, layout: &rawLayout, batch: batch))
         }
     }
 

@@ -41,6 +41,35 @@ struct StrictDecodingTests {
         }
     }
 
+    @Test("raw records of changing field layouts encode as each would alone (the layout cache never mixes them)")
+    func rawRecordLayouts() throws {
+        var dictionaries = Dictionaries()
+        let batch = WriteBatch()
+        for name in ["y", "x", "z"] { _ = try dictionaries.fieldID(name, batch: batch) }
+        let layouts: [[Field]] = [
+            [Field("x", .int(1)), Field("y", .double(2.5))],
+            [Field("x", .int(1)), Field("z", .bool(true))],
+            [Field("x", .int(3)), Field("y", .double(4.5))],
+            [],
+            [Field("y", .string("s")), Field("x", .null), Field("y", .int(9))],
+        ]
+        var shared = FieldLayoutCache()
+        for fields in layouts {
+            let raw = RawRecord(
+                record: ProviderRecord(vehicle: vid("v"), timestamp: 10, provider: "navixy", fields: fields, gatewaySequence: nil),
+                receivedAt: 12, mappingVersion: "1.0")
+            var fresh = FieldLayoutCache()
+            let alone = try RawRecordCodec.encode(raw, dictionaries: &dictionaries, layout: &fresh, batch: batch)
+            let cached = try RawRecordCodec.encode(raw, dictionaries: &dictionaries, layout: &shared, batch: batch)
+            #expect(cached == alone)
+            let names = dictionaries.fieldNames
+            let decoded = try cached.withUnsafeBufferPointer { (b) throws(ByteDecodingError) in
+                try RawRecordCodec.decode(b, vehicle: vid("v"), timestamp: 10, fieldNames: names)
+            }
+            #expect(decoded == raw)
+        }
+    }
+
     @Test("raw records: trailing bytes, strings that are not UTF-8 and field ids beyond UInt32 are damage")
     func rawRecords() throws {
         var dictionaries = Dictionaries()
@@ -49,7 +78,8 @@ struct StrictDecodingTests {
         let raw = RawRecord(
             record: ProviderRecord(vehicle: vid("v"), timestamp: 10, provider: "navixy", fields: [Field("x", .int(7))], gatewaySequence: 3),
             receivedAt: 12, mappingVersion: "1.0")
-        let good = try RawRecordCodec.encode(raw, dictionaries: &dictionaries, batch: batch)
+        var layout = FieldLayoutCache()
+        let good = try RawRecordCodec.encode(raw, dictionaries: &dictionaries, layout: &layout, batch: batch)
         #expect(try Self.decodeRaw(good) == raw)
         #expect(throws: ByteDecodingError.self) { try Self.decodeRaw(good + [0]) }
         // | kind | delta 0 | provider: 1 byte, 0xFF | version "" | no sequence | no fields |

@@ -15,17 +15,29 @@ enum RawRecordCodec {
     static let kind: UInt8 = 0x02
 
     /// - Throws: `StorageError` when the field dictionary has no code left for a new name.
-    static func encode(_ raw: RawRecord, dictionaries: inout Dictionaries, batch: WriteBatch) throws(StorageError) -> [UInt8] {
+    /// - Parameter layout: the previous raw record's field names and ids: a provider sends
+    ///   the same fields in the same order record after record, so comparing names is
+    ///   enough, where looking each one up hashes it.
+    static func encode(
+        _ raw: RawRecord, dictionaries: inout Dictionaries, layout: inout FieldLayoutCache, batch: WriteBatch
+    ) throws(StorageError) -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(32 + raw.record.fields.count * 6)
+        let fields = raw.record.fields
+        out.reserveCapacity(32 + fields.count * 6)
         out.append(kind)
         out.appendZigzag(raw.receivedAt &- raw.record.timestamp)
-        out.appendLengthPrefixed(Array(raw.record.provider.utf8))
-        out.appendLengthPrefixed(Array(raw.mappingVersion.utf8))
+        out.appendLengthPrefixed(raw.record.provider.utf8)
+        out.appendLengthPrefixed(raw.mappingVersion.utf8)
         out.appendVarint(raw.record.gatewaySequence.map { $0 &+ 1 } ?? 0)
-        out.appendVarint(UInt64(raw.record.fields.count))
-        for f in raw.record.fields {
-            out.appendVarint(UInt64(try dictionaries.fieldID(f.name, batch: batch)))
+        out.appendVarint(UInt64(fields.count))
+        if !layout.matches(fields) {
+            var ids = [UInt32]()
+            ids.reserveCapacity(fields.count)
+            for f in fields { ids.append(try dictionaries.fieldID(f.name, batch: batch)) }
+            layout.remember(fields, ids: ids)
+        }
+        for (i, f) in fields.enumerated() {
+            out.appendVarint(UInt64(layout.ids[i]))
             ValueCodec.encode(f.value, into: &out)
         }
         return out
