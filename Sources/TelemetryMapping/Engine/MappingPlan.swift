@@ -19,15 +19,18 @@ final class MappingPlan: Sendable {
         /// Store the function's unit beside the value (`<name>_unit`): the target unit is conditional.
         let unitCompanion: Bool
         /// `<name>#fallback`, the state key of the last known value (`use_fallback`).
-        let fallbackKey: String
+        let fallbackKey: MemoryKey
         /// `<name>_unit`, the companion field's name.
         let unitFieldName: String
+        /// The standard rule this calculated step is, evaluated inline (nil: the general path).
+        let fast: FastRule?
 
         init(
             slot: Int, name: String, kind: MappingKind, sources: [Source], call: Call?, io: IO?,
             dataType: MappingDataType,
-            errorHandling: ErrorHandling, unitCompanion: Bool
+            errorHandling: ErrorHandling, unitCompanion: Bool, fallbackKey: MemoryKey, fast: FastRule?
         ) {
+            self.fast = fast
             self.slot = slot
             self.name = name
             self.kind = kind
@@ -37,9 +40,27 @@ final class MappingPlan: Sendable {
             self.dataType = dataType
             self.errorHandling = errorHandling
             self.unitCompanion = unitCompanion
-            self.fallbackKey = name + "#fallback"
+            self.fallbackKey = fallbackKey
             self.unitFieldName = name + "_unit"
         }
+    }
+
+    /// A standard rule compiled to its inputs' slots (-1: the call names no such field), for
+    /// rules every record runs: no context, no closure, no name hashing, no coercion (the
+    /// validator fixed the output type). Each computes exactly what its function's body does.
+    enum FastRule: Sendable {
+        /// `derive_*_last_changed_at`: value slot, stamp time slot, memory slot.
+        case changedAt(value: Int, time: Int, memory: Int)
+        /// `derive_*_last_updated_at`: `count` value slots from `fastArguments[first]`.
+        case updatedAt(first: Int, count: Int, time: Int, memory: Int)
+        /// `derive_location_last_changed_at`: latitude, longitude, stamp time, memory slot.
+        case locationChangedAt(latitude: Int, longitude: Int, time: Int, memory: Int)
+        case compatible(StatusFamily)
+        case connectivityCode(packet: Int)
+        case engineCode(compatible: Int, ignition: Int)
+        case transitCode(compatible: Int, ignition: Int, moving: Int, speed: Int)
+        /// The four family codes from `fastArguments[first]`; `code`: the code, else the family.
+        case topStatus(first: Int, code: Bool)
     }
 
     enum Source: Sendable {
@@ -81,7 +102,11 @@ final class MappingPlan: Sendable {
         let body: Body?
         /// The function returns null when every argument is null (`isNullWithoutInputs`).
         let isNullWithoutInputs: Bool
+        /// The call's index in the plan (its argument buffers in an evaluation).
+        let index: Int
         let fleetiSlots: [Int]
+        /// Every provider slot of `providerCandidates`, for `hasInput`.
+        let providerInputSlots: [Int]
         /// Per provider parameter, the provider slots of its possible names.
         let providerCandidates: [[Int]]
         let info: MappingCallInfo
@@ -90,10 +115,12 @@ final class MappingPlan: Sendable {
         let sourcePrefix: String
 
         init(
-            name: String, function: MappingFunction?, fleetiSlots: [Int], providerCandidates: [[Int]],
+            name: String, function: MappingFunction?, index: Int, fleetiSlots: [Int], providerCandidates: [[Int]],
             info: MappingCallInfo
         ) {
             self.name = name
+            self.index = index
+            self.providerInputSlots = providerCandidates.flatMap { $0 }
             self.body = function?.body
             self.isNullWithoutInputs = function?.isNullWithoutInputs ?? false
             self.fleetiSlots = fleetiSlots
@@ -121,6 +148,8 @@ final class MappingPlan: Sendable {
 
     let steps: [Step]
     let slotCount: Int
+    /// The memory keys of the stateful rules and fallbacks, by slot (`VehicleMappingState.memory`).
+    let memoryLayout: MemorySlotLayout
     let passthrough: Bool
     /// Every provider field name the plan reads, to its provider slot: a record's fields are
     /// placed in slots once, and sources read slots, so evaluation hashes each record field
@@ -135,8 +164,10 @@ final class MappingPlan: Sendable {
     let canFailRecord: Bool
     let sweepFields: SweepFields
     /// The most fleeti and provider arguments of any call (the evaluation's buffers hold them).
-    let maxFleetiArguments: Int
-    let maxProviderArguments: Int
+    /// Argument slots of fast rules with several (`FastRule.updatedAt`, `.topStatus`).
+    let fastArguments: [Int]
+    /// Per call (by `Call.index`), how many fleeti and provider arguments it passes.
+    let callArgumentCounts: [(fleeti: Int, provider: Int)]
 
     init(mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry) {
         let file = mapping.file
@@ -165,17 +196,83 @@ final class MappingPlan: Sendable {
             if name.hasPrefix("params.") { return candidates(path: name) }
             return [name, "params." + name]
         }
+        // The memory keys: a stateful rule keeps its memory under its field name, a
+        // `use_fallback` field its last value under `<name>#fallback`.
+        var memoryNames: [String] = []
+        var memorySlotByName: [String: Int] = [:]
+        func addMemory(_ key: String) {
+            if memorySlotByName[key] == nil {
+                memorySlotByName[key] = memoryNames.count
+                memoryNames.append(key)
+            }
+        }
+        for slot in mapping.evaluationOrder {
+            let m = file.mappings[slot]
+            let calls = (m.call.map { [$0] } ?? [])
+                + m.sources.compactMap { s -> FunctionCall? in
+                    if case .calculated(let c) = s { return c }
+                    return nil
+                }
+            if calls.contains(where: { functions.function(named: $0.function)?.isStateful == true }) {
+                addMemory(names[slot])
+            }
+            if m.errorHandling == .useFallback { addMemory(names[slot] + "#fallback") }
+        }
+        let layout = MemorySlotLayout(names: memoryNames)
+        func memoryKey(_ key: String) -> MemoryKey {
+            memorySlotByName[key].map { layout.key($0) } ?? MemoryKey(name: key)
+        }
+
+        var callCount = 0
         func compile(_ call: FunctionCall, target: MeasurementUnit, field: String, dataType: MappingDataType) -> Call {
             let providerNames = call.providerParameters[file.provider] ?? []
             let providerCandidates = providerNames.map { slots(candidates(parameter: $0)) }
+            callCount += 1
             return Call(
-                name: call.function, function: functions.function(named: call.function),
+                name: call.function, function: functions.function(named: call.function), index: callCount - 1,
                 fleetiSlots: call.fleetiParameters.compactMap { slotByName[$0] },
                 providerCandidates: providerCandidates,
                 info: MappingCallInfo(
                     field: field, providerNames: providerNames, staticParameters: call.staticParameters,
                     targetUnit: target,
-                    sourceUnit: call.unit.flatMap(MeasurementUnit.named), dataType: dataType))
+                    sourceUnit: call.unit.flatMap(MeasurementUnit.named), dataType: dataType,
+                    memoryKey: memoryKey(field)))
+        }
+
+        var fastArguments: [Int] = []
+        /// The inline form of a calculated step's standard function, when it has one.
+        func fastRule(_ call: Call?, function: MappingFunction?, field: String, dataType: MappingDataType) -> FastRule? {
+            guard let call, let kind = function?.fastKind else { return nil }
+            let s = call.fleetiSlots
+            func at(_ i: Int) -> Int { i < s.count ? s[i] : -1 }
+            switch kind {
+            case .changedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field] else { return nil }
+                return .changedAt(value: at(0), time: s.count >= 2 ? s[s.count - 1] : -1, memory: memory)
+            case .updatedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field], !s.isEmpty else { return nil }
+                let inputs = s.count >= 2 ? Array(s.dropLast()) : s
+                fastArguments += inputs
+                return .updatedAt(
+                    first: fastArguments.count - inputs.count, count: inputs.count,
+                    time: s.count >= 2 ? s[s.count - 1] : -1, memory: memory)
+            case .locationChangedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field] else { return nil }
+                return .locationChangedAt(latitude: at(0), longitude: at(1), time: s.count >= 3 ? s[2] : -1, memory: memory)
+            case .compatible(let family):
+                return dataType == .boolean ? .compatible(family) : nil
+            case .connectivityCode:
+                return dataType == .string ? .connectivityCode(packet: at(0)) : nil
+            case .engineCode:
+                guard dataType == .string, !s.isEmpty else { return nil }
+                return .engineCode(compatible: s.count >= 2 ? s[0] : -1, ignition: s[s.count - 1])
+            case .transitCode:
+                return dataType == .string ? .transitCode(compatible: at(0), ignition: at(1), moving: at(2), speed: at(3)) : nil
+            case .topStatusFamily, .topStatusCode:
+                guard dataType == .string, s.count == 4 else { return nil }
+                fastArguments += s
+                return .topStatus(first: fastArguments.count - 4, code: kind == .topStatusCode)
+            }
         }
 
         var steps: [Step] = []
@@ -231,10 +328,16 @@ final class MappingPlan: Sendable {
             steps.append(
                 Step(
                     slot: slot, name: name, kind: m.kind, sources: sources, call: call, io: io, dataType: m.dataType,
-                    errorHandling: m.errorHandling, unitCompanion: conditional))
+                    errorHandling: m.errorHandling, unitCompanion: conditional,
+                    fallbackKey: memoryKey(name + "#fallback"),
+                    fast: m.kind == .calculated
+                        ? fastRule(call, function: m.call.flatMap { functions.function(named: $0.function) }, field: name, dataType: m.dataType)
+                        : nil))
         }
         self.steps = steps
         self.slotCount = file.mappings.count
+        self.memoryLayout = layout
+        self.fastArguments = fastArguments
         self.passthrough = file.passthrough
         self.providerSlots = FieldNameTable(providerSlots)
         self.versionText = file.version.description
@@ -249,7 +352,8 @@ final class MappingPlan: Sendable {
                     return nil
                 }
         }
-        self.maxFleetiArguments = calls.map(\.fleetiSlots.count).max() ?? 0
-        self.maxProviderArguments = calls.map(\.providerCandidates.count).max() ?? 0
+        self.callArgumentCounts = calls.sorted { $0.index < $1.index }.map {
+            (fleeti: $0.fleetiSlots.count, provider: $0.providerCandidates.count)
+        }
     }
 }

@@ -195,10 +195,10 @@ extension StandardFunctions {
             guard let reading else { continue }
             let key = "\(ctx.field)#\(probe.id)"
             var changedAt = time
-            if let m = state.memory[key], m.input.isIdentical(to: .int(reading)), let t = m.output.asInt64 {
+            if let m = state[memoryNamed: key], m.input.isIdentical(to: .int(reading)), let t = m.output.asInt64 {
                 changedAt = t
             } else {
-                state.memory[key] = FieldMemory(input: .int(reading), output: .int(time))
+                state[memoryNamed: key] = FieldMemory(input: .int(reading), output: .int(time))
             }
             var pairs: [(String, FieldValue)] = [("id", .string(probe.id))]
             if let l = probe.label { pairs.append(("label", .string(l))) }

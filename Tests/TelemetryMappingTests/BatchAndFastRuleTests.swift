@@ -1,0 +1,113 @@
+import TelemetryCore
+import Testing
+
+@testable import TelemetryMapping
+
+/// The engine's shortcuts must not change a result: the standard rules it evaluates inline
+/// (`MappingPlan.FastRule`) against the same functions called through their bodies, and the
+/// batch mapper (`MappingSet.Batch`, buffers reused) against mapping record by record.
+struct BatchAndFastRuleTests {
+    static let assets = """
+        assets:
+          veh-1: {type: Vehicle, subtype: Agricultural, accessories: [{id: imm, type_code: immobilizer}]}
+          veh-3: {type: Site, subtype: Coldroom}
+        """
+
+    /// Packets that walk the status machines: ignition edges, movement, stops, immobilizer
+    /// output changes, positions that move or not, a bad position, missing packet times.
+    static func packets() -> [ProviderRecord] {
+        var out: [ProviderRecord] = []
+        for i in 0..<90 {
+            let vehicle = "veh-\(i % 3 + 1)"
+            let t = Fixtures.t0 + Int64(i) * 40_000
+            var f: [String: FieldValue] = [:]
+            if i % 7 != 3 { f["msg_time"] = .int(t - 1000) }
+            if i % 11 != 5 {
+                f["lat"] = .double(-20.1 + Double(i / 9) * 0.001)
+                f["lng"] = .double(57.5)
+            }
+            if i == 40 { f["lat"] = .double(200) }  // not a latitude: the function's error
+            if i % 5 != 0 { f["speed"] = .int(Int64((i * 13) % 40 < 20 ? 0 : 35)) }
+            if i % 4 != 1 { f["params.avl_io_239"] = .int(Int64((i / 6) % 2)) }
+            if i % 3 == 0 { f["outputs"] = .int(Int64((i / 9) % 2)) }
+            if i % 8 == 2 { f["params.avl_io_78"] = .string(i % 16 == 2 ? "BA0000002B4D4E01" : "0") }
+            if i % 6 == 4 { f["params.can_mileage"] = .double(1000 + Double(i)) }
+            if i % 9 == 1 { f["params.can_fuel_1"] = .int(Int64(40 + i % 20)) }
+            out.append(Fixtures.record(f, at: t, vehicle: vehicle))
+        }
+        return out
+    }
+
+    /// The standard registry with no function marked for inline evaluation.
+    static func bodiesOnly() -> MappingFunctionRegistry {
+        var r = MappingFunctionRegistry()
+        let names = MappingFunctionRegistry.standard.names + ["derive_fuel_consumption_cumulative_last_updated_at"]
+        for name in names {
+            var f = MappingFunctionRegistry.standard.function(named: name)!
+            f.fastKind = nil
+            r.register(f)
+        }
+        return r
+    }
+
+    @Test func inlineRulesGiveWhatTheFunctionsGive() throws {
+        let assets = try registry(Self.assets)
+        let yaml = try DefaultFiles.text(named: "navixy.yaml")
+        let slowFunctions = Self.bodiesOnly()
+        let fast = MappingEngine(
+            mapping: try ValidatedMapping.load(yaml: yaml, file: "navixy.yaml", catalog: Fixtures.catalog),
+            catalog: Fixtures.catalog, assets: assets)
+        let slow = MappingEngine(
+            mapping: try ValidatedMapping.load(
+                yaml: yaml, file: "navixy.yaml", catalog: Fixtures.catalog, functions: slowFunctions),
+            catalog: Fixtures.catalog, functions: slowFunctions, assets: assets)
+        // The comparison means something: the default file's timestamp and status rules are inline.
+        #expect(fast.plan.steps.filter { $0.fast != nil }.count >= 18)
+        #expect(slow.plan.steps.allSatisfy { $0.fast == nil })
+
+        var fastStates: [VehicleID: VehicleMappingState] = [:]
+        var slowStates: [VehicleID: VehicleMappingState] = [:]
+        var codes: Set<TransitState.Code> = []
+        for (i, record) in Self.packets().enumerated() {
+            let now = record.timestamp + (i == 60 ? 2 * 3_600_000 : 500)
+            let a = fast.map(record, state: &fastStates[record.vehicle, default: .init()], receivedAt: now)
+            let b = slow.map(record, state: &slowStates[record.vehicle, default: .init()], receivedAt: now)
+            #expect(a == b, "record \(i)")
+            #expect(
+                fastStates[record.vehicle]!.encoded() == slowStates[record.vehicle]!.encoded(), "state after record \(i)")
+            if let code = fastStates[record.vehicle]!.transit.code { codes.insert(code) }
+        }
+        // The packets reach the rules' interesting cases.
+        #expect(codes == [.inTransit, .parked])
+        let outcomes = Self.packets().map { r in
+            var s = VehicleMappingState()
+            return fast.map(r, state: &s, receivedAt: r.timestamp)
+        }
+        #expect(outcomes.contains { $0.record?.fieldErrors.contains { $0.field == "location_last_changed_at" } == true })
+    }
+
+    @Test func batchMapsAsRecordByRecord() throws {
+        let set = try MappingSet.withDefaults(assets: try registry(Self.assets))
+        var records = Self.packets()
+        records.insert(
+            ProviderRecord(vehicle: Fixtures.vehicle("veh-2"), timestamp: Fixtures.t0, provider: "acme", fields: []),
+            at: 10)
+        records.insert(
+            ProviderRecord(vehicle: Fixtures.vehicle("veh-1"), timestamp: .min, provider: "navixy", fields: []), at: 20)
+        records.insert(
+            ProviderRecord(
+                vehicle: Fixtures.vehicle("veh-1"), timestamp: Fixtures.t0 + 5, provider: "generic",
+                fields: [Field("speed", .int(3))]), at: 30)
+        var single: [VehicleID: VehicleMappingState] = [:]
+        var batched: [VehicleID: VehicleMappingState] = [:]
+        var batch = set.batch()
+        for (i, record) in records.enumerated() {
+            let now = record.timestamp &+ 500
+            let a = set.map(record, state: &single[record.vehicle, default: .init()], receivedAt: now)
+            let b = batch.map(record, state: &batched[record.vehicle, default: .init()], receivedAt: now)
+            #expect(a == b, "record \(i)")
+            #expect(single[record.vehicle]!.encoded() == batched[record.vehicle]!.encoded(), "state after record \(i)")
+        }
+        #expect(records.contains { set.map($0, state: &single[$0.vehicle, default: .init()], receivedAt: 0).failure != nil })
+    }
+}
