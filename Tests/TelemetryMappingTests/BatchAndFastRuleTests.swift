@@ -38,31 +38,21 @@ struct BatchAndFastRuleTests {
         return out
     }
 
-    /// The standard registry with no function marked for inline evaluation.
-    static func bodiesOnly() -> MappingFunctionRegistry {
-        var r = MappingFunctionRegistry()
-        let names = MappingFunctionRegistry.standard.names + ["derive_fuel_consumption_cumulative_last_updated_at"]
-        for name in names {
-            var f = MappingFunctionRegistry.standard.function(named: name)!
-            f.fastKind = nil
-            r.register(f)
-        }
-        return r
-    }
-
-    @Test func inlineRulesGiveWhatTheFunctionsGive() throws {
+    @Test func inlineRulesGiveWhatTheGeneralPathGives() throws {
         let assets = try registry(Self.assets)
-        let yaml = try DefaultFiles.text(named: "navixy.yaml")
-        let slowFunctions = Self.bodiesOnly()
-        let fast = MappingEngine(
-            mapping: try ValidatedMapping.load(yaml: yaml, file: "navixy.yaml", catalog: Fixtures.catalog),
-            catalog: Fixtures.catalog, assets: assets)
-        let slow = MappingEngine(
-            mapping: try ValidatedMapping.load(
-                yaml: yaml, file: "navixy.yaml", catalog: Fixtures.catalog, functions: slowFunctions),
-            catalog: Fixtures.catalog, functions: slowFunctions, assets: assets)
+        let mapping = try ValidatedMapping.load(
+            yaml: try DefaultFiles.text(named: "navixy.yaml"), file: "navixy.yaml", catalog: Fixtures.catalog)
+        let fast = MappingEngine(mapping: mapping, catalog: Fixtures.catalog, assets: assets)
+        let slow = MappingEngine(generalPathOnly: mapping, catalog: Fixtures.catalog, assets: assets)
         // The comparison means something: the default file's timestamp and status rules are inline.
-        #expect(fast.plan.steps.filter { $0.fast != nil }.count >= 18)
+        let inline = Set(fast.plan.steps.filter { $0.fast != nil }.map(\.name))
+        for name in [
+            "last_updated_at", "speed", "ignition_last_changed_at", "location_last_changed_at",
+            "statuses_connectivity_code", "statuses_engine_code", "statuses_transit_code", "top_status_family",
+            "top_status_code", "top_status_last_changed_at", "odometer_last_updated_at", "ongoing_trip_started_at",
+        ] {
+            #expect(inline.contains(name), "\(name) is not inline")
+        }
         #expect(slow.plan.steps.allSatisfy { $0.fast == nil })
 
         var fastStates: [VehicleID: VehicleMappingState] = [:]

@@ -80,6 +80,14 @@ public struct MappingEngine: Sendable {
             plan: MappingPlan(mapping: mapping, catalog: catalog, functions: functions))
     }
 
+    /// An engine whose plan has no inline rules: every step takes the general path (tests
+    /// compare the two).
+    init(generalPathOnly mapping: ValidatedMapping, catalog: FieldCatalog, assets: AssetRegistry) {
+        self.init(
+            mapping: mapping, assets: assets, options: Options(),
+            plan: MappingPlan(mapping: mapping, catalog: catalog, functions: .standard, inline: false))
+    }
+
     private init(mapping: ValidatedMapping, assets: AssetRegistry, options: Options, plan: MappingPlan) {
         self.storage = Storage(mapping: mapping, assets: assets, options: options, plan: plan)
     }

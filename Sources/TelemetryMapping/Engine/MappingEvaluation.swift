@@ -100,82 +100,47 @@ struct MappingEvaluation {
     /// Runs every step; returns a failure when a `fail_record` field failed.
     mutating func run(state: inout VehicleMappingState) -> MappingFailure? {
         let emitNulls = emitNullFields
-        let steps = plan.steps
-        for step in steps {
-            var result: FieldValue = .null
+        // The loop reads the steps' trivial parts (`Core`: no reference to retain) and their
+        // names; the step objects only on the general path and for errors.
+        let cores = plan.cores
+        let names = plan.stepNames
+        for i in cores.indices {
+            let core = cores[i]
+            var result: FieldValue
             var unit: String?
             var failures: [String] = []
-            if let fast = step.fast, let v = evaluate(fast, state: &state) {
+            if let fast = core.fast, let v = evaluate(fast, dataType: core.dataType, state: &state) {
                 result = v
             } else {
-                switch step.kind {
-                case .direct, .prioritized:
-                    sources: for source in step.sources {
-                        switch evaluate(source, step: step, state: &state) {
-                        case .value(let v, let u):
-                            result = v
-                            unit = u
-                            break sources
-                        case .missing:
-                            continue
-                        case .failed(let why):
-                            failures.append(why)
-                        }
-                    }
-                case .calculated:
-                    if let call = step.call {
-                        switch evaluate(call, step: step, asSource: false, state: &state) {
-                        case .value(let v, let u):
-                            result = v
-                            unit = u
-                        case .missing:
-                            break
-                        case .failed(let why):
-                            failures.append(why)
-                        }
-                    }
-                case .ioMapped:
-                    if let io = step.io {
-                        let n = installationNumber(io.fact) ?? io.defaultNumber
-                        if let slot = io.slots[n] ?? io.slots[io.defaultNumber] {
-                            switch Self.coerce(values[slot], to: step.dataType, conversion: .identity, exactTime: true) {
-                            case .success(let v): result = v
-                            case .failure(let why): failures.append(why.message)
-                            }
-                        }
-                    }
-                case .transformed:
-                    failures.append("type transformed is not supported")
-                }
+                result = evaluateGeneral(plan.steps[i], unit: &unit, failures: &failures, state: &state)
             }
-
             if result.isNull, !failures.isEmpty {
                 let reason = failures.joined(separator: "; ")
-                if step.errorHandling == .failRecord {
+                if core.errorHandling == .failRecord {
                     return MappingFailure(
-                        reason: .functionErrorFatal, message: "field \(step.name) failed: \(reason)",
+                        reason: .functionErrorFatal, message: "field \(names[i]) failed: \(reason)",
                         provider: record.provider,
                         mappingVersion: plan.versionText)
                 }
-                errors.append(FieldMappingError(field: step.name, reason: reason))
+                errors.append(FieldMappingError(field: names[i], reason: reason))
             }
-            if step.errorHandling == .useFallback {
-                let key = step.fallbackKey
+            if core.fallbackMemory >= 0 {
+                // `<name>#fallback` (the state is bound to the plan's memory layout while it maps).
                 if result.isNull {
-                    result = state[memory: key]?.output ?? .null
+                    result = state.memorySlots[core.fallbackMemory]?.output ?? .null
                 } else {
-                    state[memory: key] = FieldMemory(output: result)
+                    state.memorySlots[core.fallbackMemory] = FieldMemory(output: result)
                 }
             }
-            if step.unitCompanion, let unit, !result.isNull {
-                values[step.slot] = result
-                output.append(Field(step.name, result))
-                output.append(Field(step.unitFieldName, .string(unit)))
+            if core.unitCompanion, let unit, !result.isNull {
+                values[core.slot] = result
+                output.append(Field(names[i], result))
+                output.append(Field(plan.steps[i].unitFieldName, .string(unit)))
             } else if !result.isNull || emitNulls {
-                output.append(Field(step.name, result))
-                values[step.slot] = result
+                output.append(Field(names[i], result))
+                values[core.slot] = result
             } else {
-                values[step.slot] = result
+                values[core.slot] = result
             }
         }
         if plan.passthrough {
@@ -213,6 +178,54 @@ struct MappingEvaluation {
             MappedRecord(fields: fields, fieldErrors: errors, provider: plan.provider, mappingVersion: plan.versionText))
     }
 
+    /// A step by its sources, call or I/O family (the general path); failures and the
+    /// source's unit go to the caller.
+    mutating func evaluateGeneral(
+        _ step: MappingPlan.Step, unit: inout String?, failures: inout [String], state: inout VehicleMappingState
+    ) -> FieldValue {
+        var result: FieldValue = .null
+        switch step.kind {
+        case .direct, .prioritized:
+            sources: for source in step.sources {
+                switch evaluate(source, step: step, state: &state) {
+                case .value(let v, let u):
+                    result = v
+                    unit = u
+                    break sources
+                case .missing:
+                    continue
+                case .failed(let why):
+                    failures.append(why)
+                }
+            }
+        case .calculated:
+            if let call = step.call {
+                switch evaluate(call, step: step, asSource: false, state: &state) {
+                case .value(let v, let u):
+                    result = v
+                    unit = u
+                case .missing:
+                    break
+                case .failed(let why):
+                    failures.append(why)
+                }
+            }
+        case .ioMapped:
+            if let io = step.io {
+                let n = installationNumber(io.fact) ?? io.defaultNumber
+                if let slot = io.slots[n] ?? io.slots[io.defaultNumber] {
+                    switch Self.coerce(values[slot], to: step.dataType, conversion: .identity, exactTime: true) {
+                    case .success(let v): result = v
+                    case .failure(let why): failures.append(why.message)
+                    }
+                }
+            }
+        case .transformed:
+            failures.append("type transformed is not supported")
+        }
+        return result
+    }
+
     /// The value of a fleeti argument slot (null when the call names no such field).
     @inline(__always)
     func value(_ slot: Int) -> FieldValue { slot >= 0 ? values[slot] : .null }
@@ -238,7 +251,9 @@ struct MappingEvaluation {
     /// A specialised standard rule: the same result as its function, without a context, a
     /// closure call or a coercion (the validator fixed the output type). nil: the case it does
     /// not cover (an unusable input, an unusual remembered value), for the general path.
-    mutating func evaluate(_ fast: MappingPlan.FastRule, state: inout VehicleMappingState) -> FieldValue? {
+    mutating func evaluate(
+        _ fast: MappingPlan.FastRule, dataType: MappingDataType, state: inout VehicleMappingState
+    ) -> FieldValue? {
         switch fast {
         case .changedAt(let valueSlot, let timeSlot, let memory):
             let value = value(valueSlot)
@@ -277,6 +292,35 @@ struct MappingEvaluation {
             let time = FieldValue.int((timeSlot >= 0 ? values[timeSlot].asInt64 : nil) ?? record.timestamp)
             state.memorySlots[memory] = FieldMemory(input: .array([.double(p.latitude), .double(p.longitude)]), output: time)
             return time
+        case .sources(let first, let count):
+            return evaluateSources(first, count, dataType: dataType)
+        case .tripStartedAt(let codeSlot, let timeSlot, let memory):
+            let code = value(codeSlot).asString
+            if code == "in_transit" {
+                if state.memorySlots[memory]?.input.asString == "parked" {
+                    state.trip = OngoingTrip(startedAt: stampTime(timeSlot))
+                }
+            } else {
+                state.trip = nil
+            }
+            if let code { state.memorySlots[memory] = FieldMemory(input: .string(code)) }
+            return state.trip.map { .int($0.startedAt) } ?? .null
+        case .withoutDriverKey(let keySlot, let memory, let name):
+            guard value(keySlot).isNull else { return nil }
+            if !name { return remembered(memory, in: state) }
+            let v = state.memorySlots[memory]?.output ?? .null
+            switch v {
+            case .string, .null: return v
+            default: return nil
+            }
+        case .cardinalDirection(let headingSlot):
+            let h = values[headingSlot]
+            switch h {
+            case .null: return .null
+            case .int(let i): return .string(StandardFunctions.cardinal(Double(i)))
+            case .double(let d) where d.isFinite: return .string(StandardFunctions.cardinal(d))
+            default: return nil
+            }
         case .compatible(let family):
             return .bool(StatusRules.isCompatible(family, asset: asset))
         case .connectivityCode(let packetSlot):
@@ -305,6 +349,51 @@ struct MappingEvaluation {
                 engine: values[a[first + 2]].asString, transit: values[a[first + 3]].asString, asset: asset)
             if code { return top.code.map(FieldValue.string) ?? .null }
             return top.code == nil && top.family == .connectivity ? .null : .string(top.family.rawValue)
+        }
+    }
+
+    /// The sources of a direct or prioritized mapping, inline: the first present one, typed.
+    /// nil when a source needs the general path (a call with inputs, a value whose typing is
+    /// not one of the plain cases below, which may fail): sources have no side effects, so
+    /// the general path then evaluates the mapping from its first source to the same end.
+    func evaluateSources(_ first: Int, _ count: Int, dataType: MappingDataType) -> FieldValue? {
+        for i in first..<(first + count) {
+            let source = plan.fastSources[i]
+            switch source.kind {
+            case .field(let slot, let alternate, let messageTime):
+                var v = provided[slot]
+                if v.isNull, alternate >= 0 { v = provided[alternate] }
+                if v.isNull {
+                    guard messageTime else { continue }
+                    // The record's own time stands in for a missing msg_time (exact milliseconds).
+                    return dataType == .datetime ? .int(record.timestamp) : nil
+                }
+                return Self.plainCoercion(v, to: dataType, conversion: source.conversion)
+            case .skippableCall(let first, let fleeti, let provider):
+                let a = plan.fastArguments
+                for k in first..<(first + fleeti) where !values[a[k]].isNull { return nil }
+                for k in (first + fleeti)..<(first + fleeti + provider) where !provided[a[k]].isNull { return nil }
+                continue
+            case .general:
+                return nil
+            }
+        }
+        return .null
+    }
+
+    /// `coerce` for the values it passes through or converts without failing; nil otherwise.
+    @inline(__always)
+    static func plainCoercion(_ v: FieldValue, to type: MappingDataType, conversion: UnitConversion) -> FieldValue? {
+        switch (type, v) {
+        case (.number, .int(let i)): return conversion.isIdentity ? v : .double(conversion.apply(Double(i)))
+        case (.number, .double(let d)):
+            guard d.isFinite else { return nil }
+            return conversion.isIdentity ? v : .double(conversion.apply(d))
+        case (.boolean, .bool): return v
+        case (.boolean, .int(let i)): return .bool(i != 0)
+        case (.string, .string): return v
+        case (.datetime, .int), (.datetime, .double): return DateTimeParsing.milliseconds(v).map { .int($0) }
+        default: return nil
         }
     }
 

@@ -61,6 +61,46 @@ final class MappingPlan: Sendable {
         case transitCode(compatible: Int, ignition: Int, moving: Int, speed: Int)
         /// The four family codes from `fastArguments[first]`; `code`: the code, else the family.
         case topStatus(first: Int, code: Bool)
+        /// `derive_ongoing_trip_started_at`: transit code slot, stamp time slot, memory slot.
+        case tripStartedAt(code: Int, time: Int, memory: Int)
+        /// `derive_driver_last_changed_at` / `derive_driver_name` when the record has no driver
+        /// key (the remembered output); a key goes to the general path.
+        case withoutDriverKey(key: Int, memory: Int, name: Bool)
+        /// `derive_cardinal_direction` of a numeric heading.
+        case cardinalDirection(heading: Int)
+        /// A direct or prioritized mapping: its sources are `fastSources[first..<first+count]`.
+        case sources(first: Int, count: Int)
+    }
+
+    /// A source of a direct or prioritized mapping in the inline form: trivial fields only, so
+    /// reading one retains nothing.
+    struct FastSource: Sendable {
+        enum Kind: Sendable {
+            /// A provider field in `slot` (else `alternate`, -1 for none); `messageTime`: the
+            /// record's time stands in when it is absent.
+            case field(slot: Int, alternate: Int, messageTime: Bool)
+            /// A call that returns null without inputs: skipped when the record has none of
+            /// `fastArguments[first..<first+fleeti]` (computed values) and of the next
+            /// `provider` (provider slots); with one, the general path evaluates the mapping.
+            case skippableCall(first: Int, fleeti: Int, provider: Int)
+            /// Anything else: the general path evaluates the mapping when it is reached.
+            case general
+        }
+
+        let kind: Kind
+        let conversion: UnitConversion
+    }
+
+    /// What the evaluation loop reads of every step: trivial fields only, so reading one
+    /// retains nothing (the `Step` object is read only on the general path).
+    struct Core: Sendable {
+        let slot: Int
+        let fast: FastRule?
+        let dataType: MappingDataType
+        let errorHandling: ErrorHandling
+        let unitCompanion: Bool
+        /// The memory slot of `<name>#fallback` for `use_fallback`, else -1.
+        let fallbackMemory: Int
     }
 
     enum Source: Sendable {
@@ -147,6 +187,9 @@ final class MappingPlan: Sendable {
     }
 
     let steps: [Step]
+    /// Per step (same order): its trivial parts, and its field name.
+    let cores: [Core]
+    let stepNames: [String]
     let slotCount: Int
     /// The memory keys of the stateful rules and fallbacks, by slot (`VehicleMappingState.memory`).
     let memoryLayout: MemorySlotLayout
@@ -166,10 +209,14 @@ final class MappingPlan: Sendable {
     /// The most fleeti and provider arguments of any call (the evaluation's buffers hold them).
     /// Argument slots of fast rules with several (`FastRule.updatedAt`, `.topStatus`).
     let fastArguments: [Int]
+    /// The sources of `FastRule.sources`.
+    let fastSources: [FastSource]
     /// Per call (by `Call.index`), how many fleeti and provider arguments it passes.
     let callArgumentCounts: [(fleeti: Int, provider: Int)]
 
-    init(mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry) {
+    /// - Parameter inline: compile the inline forms (`FastRule`); false only to check them
+    ///   against the general path (BatchAndFastRuleTests).
+    init(mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry, inline: Bool = true) {
         let file = mapping.file
         let names = mapping.fieldNames
         var slotByName: [String: Int] = [:]
@@ -268,11 +315,53 @@ final class MappingPlan: Sendable {
                 return .engineCode(compatible: s.count >= 2 ? s[0] : -1, ignition: s[s.count - 1])
             case .transitCode:
                 return dataType == .string ? .transitCode(compatible: at(0), ignition: at(1), moving: at(2), speed: at(3)) : nil
+            case .tripStartedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field] else { return nil }
+                return .tripStartedAt(code: at(0), time: s.count >= 2 ? s[s.count - 1] : -1, memory: memory)
+            case .driverChangedAt, .driverName:
+                guard dataType == (kind == .driverName ? .string : .datetime), let memory = memorySlotByName[field]
+                else { return nil }
+                return .withoutDriverKey(key: at(0), memory: memory, name: kind == .driverName)
+            case .cardinalDirection:
+                return dataType == .string && s.count == 1 ? .cardinalDirection(heading: s[0]) : nil
             case .topStatusFamily, .topStatusCode:
                 guard dataType == .string, s.count == 4 else { return nil }
                 fastArguments += s
                 return .topStatus(first: fastArguments.count - 4, code: kind == .topStatusCode)
             }
+        }
+
+        var fastSources: [FastSource] = []
+        /// The inline form of a direct or prioritized mapping's sources (sources of another
+        /// provider are never read: the engine maps only its provider's records).
+        func fastSourceRule(_ m: FieldMapping, _ compiled: [Source]) -> FastRule? {
+            let first = fastSources.count
+            for (definition, source) in zip(m.sources, compiled) {
+                switch source {
+                case .field(let f):
+                    if let p = f.provider, p != file.provider { continue }
+                    guard f.slots.count <= 2, let slot = f.slots.first else { return nil }
+                    fastSources.append(
+                        FastSource(
+                            kind: .field(
+                                slot: slot, alternate: f.slots.count == 2 ? f.slots[1] : -1,
+                                messageTime: f.isMessageTime),
+                            conversion: f.conversion))
+                case .function(let call):
+                    guard call.isNullWithoutInputs, call.body != nil, case .calculated = definition else {
+                        fastSources.append(FastSource(kind: .general, conversion: .identity))
+                        continue
+                    }
+                    fastArguments += call.fleetiSlots + call.providerInputSlots
+                    fastSources.append(
+                        FastSource(
+                            kind: .skippableCall(
+                                first: fastArguments.count - call.fleetiSlots.count - call.providerInputSlots.count,
+                                fleeti: call.fleetiSlots.count, provider: call.providerInputSlots.count),
+                            conversion: .identity))
+                }
+            }
+            return .sources(first: first, count: fastSources.count - first)
         }
 
         var steps: [Step] = []
@@ -325,19 +414,41 @@ final class MappingPlan: Sendable {
             default: break
             }
             let conditional = ["conditionnal", "conditional"].contains(m.unit)
+            func stepRule(
+                for m: FieldMapping, name: String, call: Call?, sources: [Source], unitCompanion: Bool
+            ) -> FastRule? {
+                switch m.kind {
+                case .calculated:
+                    return fastRule(
+                        call, function: m.call.flatMap { functions.function(named: $0.function) }, field: name,
+                        dataType: m.dataType)
+                case .direct, .prioritized:
+                    // A conditional unit is stored from the source: the general path keeps it.
+                    return unitCompanion ? nil : fastSourceRule(m, sources)
+                case .ioMapped, .transformed:
+                    return nil
+                }
+            }
             steps.append(
                 Step(
                     slot: slot, name: name, kind: m.kind, sources: sources, call: call, io: io, dataType: m.dataType,
                     errorHandling: m.errorHandling, unitCompanion: conditional,
                     fallbackKey: memoryKey(name + "#fallback"),
-                    fast: m.kind == .calculated
-                        ? fastRule(call, function: m.call.flatMap { functions.function(named: $0.function) }, field: name, dataType: m.dataType)
-                        : nil))
+                    fast: inline
+                        ? stepRule(for: m, name: name, call: call, sources: sources, unitCompanion: conditional) : nil))
         }
         self.steps = steps
+        self.cores = steps.map { step in
+            Core(
+                slot: step.slot, fast: step.fast, dataType: step.dataType, errorHandling: step.errorHandling,
+                unitCompanion: step.unitCompanion,
+                fallbackMemory: step.errorHandling == .useFallback ? step.fallbackKey.slot : -1)
+        }
+        self.stepNames = steps.map(\.name)
         self.slotCount = file.mappings.count
         self.memoryLayout = layout
         self.fastArguments = fastArguments
+        self.fastSources = fastSources
         self.passthrough = file.passthrough
         self.providerSlots = FieldNameTable(providerSlots)
         self.versionText = file.version.description

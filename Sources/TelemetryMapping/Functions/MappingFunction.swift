@@ -71,6 +71,10 @@ enum FastKind: Sendable, Hashable {
     case transitCode
     case topStatusFamily
     case topStatusCode
+    case tripStartedAt
+    case driverChangedAt
+    case driverName
+    case cardinalDirection
 }
 
 extension MappingFunction {

@@ -11,7 +11,7 @@ extension StandardFunctions {
         + [
             // Named "updated" but specified (and stored at motion.is_moving.last_changed_at) as a change time.
             changedAt(name: "derive_is_moving_last_updated_at"),
-            driverLastChangedAt, locationLastChangedAt,
+            driverLastChangedAt.fast(.driverChangedAt), locationLastChangedAt,
         ]
         + ["movement", "odometer", "engine_hours", "fuel_tank_level"].map {
             updatedAt(name: "derive_\($0)_last_updated_at")

@@ -3,7 +3,7 @@ import TelemetryCore
 extension StandardFunctions {
     /// The ongoing trip and the driver name.
     static let tripAndDriver: [MappingFunction] = [
-        tripStartedAt, tripMileage.nullWithoutInputs(), tripWaypoints, driverName,
+        tripStartedAt.fast(.tripStartedAt), tripMileage.nullWithoutInputs(), tripWaypoints, driverName.fast(.driverName),
     ]
 
     /// `derive_ongoing_trip_started_at(transit_code, last_updated_at)`: a trip starts at the
