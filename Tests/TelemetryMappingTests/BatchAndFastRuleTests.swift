@@ -100,4 +100,35 @@ struct BatchAndFastRuleTests {
         }
         #expect(records.contains { set.map($0, state: &single[$0.vehicle, default: .init()], receivedAt: 0).failure != nil })
     }
+
+    /// The batch remembers the slot of the name at each position of the previous record: a
+    /// record with as many fields under other names, or in another order, must not reuse them.
+    @Test func fieldsInAnotherOrderOrUnderOtherNamesMapAsThemselves() throws {
+        let set = try MappingSet.withDefaults()
+        let vehicle = Fixtures.vehicle()
+        let layouts: [[Field]] = [
+            [Field("speed", .int(30)), Field("lat", .double(-20.1)), Field("lng", .double(57.5))],
+            [Field("lat", .double(-20.2)), Field("speed", .int(40)), Field("lng", .double(57.6))],
+            [Field("lng", .double(57.7)), Field("params.can_speed", .int(50)), Field("heading", .int(90))],
+            [Field("lng", .double(57.7)), Field("params.can_speed", .int(50)), Field("heading", .int(90))],
+        ]
+        var batch = set.batch()
+        var batched = VehicleMappingState()
+        var single = VehicleMappingState()
+        for (i, fields) in layouts.enumerated() {
+            let record = ProviderRecord(
+                vehicle: vehicle, timestamp: Fixtures.t0 + Int64(i) * 1000, provider: "navixy", fields: fields)
+            let a = batch.map(record, state: &batched, receivedAt: record.timestamp)
+            let b = set.map(record, state: &single, receivedAt: record.timestamp)
+            #expect(a == b, "record \(i)")
+        }
+        let last = try #require(batch.map(
+            ProviderRecord(
+                vehicle: vehicle, timestamp: Fixtures.t0 + 9000, provider: "navixy",
+                fields: [Field("speed", .int(7)), Field("lat", .double(-20.3)), Field("lng", .double(57.5))]),
+            state: &batched, receivedAt: Fixtures.t0 + 9000
+        ).record)
+        #expect(last["speed"] == .double(7) || last["speed"] == .int(7))
+        #expect(last["location_longitude"] == .double(57.5))
+    }
 }

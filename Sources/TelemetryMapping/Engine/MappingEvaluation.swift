@@ -20,6 +20,9 @@ struct MappingEvaluation {
     var environmentCache: MappingRecordEnvironment?
     /// The record's values by provider slot (the last one wins when a name repeats).
     var provided: [FieldValue]
+    /// The field names of the previous record, by position, and their provider slots (-1: none).
+    var fieldNames: [String] = []
+    var fieldSlots: [Int] = []
     /// The provider slots the current record filled (reset to null after it).
     var filled: [Int] = []
     /// Whether each record field fills a slot (passthrough copies the others).
@@ -77,9 +80,24 @@ struct MappingEvaluation {
         let passthrough = plan.passthrough
         consumed.removeAll(keepingCapacity: true)
         if passthrough { consumed.append(contentsOf: repeatElement(false, count: record.fields.count)) }
-        for (i, f) in record.fields.enumerated() {
-            if let slot = plan.providerSlots.slot(f.name) {
-                provided[slot] = f.value
+        // A provider sends the same fields in the same order record after record: the slot of
+        // the name seen at each position last time is reused when the name is equal (a string
+        // comparison, often of the same storage), and looked up in the table otherwise.
+        let fields = record.fields
+        if fieldNames.count != fields.count {
+            fieldNames = fields.map(\.name)
+            fieldSlots = fields.map { plan.providerSlots.slot($0.name) ?? -1 }
+        }
+        for i in fields.indices {
+            let name = fields[i].name
+            var slot = fieldSlots[i]
+            if name != fieldNames[i] {
+                slot = plan.providerSlots.slot(name) ?? -1
+                fieldNames[i] = name
+                fieldSlots[i] = slot
+            }
+            if slot >= 0 {
+                provided[slot] = fields[i].value
                 filled.append(slot)
                 if passthrough { consumed[i] = true }
             }

@@ -38,7 +38,7 @@ extension VehicleMappingState {
     public func encoded() -> [UInt8] {
         let memoryEntries = memoryCount
         var w = StateWriter()
-        w.bytes.reserveCapacity(64 + memoryEntries * 40 + (trip?.waypoints.count ?? 0) * 6)
+        w.bytes.reserveCapacity(64 + memoryEntries * 64 + (trip?.waypoints.count ?? 0) * 6)
         w.bytes.append(Self.encodingVersion)
         var flags: UInt8 = 0
         if lastPacketAt != nil { flags |= 1 << 0 }
@@ -95,7 +95,10 @@ extension VehicleMappingState {
                 for slot in layout.sortedSlots {
                     guard let entry = memorySlots[slot] else { continue }
                     writeNamed(before: layout.names[slot])
-                    w.memory(layout.names[slot], entry)
+                    // The key's length and UTF-8, encoded once per layout.
+                    w.bytes.append(contentsOf: layout.encodedNames[slot])
+                    w.value(entry.input)
+                    w.value(entry.output)
                 }
             }
             writeNamed(before: nil)
@@ -174,7 +177,7 @@ extension OngoingTrip {
     }
 }
 
-private struct StateWriter {
+struct StateWriter {
     var bytes: [UInt8] = []
 
     mutating func varint(_ v: UInt64) {
@@ -289,6 +292,8 @@ private struct StateReader {
 
     mutating func string() throws(VehicleMappingStateError) -> String {
         let raw = try raw()
+        // ASCII (every key and code the engine writes) is valid UTF-8 as it is.
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
         guard let s = String(validating: raw, as: UTF8.self) else {
             throw VehicleMappingStateError(message: "invalid UTF-8")
         }
