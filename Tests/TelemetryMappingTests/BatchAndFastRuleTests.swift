@@ -58,16 +58,25 @@ struct BatchAndFastRuleTests {
         var fastStates: [VehicleID: VehicleMappingState] = [:]
         var slowStates: [VehicleID: VehicleMappingState] = [:]
         var codes: Set<TransitState.Code> = []
+        var sawTrip = false
         for (i, record) in Self.packets().enumerated() {
             let now = record.timestamp + (i == 60 ? 2 * 3_600_000 : 500)
+            if i == 30 || i == 61 {
+                // A pending immobilize (then release) command on veh-1, in both states.
+                let kind: ImmobilizerCommand.Kind = i == 30 ? .immobilize : .release
+                fastStates[Fixtures.vehicle("veh-1"), default: .init()].recordImmobilizerCommand(kind, at: now - 1000)
+                slowStates[Fixtures.vehicle("veh-1"), default: .init()].recordImmobilizerCommand(kind, at: now - 1000)
+            }
             let a = fast.map(record, state: &fastStates[record.vehicle, default: .init()], receivedAt: now)
             let b = slow.map(record, state: &slowStates[record.vehicle, default: .init()], receivedAt: now)
             #expect(a == b, "record \(i)")
             #expect(
                 fastStates[record.vehicle]!.encoded() == slowStates[record.vehicle]!.encoded(), "state after record \(i)")
             if let code = fastStates[record.vehicle]!.transit.code { codes.insert(code) }
+            if fastStates[record.vehicle]!.trip != nil { sawTrip = true }
         }
         // The packets reach the rules' interesting cases.
+        #expect(sawTrip)
         #expect(codes == [.inTransit, .parked])
         let outcomes = Self.packets().map { r in
             var s = VehicleMappingState()

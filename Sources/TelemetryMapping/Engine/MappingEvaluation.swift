@@ -258,7 +258,7 @@ struct MappingEvaluation {
     /// A remembered output as the rule's coercion would leave it, nil when coercion would
     /// change or refuse it (then the general path runs: nothing was changed yet).
     @inline(__always)
-    func remembered(_ memory: Int, in state: VehicleMappingState) -> FieldValue? {
+    func remembered(_ memory: Int, in state: borrowing VehicleMappingState) -> FieldValue? {
         let v = state.memorySlots[memory]?.output ?? .null
         switch v {
         case .int, .null: return v
@@ -331,6 +331,26 @@ struct MappingEvaluation {
             case .string, .null: return v
             default: return nil
             }
+        case .immobilizationCode(let first, let count):
+            let a = plan.fastArguments
+            let compatible = values[a[first]].asBool ?? StatusRules.isCompatible(.immobilization, asset: asset)
+            let n = asset.installation.effectiveImmobilizerOutput
+            let output = n >= 0 && n < count ? values[a[first + n]].asBool : nil
+            let code = StatusRules.immobilizationCode(
+                compatible: compatible, output: output, command: &state.immobilizerCommand, now: receivedAt,
+                timeout: engine.options.immobilizerCommandTimeout)
+            return code.map(FieldValue.string) ?? .null
+        case .withoutTrip(let startedSlot, let waypoints):
+            guard values[startedSlot].isNull || state.trip == nil else { return nil }
+            return waypoints ? .array([]) : .null
+        case .withoutGeofences(let latSlot, let lngSlot):
+            guard engine.assets.geofences.isEmpty else { return nil }
+            let lat = values[latSlot]
+            let lng = values[lngSlot]
+            if lat.isNull || lng.isNull { return .null }
+            guard let la = lat.asDouble, let lo = lng.asDouble, (-90...90).contains(la), (-180...180).contains(lo)
+            else { return nil }  // the function's error, from the general path
+            return .array([])
         case .cardinalDirection(let headingSlot):
             let h = values[headingSlot]
             switch h {

@@ -68,6 +68,14 @@ final class MappingPlan: Sendable {
         case withoutDriverKey(key: Int, memory: Int, name: Bool)
         /// `derive_cardinal_direction` of a numeric heading.
         case cardinalDirection(heading: Int)
+        /// `derive_statuses_immobilization_code`: `count` fleeti slots from `fastArguments[first]`.
+        case immobilizationCode(first: Int, count: Int)
+        /// `derive_ongoing_trip_mileage` / `_waypoints` without a trip (null / an empty array);
+        /// during a trip the general path runs.
+        case withoutTrip(startedAt: Int, waypoints: Bool)
+        /// `derive_geofences` when the registry has no geofence (an empty array at a valid
+        /// position); with geofences the general path runs.
+        case withoutGeofences(latitude: Int, longitude: Int)
         /// A direct or prioritized mapping: its sources are `fastSources[first..<first+count]`.
         case sources(first: Int, count: Int)
     }
@@ -324,6 +332,16 @@ final class MappingPlan: Sendable {
                 return .withoutDriverKey(key: at(0), memory: memory, name: kind == .driverName)
             case .cardinalDirection:
                 return dataType == .string && s.count == 1 ? .cardinalDirection(heading: s[0]) : nil
+            case .immobilizationCode:
+                guard dataType == .string, !s.isEmpty else { return nil }
+                fastArguments += s
+                return .immobilizationCode(first: fastArguments.count - s.count, count: s.count)
+            case .tripMileage:
+                return dataType == .number && s.count == 2 ? .withoutTrip(startedAt: s[0], waypoints: false) : nil
+            case .tripWaypoints:
+                return dataType == .array && s.count == 3 ? .withoutTrip(startedAt: s[0], waypoints: true) : nil
+            case .geofences:
+                return dataType == .array && s.count == 2 ? .withoutGeofences(latitude: s[0], longitude: s[1]) : nil
             case .topStatusFamily, .topStatusCode:
                 guard dataType == .string, s.count == 4 else { return nil }
                 fastArguments += s

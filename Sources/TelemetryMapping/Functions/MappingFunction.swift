@@ -75,6 +75,10 @@ enum FastKind: Sendable, Hashable {
     case driverChangedAt
     case driverName
     case cardinalDirection
+    case immobilizationCode
+    case tripMileage
+    case tripWaypoints
+    case geofences
 }
 
 extension MappingFunction {

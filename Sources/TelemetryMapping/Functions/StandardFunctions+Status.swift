@@ -4,7 +4,8 @@ extension StandardFunctions {
     /// The four status families (compatible, code) and the top status (family, code).
     static let status: [MappingFunction] = [
         compatible(.connectivity), compatible(.engine), compatible(.transit), compatible(.immobilization),
-        connectivityCode.fast(.connectivityCode), engineCode.nullWithoutInputs().fast(.engineCode), immobilizationCode,
+        connectivityCode.fast(.connectivityCode), engineCode.nullWithoutInputs().fast(.engineCode),
+        immobilizationCode.fast(.immobilizationCode),
         transitCode.fast(.transitCode), topStatusFamily.fast(.topStatusFamily), topStatusCode.fast(.topStatusCode),
     ]
 

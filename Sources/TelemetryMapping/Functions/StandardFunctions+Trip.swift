@@ -3,7 +3,8 @@ import TelemetryCore
 extension StandardFunctions {
     /// The ongoing trip and the driver name.
     static let tripAndDriver: [MappingFunction] = [
-        tripStartedAt.fast(.tripStartedAt), tripMileage.nullWithoutInputs(), tripWaypoints, driverName.fast(.driverName),
+        tripStartedAt.fast(.tripStartedAt), tripMileage.nullWithoutInputs().fast(.tripMileage),
+        tripWaypoints.fast(.tripWaypoints), driverName.fast(.driverName),
     ]
 
     /// `derive_ongoing_trip_started_at(transit_code, last_updated_at)`: a trip starts at the
