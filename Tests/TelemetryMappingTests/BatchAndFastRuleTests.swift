@@ -10,6 +10,7 @@ struct BatchAndFastRuleTests {
     static let assets = """
         assets:
           veh-1: {type: Vehicle, subtype: Agricultural, accessories: [{id: imm, type_code: immobilizer}]}
+          veh-2: {fuel_tank_capacity: 60}
           veh-3: {type: Site, subtype: Coldroom}
         """
 
@@ -33,6 +34,8 @@ struct BatchAndFastRuleTests {
             if i % 8 == 2 { f["params.avl_io_78"] = .string(i % 16 == 2 ? "BA0000002B4D4E01" : "0") }
             if i % 6 == 4 { f["params.can_mileage"] = .double(1000 + Double(i)) }
             if i % 9 == 1 { f["params.can_fuel_1"] = .int(Int64(40 + i % 20)) }
+            if i % 9 == 4 { f["params.can_fuel_litres"] = .double(Double(i % 70)) }
+            if i % 13 == 6 { f["params.avl_io_270"] = .int(300) }  // level sensor steps, no calibration
             out.append(Fixtures.record(f, at: t, vehicle: vehicle))
         }
         return out

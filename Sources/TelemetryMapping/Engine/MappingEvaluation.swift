@@ -127,7 +127,7 @@ struct MappingEvaluation {
             var result: FieldValue
             var unit: String?
             var failures: [String] = []
-            if let fast = core.fast, let v = evaluate(fast, dataType: core.dataType, state: &state) {
+            if let fast = core.fast, let v = evaluate(fast, dataType: core.dataType, unit: &unit, state: &state) {
                 result = v
             } else {
                 result = evaluateGeneral(plan.steps[i], unit: &unit, failures: &failures, state: &state)
@@ -270,7 +270,7 @@ struct MappingEvaluation {
     /// closure call or a coercion (the validator fixed the output type). nil: the case it does
     /// not cover (an unusable input, an unusual remembered value), for the general path.
     mutating func evaluate(
-        _ fast: MappingPlan.FastRule, dataType: MappingDataType, state: inout VehicleMappingState
+        _ fast: MappingPlan.FastRule, dataType: MappingDataType, unit: inout String?, state: inout VehicleMappingState
     ) -> FieldValue? {
         switch fast {
         case .changedAt(let valueSlot, let timeSlot, let memory):
@@ -351,6 +351,8 @@ struct MappingEvaluation {
             guard let la = lat.asDouble, let lo = lng.asDouble, (-90...90).contains(la), (-180...180).contains(lo)
             else { return nil }  // the function's error, from the general path
             return .array([])
+        case .fuelLevel(let first, let count):
+            return fuelLevel(first, count, unit: &unit)
         case .cardinalDirection(let headingSlot):
             let h = values[headingSlot]
             switch h {
@@ -418,6 +420,43 @@ struct MappingEvaluation {
         }
         return .null
     }
+
+    /// `derive_fuel_levels` (number) for the default tank, as `StandardFunctions.tankLevel`
+    /// computes it: the first present fuel field with a valid reading; nil for registry
+    /// tanks and for a reading the general path must judge (not finite).
+    func fuelLevel(_ first: Int, _ count: Int, unit: inout String?) -> FieldValue? {
+        guard asset.fuelTanks.isEmpty else { return nil }
+        let capacity = asset.fuelTankCapacity
+        for i in first..<(first + count) {
+            let field = plan.fuelArguments[i]
+            var v = provided[field.slot]
+            if v.isNull, field.alternate >= 0 { v = provided[field.alternate] }
+            guard let raw = v.asDouble, let reading = field.reading else { continue }
+            guard raw.isFinite else { return nil }
+            switch reading {
+            case .percent:
+                guard (0...100).contains(raw) else { continue }
+                if let c = capacity, c > 0 {
+                    unit = "l"
+                    return Self.finite(StandardFunctions.rounded(raw / 100 * c))
+                }
+                unit = "%"
+                return .double(raw)
+            case .liters:
+                let l = raw * field.scale
+                guard l >= 0, capacity.map({ l <= $0 * 1.1 }) ?? true else { continue }
+                unit = "l"
+                return Self.finite(StandardFunctions.rounded(l))
+            case .levelSensor:
+                // The default tank reports steps and has no calibration table: no level.
+                continue
+            }
+        }
+        return .null
+    }
+
+    /// A double the number coercion keeps, nil when it would refuse it.
+    static func finite(_ d: Double) -> FieldValue? { d.isFinite ? .double(d) : nil }
 
     /// `coerce` for the values it passes through or converts without failing; nil otherwise.
     @inline(__always)

@@ -76,8 +76,19 @@ final class MappingPlan: Sendable {
         /// `derive_geofences` when the registry has no geofence (an empty array at a valid
         /// position); with geofences the general path runs.
         case withoutGeofences(latitude: Int, longitude: Int)
+        /// `derive_fuel_levels` as a number, for an asset without registry tanks (one default
+        /// tank): its provider fields are `fuelArguments[first..<first+count]`.
+        case fuelLevel(first: Int, count: Int)
         /// A direct or prioritized mapping: its sources are `fastSources[first..<first+count]`.
         case sources(first: Int, count: Int)
+    }
+
+    /// A provider field of `derive_fuel_levels`: its slots and how it reads (nil: not a fuel field).
+    struct FuelArgument: Sendable {
+        let slot: Int
+        let alternate: Int
+        let reading: StandardFunctions.FuelReading?
+        let scale: Double
     }
 
     /// A source of a direct or prioritized mapping in the inline form: trivial fields only, so
@@ -219,6 +230,8 @@ final class MappingPlan: Sendable {
     let fastArguments: [Int]
     /// The sources of `FastRule.sources`.
     let fastSources: [FastSource]
+    /// The fields of `FastRule.fuelLevel`.
+    let fuelArguments: [FuelArgument]
     /// Per call (by `Call.index`), how many fleeti and provider arguments it passes.
     let callArgumentCounts: [(fleeti: Int, provider: Int)]
 
@@ -342,6 +355,20 @@ final class MappingPlan: Sendable {
                 return dataType == .array && s.count == 3 ? .withoutTrip(startedAt: s[0], waypoints: true) : nil
             case .geofences:
                 return dataType == .array && s.count == 2 ? .withoutGeofences(latitude: s[0], longitude: s[1]) : nil
+            case .fuelLevels:
+                let names = call.info.providerNames
+                guard dataType == .number, call.fleetiSlots.isEmpty, names.count == call.providerCandidates.count,
+                    call.providerCandidates.allSatisfy({ (1...2).contains($0.count) })
+                else { return nil }
+                let first = fuelArguments.count
+                for (name, slots) in zip(names, call.providerCandidates) {
+                    let info = StandardFunctions.fuelFields[name]
+                    fuelArguments.append(
+                        FuelArgument(
+                            slot: slots[0], alternate: slots.count == 2 ? slots[1] : -1, reading: info?.kind,
+                            scale: info?.scale ?? 1))
+                }
+                return .fuelLevel(first: first, count: names.count)
             case .topStatusFamily, .topStatusCode:
                 guard dataType == .string, s.count == 4 else { return nil }
                 fastArguments += s
@@ -350,6 +377,7 @@ final class MappingPlan: Sendable {
         }
 
         var fastSources: [FastSource] = []
+        var fuelArguments: [FuelArgument] = []
         /// The inline form of a direct or prioritized mapping's sources (sources of another
         /// provider are never read: the engine maps only its provider's records).
         func fastSourceRule(_ m: FieldMapping, _ compiled: [Source]) -> FastRule? {
@@ -467,6 +495,7 @@ final class MappingPlan: Sendable {
         self.memoryLayout = layout
         self.fastArguments = fastArguments
         self.fastSources = fastSources
+        self.fuelArguments = fuelArguments
         self.passthrough = file.passthrough
         self.providerSlots = FieldNameTable(providerSlots)
         self.versionText = file.version.description

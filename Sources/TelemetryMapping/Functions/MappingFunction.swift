@@ -79,6 +79,7 @@ enum FastKind: Sendable, Hashable {
     case tripMileage
     case tripWaypoints
     case geofences
+    case fuelLevels
 }
 
 extension MappingFunction {
