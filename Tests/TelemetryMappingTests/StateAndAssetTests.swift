@@ -302,3 +302,67 @@ struct MappingSetTests {
         #expect(set.summaries.first { $0.provider == "navixy" }?.versions.count == 4)
     }
 }
+
+/// The engine keeps the rule memory in its plan's slots while it maps; the stored format
+/// must not notice (docs/storage-format.md: keys sorted, the same bytes as before).
+struct SlottedMemoryTests {
+    /// The format pinned byte by byte: one entry `a` = (null, 5).
+    @Test func memoryBytesArePinned() {
+        var s = VehicleMappingState()
+        s.memory = ["a": FieldMemory(input: .null, output: .int(5))]
+        #expect(s.encoded() == [1, 0x80, 1, 1, 0x61, 0, 3, 10])
+    }
+
+    @Test func aStateBoundToAPlanEncodesAsItsMemoryByName() throws {
+        let engine = try Fixtures.defaultEngine()
+        var full = VehicleMappingStateTests.full
+        var bound = full
+        #expect(bound.encoded() == full.encoded())
+        bound.bindMemory(to: engine.plan.memoryLayout)
+        // Some keys went to slots, the others stayed by name.
+        #expect(bound.memorySlots.contains { $0 != nil })
+        #expect(!bound.namedMemory.isEmpty)
+        #expect(bound.encoded() == full.encoded())
+        // Equality without the NaN of `full` (NaN is not equal to itself).
+        full.memory["speed#fallback"] = FieldMemory(output: .double(12.5))
+        bound = full
+        let byName = full.encoded()
+        bound.bindMemory(to: engine.plan.memoryLayout)
+        #expect(bound.encoded() == byName)
+        #expect(bound == full)
+        #expect(bound.memory == full.memory)
+        let decoded = try VehicleMappingState(encoded: byName)
+        #expect(decoded == bound)
+        #expect(decoded.hashValue == bound.hashValue)
+    }
+
+    @Test func mappedStatesEncodeAsTheirMemoryByName() throws {
+        let engine = try Fixtures.defaultEngine()
+        var state = VehicleMappingState()
+        let packets: [[String: FieldValue]] = [
+            ["lat": .double(-20.1), "lng": .double(57.5), "speed": .int(30), "inputs": .int(1)],
+            ["lat": .double(-20.2), "lng": .double(57.5), "speed": .int(0), "inputs": .int(0)],
+            ["lat": .double(-20.2), "lng": .double(57.5), "params.avl_io_78": .string("BA00")],
+        ]
+        for (i, fields) in packets.enumerated() {
+            let outcome = engine.map(
+                Fixtures.record(fields, at: Fixtures.t0 + Int64(i) * 60_000), state: &state,
+                receivedAt: Fixtures.t0 + Int64(i) * 60_000 + 500)
+            guard case .mapped = outcome else {
+                Issue.record("record \(i) did not map: \(outcome)")
+                return
+            }
+            var byName = VehicleMappingState()
+            byName.lastPacketAt = state.lastPacketAt
+            byName.connectivityCode = state.connectivityCode
+            byName.transit = state.transit
+            byName.trip = state.trip
+            byName.immobilizerCommand = state.immobilizerCommand
+            byName.memory = state.memory
+            #expect(state.memoryLayout != nil)
+            #expect(byName.memoryLayout == nil)
+            #expect(state.encoded() == byName.encoded(), "after record \(i)")
+            #expect(state.memory.keys.contains("statuses_connectivity_last_changed_at"))
+        }
+    }
+}

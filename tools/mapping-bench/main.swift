@@ -386,9 +386,11 @@ func run(_ mode: String, _ records: [ProviderRecord], digesting: Bool) -> RunRes
             }
         }
         stateSeconds += cpuNow() - decodeStart
+        // One batch mapper per batch, as MappingService.mapBatch maps a batch.
+        var batch = mappings.batch()
         for r in records[offset..<end] {
             let receivedAt = r.timestamp + 500
-            let outcome = mappings.map(
+            let outcome = batch.map(
                 r, state: &working[r.vehicle, default: VehicleMappingState()], receivedAt: receivedAt)
             switch outcome {
             case .mapped(let m): fields &+= m.telemetryRecord(from: r, receivedAt: receivedAt).fields.count

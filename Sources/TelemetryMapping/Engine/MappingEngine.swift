@@ -80,6 +80,14 @@ public struct MappingEngine: Sendable {
             plan: MappingPlan(mapping: mapping, catalog: catalog, functions: functions))
     }
 
+    /// An engine whose plan has no inline rules: every step takes the general path (tests
+    /// compare the two).
+    init(generalPathOnly mapping: ValidatedMapping, catalog: FieldCatalog, assets: AssetRegistry) {
+        self.init(
+            mapping: mapping, assets: assets, options: Options(),
+            plan: MappingPlan(mapping: mapping, catalog: catalog, functions: .standard, inline: false))
+    }
+
     private init(mapping: ValidatedMapping, assets: AssetRegistry, options: Options, plan: MappingPlan) {
         self.storage = Storage(mapping: mapping, assets: assets, options: options, plan: plan)
     }
@@ -97,30 +105,43 @@ public struct MappingEngine: Sendable {
     ///   - receivedAt: when the store received the record, ms: "now" for the connectivity rule.
     /// - Returns: the canonical fields, or a record-level failure for the dead letters.
     public func map(_ record: ProviderRecord, state: inout VehicleMappingState, receivedAt: Int64) -> MappingOutcome {
-        let versionText = plan.versionText
-        guard record.provider == provider else {
-            return .failed(
-                MappingFailure(
-                    reason: .unknownProvider,
-                    message: "record of provider \(record.provider) given to the \(provider) mapping \(versionText)",
-                    provider: record.provider, mappingVersion: versionText))
-        }
-        guard record.timestamp != Int64.min, !record.vehicle.rawValue.isEmpty else {
-            return .failed(
-                MappingFailure(
-                    reason: .missingVehicleOrTimestamp, message: "record of vehicle \(record.vehicle) has no timestamp",
-                    provider: provider, mappingVersion: versionText))
-        }
+        if let refused = refusal(record) { return .failed(refused) }
+        state.bindMemory(to: plan.memoryLayout)
         let saved = plan.canFailRecord ? state : nil
         var evaluation = MappingEvaluation(engine: self, record: record, receivedAt: receivedAt)
-        if let failure = evaluation.run(state: &state) {
-            if let saved { state = saved }
-            return .failed(failure)
+        return evaluation.finish(evaluation.run(state: &state), saved: saved, state: &state)
+    }
+
+    /// Maps one record with the buffers of an evaluation of this engine (`MappingSet.Batch`).
+    func map(
+        _ record: ProviderRecord, state: inout VehicleMappingState, receivedAt: Int64,
+        evaluation: inout MappingEvaluation
+    ) -> MappingOutcome {
+        if let refused = refusal(record) { return .failed(refused) }
+        state.bindMemory(to: plan.memoryLayout)
+        let saved = plan.canFailRecord ? state : nil
+        evaluation.begin(record, receivedAt: receivedAt)
+        return evaluation.finish(evaluation.run(state: &state), saved: saved, state: &state)
+    }
+
+    /// Whether this engine and an evaluation's are one (same plan, assets and options).
+    func isSame(as other: MappingEngine) -> Bool { storage === other.storage }
+
+    /// Why a record cannot be mapped by this engine at all, nil when it can.
+    private func refusal(_ record: ProviderRecord) -> MappingFailure? {
+        let versionText = plan.versionText
+        guard record.provider == provider else {
+            return MappingFailure(
+                reason: .unknownProvider,
+                message: "record of provider \(record.provider) given to the \(provider) mapping \(versionText)",
+                provider: record.provider, mappingVersion: versionText)
         }
-        return .mapped(
-            MappedRecord(
-                fields: evaluation.output, fieldErrors: evaluation.errors, provider: provider,
-                mappingVersion: versionText))
+        guard record.timestamp != Int64.min, !record.vehicle.rawValue.isEmpty else {
+            return MappingFailure(
+                reason: .missingVehicleOrTimestamp, message: "record of vehicle \(record.vehicle) has no timestamp",
+                provider: provider, mappingVersion: versionText)
+        }
+        return nil
     }
 
     /// The periodic connectivity sweep: offline means no packet arrives, so evaluating only on
@@ -148,8 +169,8 @@ public struct MappingEngine: Sendable {
         var fields = [Field(codeField, .string("offline"))]
         func changed(_ name: String?, to value: FieldValue) {
             guard let name else { return }
-            if let m = state.memory[name], m.input.isIdentical(to: value) { return }
-            state.memory[name] = FieldMemory(input: value, output: .int(at))
+            if let m = state[memoryNamed: name], m.input.isIdentical(to: value) { return }
+            state[memoryNamed: name] = FieldMemory(input: value, output: .int(at))
             fields.append(Field(name, .int(at)))
         }
         changed(plan.sweepFields.connectivityChanged, to: .string("offline"))

@@ -1,48 +1,112 @@
 import TelemetryCore
 
-/// The evaluation of one record by one engine.
+/// The evaluation of records by one engine, with buffers reused from record to record.
+///
+/// `map(_:state:receivedAt:)` of the engine evaluates one record with a fresh evaluation; a
+/// `MappingSet.Batch` keeps one per engine for a whole batch, so the per-record arrays
+/// (provider values, computed values, function arguments) are allocated once per batch.
 struct MappingEvaluation {
-    // Only what evaluation reads is kept (not the engine: copying it retains every array of
-    // the mapping file and the asset registry, and destroying it releases them, per record).
+    // Only what evaluation reads is kept: the engine is one reference.
+    let engine: MappingEngine
     let plan: MappingPlan
-    let record: ProviderRecord
     let emitNullFields: Bool
-    let environment: MappingRecordEnvironment
+    /// The record being evaluated (set by `begin`).
+    var record: ProviderRecord
+    var receivedAt: Int64 = 0
+    /// The vehicle whose asset facts `asset` holds (facts are looked up once per vehicle run).
+    var assetVehicle: VehicleID?
+    var asset: AssetFacts
+    /// What the function calls of the record share, built at the first call that needs it.
+    var environmentCache: MappingRecordEnvironment?
     /// The record's values by provider slot (the last one wins when a name repeats).
     var provided: [FieldValue]
+    /// The field names of the previous record, by position, and their provider slots (-1: none).
+    var fieldNames: [String] = []
+    var fieldSlots: [Int] = []
+    /// The provider slots the current record filled (reset to null after it).
+    var filled: [Int] = []
     /// Whether each record field fills a slot (passthrough copies the others).
-    var consumed: [Bool]
+    var consumed: [Bool] = []
     /// Computed values by slot (file index).
     var values: [FieldValue]
     var output: [Field] = []
+    var outputCapacity = 16
     var errors: [FieldMappingError] = []
-    /// Argument buffers reused by every function call of the record: a call's context holds
+    /// Argument buffers of each call (by `Call.index`), sized once: a call's context holds
     /// them only while the function runs, so they are uniquely referenced again at the next
-    /// call and refilling them allocates nothing.
-    var fleetiArguments: [FieldValue] = []
-    var providerArguments: [FieldValue] = []
+    /// record and refilling them is a store per argument.
+    var fleetiArguments: [[FieldValue]]
+    var providerArguments: [[FieldValue]]
 
+    /// An evaluation ready to run its first record (`begin` places the next ones).
     init(engine: MappingEngine, record: ProviderRecord, receivedAt: Int64) {
+        self.engine = engine
         self.plan = engine.plan
-        self.record = record
         self.emitNullFields = engine.options.emitNullFields
-        self.environment = MappingRecordEnvironment(
-            vehicle: record.vehicle, asset: engine.assets.facts(for: record.vehicle), assets: engine.assets,
-            recordTime: record.timestamp, now: receivedAt, options: engine.options)
-        var provided = [FieldValue](repeating: .null, count: plan.providerSlots.count)
-        var consumed = plan.passthrough ? [Bool](repeating: false, count: record.fields.count) : []
-        for (i, f) in record.fields.enumerated() {
-            if let slot = plan.providerSlots.slot(f.name) {
-                provided[slot] = f.value
-                if plan.passthrough { consumed[i] = true }
+        self.record = record
+        self.asset = engine.assets.facts(for: record.vehicle)
+        self.assetVehicle = record.vehicle
+        self.provided = [FieldValue](repeating: .null, count: plan.providerSlots.count)
+        self.values = Array(repeating: .null, count: plan.slotCount)
+        self.fleetiArguments = plan.callArgumentCounts.map { [FieldValue](repeating: .null, count: $0.fleeti) }
+        self.providerArguments = plan.callArgumentCounts.map { [FieldValue](repeating: .null, count: $0.provider) }
+        begin(record, receivedAt: receivedAt)
+    }
+
+    /// The per-record facts of the function calls.
+    var environment: MappingRecordEnvironment {
+        mutating get {
+            if let e = environmentCache { return e }
+            let e = MappingRecordEnvironment(
+                vehicle: record.vehicle, asset: asset, assets: engine.assets, recordTime: record.timestamp,
+                now: receivedAt, options: engine.options)
+            environmentCache = e
+            return e
+        }
+    }
+
+    /// Places a record's fields in their slots and clears what the previous record left.
+    mutating func begin(_ record: ProviderRecord, receivedAt: Int64) {
+        for slot in filled { provided[slot] = .null }
+        filled.removeAll(keepingCapacity: true)
+        for i in values.indices { values[i] = .null }
+        if assetVehicle != record.vehicle {
+            asset = engine.assets.facts(for: record.vehicle)
+            assetVehicle = record.vehicle
+        }
+        environmentCache = nil
+        self.record = record
+        self.receivedAt = receivedAt
+        let passthrough = plan.passthrough
+        consumed.removeAll(keepingCapacity: true)
+        if passthrough { consumed.append(contentsOf: repeatElement(false, count: record.fields.count)) }
+        // A provider sends the same fields in the same order record after record: the slot of
+        // the name seen at each position last time is reused when the name is equal (a string
+        // comparison, often of the same storage), and looked up in the table otherwise.
+        let fields = record.fields
+        if fieldNames.count != fields.count {
+            fieldNames = fields.map(\.name)
+            fieldSlots = fields.map { plan.providerSlots.slot($0.name) ?? -1 }
+        }
+        for i in fields.indices {
+            let name = fields[i].name
+            var slot = fieldSlots[i]
+            if name != fieldNames[i] {
+                slot = plan.providerSlots.slot(name) ?? -1
+                fieldNames[i] = name
+                fieldSlots[i] = slot
+            }
+            if slot >= 0 {
+                provided[slot] = fields[i].value
+                filled.append(slot)
+                if passthrough { consumed[i] = true }
             }
         }
-        self.provided = provided
-        self.consumed = consumed
-        self.values = Array(repeating: .null, count: plan.slotCount)
-        output.reserveCapacity(plan.steps.count)
-        fleetiArguments.reserveCapacity(plan.maxFleetiArguments)
-        providerArguments.reserveCapacity(plan.maxProviderArguments)
+        // The output array goes to the mapped record; the next one starts with the size the
+        // previous record needed (records of one provider look alike).
+        output = []
+        output.reserveCapacity(outputCapacity)
+        errors = []
     }
 
     enum SourceResult {
@@ -54,71 +118,48 @@ struct MappingEvaluation {
     /// Runs every step; returns a failure when a `fail_record` field failed.
     mutating func run(state: inout VehicleMappingState) -> MappingFailure? {
         let emitNulls = emitNullFields
-        for step in plan.steps {
-            var result: FieldValue = .null
+        // The loop reads the steps' trivial parts (`Core`: no reference to retain) and their
+        // names; the step objects only on the general path and for errors.
+        let cores = plan.cores
+        let names = plan.stepNames
+        for i in cores.indices {
+            let core = cores[i]
+            var result: FieldValue
             var unit: String?
             var failures: [String] = []
-            switch step.kind {
-            case .direct, .prioritized:
-                sources: for source in step.sources {
-                    switch evaluate(source, step: step, state: &state) {
-                    case .value(let v, let u):
-                        result = v
-                        unit = u
-                        break sources
-                    case .missing:
-                        continue
-                    case .failed(let why):
-                        failures.append(why)
-                    }
-                }
-            case .calculated:
-                if let call = step.call {
-                    switch evaluate(call, step: step, asSource: false, state: &state) {
-                    case .value(let v, let u):
-                        result = v
-                        unit = u
-                    case .missing:
-                        break
-                    case .failed(let why):
-                        failures.append(why)
-                    }
-                }
-            case .ioMapped:
-                if let io = step.io {
-                    let n = installationNumber(io.fact) ?? io.defaultNumber
-                    if let slot = io.slots[n] ?? io.slots[io.defaultNumber] {
-                        switch Self.coerce(values[slot], to: step.dataType, conversion: .identity, exactTime: true) {
-                        case .success(let v): result = v
-                        case .failure(let why): failures.append(why.message)
-                        }
-                    }
-                }
-            case .transformed:
-                failures.append("type transformed is not supported")
+            if let fast = core.fast, let v = evaluate(fast, dataType: core.dataType, unit: &unit, state: &state) {
+                result = v
+            } else {
+                result = evaluateGeneral(plan.steps[i], unit: &unit, failures: &failures, state: &state)
             }
-
             if result.isNull, !failures.isEmpty {
                 let reason = failures.joined(separator: "; ")
-                if step.errorHandling == .failRecord {
+                if core.errorHandling == .failRecord {
                     return MappingFailure(
-                        reason: .functionErrorFatal, message: "field \(step.name) failed: \(reason)",
+                        reason: .functionErrorFatal, message: "field \(names[i]) failed: \(reason)",
                         provider: record.provider,
                         mappingVersion: plan.versionText)
                 }
-                errors.append(FieldMappingError(field: step.name, reason: reason))
+                errors.append(FieldMappingError(field: names[i], reason: reason))
             }
-            if step.errorHandling == .useFallback {
-                let key = step.fallbackKey
+            if core.fallbackMemory >= 0 {
+                // `<name>#fallback` (the state is bound to the plan's memory layout while it maps).
                 if result.isNull {
-                    result = state.memory[key]?.output ?? .null
+                    result = state.memorySlots[core.fallbackMemory]?.output ?? .null
                 } else {
-                    state.memory[key] = FieldMemory(output: result)
+                    state.memorySlots[core.fallbackMemory] = FieldMemory(output: result)
                 }
             }
-            values[step.slot] = result
-            if !result.isNull || emitNulls { output.append(Field(step.name, result)) }
-            if step.unitCompanion, let unit, !result.isNull { output.append(Field(step.unitFieldName, .string(unit))) }
+            if core.unitCompanion, let unit, !result.isNull {
+                values[core.slot] = result
+                output.append(Field(names[i], result))
+                output.append(Field(plan.steps[i].unitFieldName, .string(unit)))
+            } else if !result.isNull || emitNulls {
+                output.append(Field(names[i], result))
+                values[core.slot] = result
+            } else {
+                values[core.slot] = result
+            }
         }
         if plan.passthrough {
             // A provider field no source reads is stored as it came, unless a mapping already
@@ -134,15 +175,309 @@ struct MappingEvaluation {
                 }
             }
         }
+        outputCapacity = output.count
         let packetTime = plan.lastUpdatedSlot.flatMap { values[$0].asInt64 } ?? record.timestamp
         state.lastPacketAt = max(state.lastPacketAt ?? packetTime, packetTime)
         return nil
     }
 
+    /// The outcome of `run`: the mapped record (the output moves into it), or the failure,
+    /// with the state restored to `saved`.
+    mutating func finish(
+        _ failure: MappingFailure?, saved: VehicleMappingState?, state: inout VehicleMappingState
+    ) -> MappingOutcome {
+        if let failure {
+            if let saved { state = saved }
+            return .failed(failure)
+        }
+        let fields = output
+        output = []
+        return .mapped(
+            MappedRecord(fields: fields, fieldErrors: errors, provider: plan.provider, mappingVersion: plan.versionText))
+    }
+
+    /// A step by its sources, call or I/O family (the general path); failures and the
+    /// source's unit go to the caller.
+    mutating func evaluateGeneral(
+        _ step: MappingPlan.Step, unit: inout String?, failures: inout [String], state: inout VehicleMappingState
+    ) -> FieldValue {
+        var result: FieldValue = .null
+        switch step.kind {
+        case .direct, .prioritized:
+            sources: for source in step.sources {
+                switch evaluate(source, step: step, state: &state) {
+                case .value(let v, let u):
+                    result = v
+                    unit = u
+                    break sources
+                case .missing:
+                    continue
+                case .failed(let why):
+                    failures.append(why)
+                }
+            }
+        case .calculated:
+            if let call = step.call {
+                switch evaluate(call, step: step, asSource: false, state: &state) {
+                case .value(let v, let u):
+                    result = v
+                    unit = u
+                case .missing:
+                    break
+                case .failed(let why):
+                    failures.append(why)
+                }
+            }
+        case .ioMapped:
+            if let io = step.io {
+                let n = installationNumber(io.fact) ?? io.defaultNumber
+                if let slot = io.slots[n] ?? io.slots[io.defaultNumber] {
+                    switch Self.coerce(values[slot], to: step.dataType, conversion: .identity, exactTime: true) {
+                    case .success(let v): result = v
+                    case .failure(let why): failures.append(why.message)
+                    }
+                }
+            }
+        case .transformed:
+            failures.append("type transformed is not supported")
+        }
+        return result
+    }
+
+    /// The value of a fleeti argument slot (null when the call names no such field).
+    @inline(__always)
+    func value(_ slot: Int) -> FieldValue { slot >= 0 ? values[slot] : .null }
+
+    /// The time a timestamp rule stamps (`StandardFunctions.stampTime`).
+    @inline(__always)
+    func stampTime(_ slot: Int) -> Int64 {
+        if slot >= 0, let t = values[slot].asInt64 { return t }
+        return record.timestamp
+    }
+
+    /// A remembered output as the rule's coercion would leave it, nil when coercion would
+    /// change or refuse it (then the general path runs: nothing was changed yet).
+    @inline(__always)
+    func remembered(_ memory: Int, in state: borrowing VehicleMappingState) -> FieldValue? {
+        let v = state.memorySlots[memory]?.output ?? .null
+        switch v {
+        case .int, .null: return v
+        default: return nil
+        }
+    }
+
+    /// A specialised standard rule: the same result as its function, without a context, a
+    /// closure call or a coercion (the validator fixed the output type). nil: the case it does
+    /// not cover (an unusable input, an unusual remembered value), for the general path.
+    mutating func evaluate(
+        _ fast: MappingPlan.FastRule, dataType: MappingDataType, unit: inout String?, state: inout VehicleMappingState
+    ) -> FieldValue? {
+        switch fast {
+        case .changedAt(let valueSlot, let timeSlot, let memory):
+            let value = value(valueSlot)
+            if value.isNull { return remembered(memory, in: state) }
+            if let previous = state.memorySlots[memory], previous.input.isIdentical(to: value) {
+                return remembered(memory, in: state)
+            }
+            let time = FieldValue.int(stampTime(timeSlot))
+            state.memorySlots[memory] = FieldMemory(input: value, output: time)
+            return time
+        case .updatedAt(let first, let count, let timeSlot, let memory):
+            var present = false
+            for i in first..<(first + count) where !values[plan.fastArguments[i]].isNull {
+                present = true
+                break
+            }
+            if present {
+                let time = FieldValue.int(stampTime(timeSlot))
+                state.memorySlots[memory] = FieldMemory(input: .null, output: time)
+                return time
+            }
+            return remembered(memory, in: state)
+        case .locationChangedAt(let latSlot, let lngSlot, let timeSlot, let memory):
+            let lat = value(latSlot)
+            let lng = value(lngSlot)
+            if lat.isNull || lng.isNull { return remembered(memory, in: state) }
+            guard let la = lat.asDouble, let lo = lng.asDouble, (-90...90).contains(la), (-180...180).contains(lo)
+            else { return nil }  // the function's error, from the general path
+            let p = Coordinate(latitude: la, longitude: lo)
+            if let previous = state.memorySlots[memory], case .array(let anchor) = previous.input, anchor.count == 2,
+                let lat = anchor[0].asDouble, let lng = anchor[1].asDouble,
+                Geodesy.distance(Coordinate(latitude: lat, longitude: lng), p) <= engine.options.locationChangeThreshold
+            {
+                return remembered(memory, in: state)
+            }
+            let time = FieldValue.int((timeSlot >= 0 ? values[timeSlot].asInt64 : nil) ?? record.timestamp)
+            state.memorySlots[memory] = FieldMemory(input: .array([.double(p.latitude), .double(p.longitude)]), output: time)
+            return time
+        case .sources(let first, let count):
+            return evaluateSources(first, count, dataType: dataType)
+        case .tripStartedAt(let codeSlot, let timeSlot, let memory):
+            let code = value(codeSlot).asString
+            if code == "in_transit" {
+                if state.memorySlots[memory]?.input.asString == "parked" {
+                    state.trip = OngoingTrip(startedAt: stampTime(timeSlot))
+                }
+            } else {
+                state.trip = nil
+            }
+            if let code { state.memorySlots[memory] = FieldMemory(input: .string(code)) }
+            return state.trip.map { .int($0.startedAt) } ?? .null
+        case .withoutDriverKey(let keySlot, let memory, let name):
+            guard value(keySlot).isNull else { return nil }
+            if !name { return remembered(memory, in: state) }
+            let v = state.memorySlots[memory]?.output ?? .null
+            switch v {
+            case .string, .null: return v
+            default: return nil
+            }
+        case .immobilizationCode(let first, let count):
+            let a = plan.fastArguments
+            let compatible = values[a[first]].asBool ?? StatusRules.isCompatible(.immobilization, asset: asset)
+            let n = asset.installation.effectiveImmobilizerOutput
+            let output = n >= 0 && n < count ? values[a[first + n]].asBool : nil
+            let code = StatusRules.immobilizationCode(
+                compatible: compatible, output: output, command: &state.immobilizerCommand, now: receivedAt,
+                timeout: engine.options.immobilizerCommandTimeout)
+            return code.map(FieldValue.string) ?? .null
+        case .withoutTrip(let startedSlot, let waypoints):
+            guard values[startedSlot].isNull || state.trip == nil else { return nil }
+            return waypoints ? .array([]) : .null
+        case .withoutGeofences(let latSlot, let lngSlot):
+            guard engine.assets.geofences.isEmpty else { return nil }
+            let lat = values[latSlot]
+            let lng = values[lngSlot]
+            if lat.isNull || lng.isNull { return .null }
+            guard let la = lat.asDouble, let lo = lng.asDouble, (-90...90).contains(la), (-180...180).contains(lo)
+            else { return nil }  // the function's error, from the general path
+            return .array([])
+        case .fuelLevel(let first, let count):
+            return fuelLevel(first, count, unit: &unit)
+        case .cardinalDirection(let headingSlot):
+            let h = values[headingSlot]
+            switch h {
+            case .null: return .null
+            case .int(let i): return .string(StandardFunctions.cardinal(Double(i)))
+            case .double(let d) where d.isFinite: return .string(StandardFunctions.cardinal(d))
+            default: return nil
+            }
+        case .compatible(let family):
+            return .bool(StatusRules.isCompatible(family, asset: asset))
+        case .connectivityCode(let packetSlot):
+            let packet = (packetSlot >= 0 ? values[packetSlot].asInt64 : nil) ?? record.timestamp
+            let newest = max(packet, state.lastPacketAt ?? packet)
+            let code = StatusRules.connectivityCode(lastPacketAt: newest, now: receivedAt, asset: asset)
+            state.connectivityCode = code
+            return .string(code)
+        case .engineCode(let compatibleSlot, let ignitionSlot):
+            let compatible = value(compatibleSlot).asBool ?? StatusRules.isCompatible(.engine, asset: asset)
+            let code = StatusRules.engineCode(compatible: compatible, ignition: value(ignitionSlot).asBool)
+            return code.map(FieldValue.string) ?? .null
+        case .transitCode(let compatibleSlot, let ignitionSlot, let movingSlot, let speedSlot):
+            guard value(compatibleSlot).asBool ?? StatusRules.isCompatible(.transit, asset: asset) else { return .null }
+            let speed = value(speedSlot)
+            var machine = TransitStateMachine(state: state.transit)
+            let code = machine.recordReceived(
+                time: record.timestamp, ignition: value(ignitionSlot).asBool, moving: value(movingSlot).asBool,
+                speed: speed.isNull ? nil : speed.asDouble)
+            state.transit = machine.state
+            return .string(code.name)
+        case .topStatus(let first, let code):
+            let a = plan.fastArguments
+            let top = StatusRules.topStatus(
+                connectivity: values[a[first]].asString, immobilization: values[a[first + 1]].asString,
+                engine: values[a[first + 2]].asString, transit: values[a[first + 3]].asString, asset: asset)
+            if code { return top.code.map(FieldValue.string) ?? .null }
+            return top.code == nil && top.family == .connectivity ? .null : .string(top.family.rawValue)
+        }
+    }
+
+    /// The sources of a direct or prioritized mapping, inline: the first present one, typed.
+    /// nil when a source needs the general path (a call with inputs, a value whose typing is
+    /// not one of the plain cases below, which may fail): sources have no side effects, so
+    /// the general path then evaluates the mapping from its first source to the same end.
+    func evaluateSources(_ first: Int, _ count: Int, dataType: MappingDataType) -> FieldValue? {
+        for i in first..<(first + count) {
+            let source = plan.fastSources[i]
+            switch source.kind {
+            case .field(let slot, let alternate, let messageTime):
+                var v = provided[slot]
+                if v.isNull, alternate >= 0 { v = provided[alternate] }
+                if v.isNull {
+                    guard messageTime else { continue }
+                    // The record's own time stands in for a missing msg_time (exact milliseconds).
+                    return dataType == .datetime ? .int(record.timestamp) : nil
+                }
+                return Self.plainCoercion(v, to: dataType, conversion: source.conversion)
+            case .skippableCall(let first, let fleeti, let provider):
+                let a = plan.fastArguments
+                for k in first..<(first + fleeti) where !values[a[k]].isNull { return nil }
+                for k in (first + fleeti)..<(first + fleeti + provider) where !provided[a[k]].isNull { return nil }
+                continue
+            case .general:
+                return nil
+            }
+        }
+        return .null
+    }
+
+    /// `derive_fuel_levels` (number) for the default tank, as `StandardFunctions.tankLevel`
+    /// computes it: the first present fuel field with a valid reading; nil for registry
+    /// tanks and for a reading the general path must judge (not finite).
+    func fuelLevel(_ first: Int, _ count: Int, unit: inout String?) -> FieldValue? {
+        guard asset.fuelTanks.isEmpty else { return nil }
+        let capacity = asset.fuelTankCapacity
+        for i in first..<(first + count) {
+            let field = plan.fuelArguments[i]
+            var v = provided[field.slot]
+            if v.isNull, field.alternate >= 0 { v = provided[field.alternate] }
+            guard let raw = v.asDouble, let reading = field.reading else { continue }
+            guard raw.isFinite else { return nil }
+            switch reading {
+            case .percent:
+                guard (0...100).contains(raw) else { continue }
+                if let c = capacity, c > 0 {
+                    unit = "l"
+                    return Self.finite(StandardFunctions.rounded(raw / 100 * c))
+                }
+                unit = "%"
+                return .double(raw)
+            case .liters:
+                let l = raw * field.scale
+                guard l >= 0, capacity.map({ l <= $0 * 1.1 }) ?? true else { continue }
+                unit = "l"
+                return Self.finite(StandardFunctions.rounded(l))
+            case .levelSensor:
+                // The default tank reports steps and has no calibration table: no level.
+                continue
+            }
+        }
+        return .null
+    }
+
+    /// A double the number coercion keeps, nil when it would refuse it.
+    static func finite(_ d: Double) -> FieldValue? { d.isFinite ? .double(d) : nil }
+
+    /// `coerce` for the values it passes through or converts without failing; nil otherwise.
+    @inline(__always)
+    static func plainCoercion(_ v: FieldValue, to type: MappingDataType, conversion: UnitConversion) -> FieldValue? {
+        switch (type, v) {
+        case (.number, .int(let i)): return conversion.isIdentity ? v : .double(conversion.apply(Double(i)))
+        case (.number, .double(let d)):
+            guard d.isFinite else { return nil }
+            return conversion.isIdentity ? v : .double(conversion.apply(d))
+        case (.boolean, .bool): return v
+        case (.boolean, .int(let i)): return .bool(i != 0)
+        case (.string, .string): return v
+        case (.datetime, .int), (.datetime, .double): return DateTimeParsing.milliseconds(v).map { .int($0) }
+        default: return nil
+        }
+    }
+
     func installationNumber(_ fact: String) -> Int? {
         switch fact {
-        case "ignition_input_number": return environment.asset.installation.ignitionInputNumber
-        case "immobilizer_output_number": return environment.asset.installation.immobilizerOutputNumber
+        case "ignition_input_number": return asset.installation.ignitionInputNumber
+        case "immobilizer_output_number": return asset.installation.immobilizerOutputNumber
         default: return nil
         }
     }
@@ -194,15 +529,16 @@ struct MappingEvaluation {
             return .failed("\(asSource ? call.sourcePrefix : "")function \(call.name) is not registered")
         }
         if call.isNullWithoutInputs, !hasInput(call) { return .missing }
-        fleetiArguments.removeAll(keepingCapacity: true)
-        for slot in call.fleetiSlots { fleetiArguments.append(values[slot]) }
-        providerArguments.removeAll(keepingCapacity: true)
-        for candidates in call.providerCandidates { providerArguments.append(lookup(candidates) ?? .null) }
+        let c = call.index
+        for (i, slot) in call.fleetiSlots.enumerated() { fleetiArguments[c][i] = values[slot] }
+        for (i, candidates) in call.providerCandidates.enumerated() {
+            providerArguments[c][i] = lookup(candidates) ?? .null
+        }
         let out: MappingFunctionOutput
         do {
             out = try body(
                 MappingFunctionContext(
-                    fleeti: fleetiArguments, provider: providerArguments, call: call.info, record: environment),
+                    fleeti: fleetiArguments[c], provider: providerArguments[c], call: call.info, record: environment),
                 &state)
         } catch {
             return .failed("\(asSource ? call.sourcePrefix : "")\(call.name): \(error.message)")
@@ -217,7 +553,7 @@ struct MappingEvaluation {
     /// Whether any argument of the call is non-null.
     func hasInput(_ call: MappingPlan.Call) -> Bool {
         for slot in call.fleetiSlots where !values[slot].isNull { return true }
-        for candidates in call.providerCandidates where lookup(candidates) != nil { return true }
+        for slot in call.providerInputSlots where !provided[slot].isNull { return true }
         return false
     }
 

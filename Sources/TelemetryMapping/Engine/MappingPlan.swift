@@ -19,15 +19,18 @@ final class MappingPlan: Sendable {
         /// Store the function's unit beside the value (`<name>_unit`): the target unit is conditional.
         let unitCompanion: Bool
         /// `<name>#fallback`, the state key of the last known value (`use_fallback`).
-        let fallbackKey: String
+        let fallbackKey: MemoryKey
         /// `<name>_unit`, the companion field's name.
         let unitFieldName: String
+        /// The standard rule this calculated step is, evaluated inline (nil: the general path).
+        let fast: FastRule?
 
         init(
             slot: Int, name: String, kind: MappingKind, sources: [Source], call: Call?, io: IO?,
             dataType: MappingDataType,
-            errorHandling: ErrorHandling, unitCompanion: Bool
+            errorHandling: ErrorHandling, unitCompanion: Bool, fallbackKey: MemoryKey, fast: FastRule?
         ) {
+            self.fast = fast
             self.slot = slot
             self.name = name
             self.kind = kind
@@ -37,9 +40,86 @@ final class MappingPlan: Sendable {
             self.dataType = dataType
             self.errorHandling = errorHandling
             self.unitCompanion = unitCompanion
-            self.fallbackKey = name + "#fallback"
+            self.fallbackKey = fallbackKey
             self.unitFieldName = name + "_unit"
         }
+    }
+
+    /// A standard rule compiled to its inputs' slots (-1: the call names no such field), for
+    /// rules every record runs: no context, no closure, no name hashing, no coercion (the
+    /// validator fixed the output type). Each computes exactly what its function's body does.
+    enum FastRule: Sendable {
+        /// `derive_*_last_changed_at`: value slot, stamp time slot, memory slot.
+        case changedAt(value: Int, time: Int, memory: Int)
+        /// `derive_*_last_updated_at`: `count` value slots from `fastArguments[first]`.
+        case updatedAt(first: Int, count: Int, time: Int, memory: Int)
+        /// `derive_location_last_changed_at`: latitude, longitude, stamp time, memory slot.
+        case locationChangedAt(latitude: Int, longitude: Int, time: Int, memory: Int)
+        case compatible(StatusFamily)
+        case connectivityCode(packet: Int)
+        case engineCode(compatible: Int, ignition: Int)
+        case transitCode(compatible: Int, ignition: Int, moving: Int, speed: Int)
+        /// The four family codes from `fastArguments[first]`; `code`: the code, else the family.
+        case topStatus(first: Int, code: Bool)
+        /// `derive_ongoing_trip_started_at`: transit code slot, stamp time slot, memory slot.
+        case tripStartedAt(code: Int, time: Int, memory: Int)
+        /// `derive_driver_last_changed_at` / `derive_driver_name` when the record has no driver
+        /// key (the remembered output); a key goes to the general path.
+        case withoutDriverKey(key: Int, memory: Int, name: Bool)
+        /// `derive_cardinal_direction` of a numeric heading.
+        case cardinalDirection(heading: Int)
+        /// `derive_statuses_immobilization_code`: `count` fleeti slots from `fastArguments[first]`.
+        case immobilizationCode(first: Int, count: Int)
+        /// `derive_ongoing_trip_mileage` / `_waypoints` without a trip (null / an empty array);
+        /// during a trip the general path runs.
+        case withoutTrip(startedAt: Int, waypoints: Bool)
+        /// `derive_geofences` when the registry has no geofence (an empty array at a valid
+        /// position); with geofences the general path runs.
+        case withoutGeofences(latitude: Int, longitude: Int)
+        /// `derive_fuel_levels` as a number, for an asset without registry tanks (one default
+        /// tank): its provider fields are `fuelArguments[first..<first+count]`.
+        case fuelLevel(first: Int, count: Int)
+        /// A direct or prioritized mapping: its sources are `fastSources[first..<first+count]`.
+        case sources(first: Int, count: Int)
+    }
+
+    /// A provider field of `derive_fuel_levels`: its slots and how it reads (nil: not a fuel field).
+    struct FuelArgument: Sendable {
+        let slot: Int
+        let alternate: Int
+        let reading: StandardFunctions.FuelReading?
+        let scale: Double
+    }
+
+    /// A source of a direct or prioritized mapping in the inline form: trivial fields only, so
+    /// reading one retains nothing.
+    struct FastSource: Sendable {
+        enum Kind: Sendable {
+            /// A provider field in `slot` (else `alternate`, -1 for none); `messageTime`: the
+            /// record's time stands in when it is absent.
+            case field(slot: Int, alternate: Int, messageTime: Bool)
+            /// A call that returns null without inputs: skipped when the record has none of
+            /// `fastArguments[first..<first+fleeti]` (computed values) and of the next
+            /// `provider` (provider slots); with one, the general path evaluates the mapping.
+            case skippableCall(first: Int, fleeti: Int, provider: Int)
+            /// Anything else: the general path evaluates the mapping when it is reached.
+            case general
+        }
+
+        let kind: Kind
+        let conversion: UnitConversion
+    }
+
+    /// What the evaluation loop reads of every step: trivial fields only, so reading one
+    /// retains nothing (the `Step` object is read only on the general path).
+    struct Core: Sendable {
+        let slot: Int
+        let fast: FastRule?
+        let dataType: MappingDataType
+        let errorHandling: ErrorHandling
+        let unitCompanion: Bool
+        /// The memory slot of `<name>#fallback` for `use_fallback`, else -1.
+        let fallbackMemory: Int
     }
 
     enum Source: Sendable {
@@ -81,7 +161,11 @@ final class MappingPlan: Sendable {
         let body: Body?
         /// The function returns null when every argument is null (`isNullWithoutInputs`).
         let isNullWithoutInputs: Bool
+        /// The call's index in the plan (its argument buffers in an evaluation).
+        let index: Int
         let fleetiSlots: [Int]
+        /// Every provider slot of `providerCandidates`, for `hasInput`.
+        let providerInputSlots: [Int]
         /// Per provider parameter, the provider slots of its possible names.
         let providerCandidates: [[Int]]
         let info: MappingCallInfo
@@ -90,10 +174,12 @@ final class MappingPlan: Sendable {
         let sourcePrefix: String
 
         init(
-            name: String, function: MappingFunction?, fleetiSlots: [Int], providerCandidates: [[Int]],
+            name: String, function: MappingFunction?, index: Int, fleetiSlots: [Int], providerCandidates: [[Int]],
             info: MappingCallInfo
         ) {
             self.name = name
+            self.index = index
+            self.providerInputSlots = providerCandidates.flatMap { $0 }
             self.body = function?.body
             self.isNullWithoutInputs = function?.isNullWithoutInputs ?? false
             self.fleetiSlots = fleetiSlots
@@ -120,7 +206,12 @@ final class MappingPlan: Sendable {
     }
 
     let steps: [Step]
+    /// Per step (same order): its trivial parts, and its field name.
+    let cores: [Core]
+    let stepNames: [String]
     let slotCount: Int
+    /// The memory keys of the stateful rules and fallbacks, by slot (`VehicleMappingState.memory`).
+    let memoryLayout: MemorySlotLayout
     let passthrough: Bool
     /// Every provider field name the plan reads, to its provider slot: a record's fields are
     /// placed in slots once, and sources read slots, so evaluation hashes each record field
@@ -135,10 +226,18 @@ final class MappingPlan: Sendable {
     let canFailRecord: Bool
     let sweepFields: SweepFields
     /// The most fleeti and provider arguments of any call (the evaluation's buffers hold them).
-    let maxFleetiArguments: Int
-    let maxProviderArguments: Int
+    /// Argument slots of fast rules with several (`FastRule.updatedAt`, `.topStatus`).
+    let fastArguments: [Int]
+    /// The sources of `FastRule.sources`.
+    let fastSources: [FastSource]
+    /// The fields of `FastRule.fuelLevel`.
+    let fuelArguments: [FuelArgument]
+    /// Per call (by `Call.index`), how many fleeti and provider arguments it passes.
+    let callArgumentCounts: [(fleeti: Int, provider: Int)]
 
-    init(mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry) {
+    /// - Parameter inline: compile the inline forms (`FastRule`); false only to check them
+    ///   against the general path (BatchAndFastRuleTests).
+    init(mapping: ValidatedMapping, catalog: FieldCatalog, functions: MappingFunctionRegistry, inline: Bool = true) {
         let file = mapping.file
         let names = mapping.fieldNames
         var slotByName: [String: Int] = [:]
@@ -165,17 +264,150 @@ final class MappingPlan: Sendable {
             if name.hasPrefix("params.") { return candidates(path: name) }
             return [name, "params." + name]
         }
+        // The memory keys: a stateful rule keeps its memory under its field name, a
+        // `use_fallback` field its last value under `<name>#fallback`.
+        var memoryNames: [String] = []
+        var memorySlotByName: [String: Int] = [:]
+        func addMemory(_ key: String) {
+            if memorySlotByName[key] == nil {
+                memorySlotByName[key] = memoryNames.count
+                memoryNames.append(key)
+            }
+        }
+        for slot in mapping.evaluationOrder {
+            let m = file.mappings[slot]
+            let calls = (m.call.map { [$0] } ?? [])
+                + m.sources.compactMap { s -> FunctionCall? in
+                    if case .calculated(let c) = s { return c }
+                    return nil
+                }
+            if calls.contains(where: { functions.function(named: $0.function)?.isStateful == true }) {
+                addMemory(names[slot])
+            }
+            if m.errorHandling == .useFallback { addMemory(names[slot] + "#fallback") }
+        }
+        let layout = MemorySlotLayout(names: memoryNames)
+        func memoryKey(_ key: String) -> MemoryKey {
+            memorySlotByName[key].map { layout.key($0) } ?? MemoryKey(name: key)
+        }
+
+        var callCount = 0
         func compile(_ call: FunctionCall, target: MeasurementUnit, field: String, dataType: MappingDataType) -> Call {
             let providerNames = call.providerParameters[file.provider] ?? []
             let providerCandidates = providerNames.map { slots(candidates(parameter: $0)) }
+            callCount += 1
             return Call(
-                name: call.function, function: functions.function(named: call.function),
+                name: call.function, function: functions.function(named: call.function), index: callCount - 1,
                 fleetiSlots: call.fleetiParameters.compactMap { slotByName[$0] },
                 providerCandidates: providerCandidates,
                 info: MappingCallInfo(
                     field: field, providerNames: providerNames, staticParameters: call.staticParameters,
                     targetUnit: target,
-                    sourceUnit: call.unit.flatMap(MeasurementUnit.named), dataType: dataType))
+                    sourceUnit: call.unit.flatMap(MeasurementUnit.named), dataType: dataType,
+                    memoryKey: memoryKey(field)))
+        }
+
+        var fastArguments: [Int] = []
+        /// The inline form of a calculated step's standard function, when it has one.
+        func fastRule(_ call: Call?, function: MappingFunction?, field: String, dataType: MappingDataType) -> FastRule? {
+            guard let call, let kind = function?.fastKind else { return nil }
+            let s = call.fleetiSlots
+            func at(_ i: Int) -> Int { i < s.count ? s[i] : -1 }
+            switch kind {
+            case .changedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field] else { return nil }
+                return .changedAt(value: at(0), time: s.count >= 2 ? s[s.count - 1] : -1, memory: memory)
+            case .updatedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field], !s.isEmpty else { return nil }
+                let inputs = s.count >= 2 ? Array(s.dropLast()) : s
+                fastArguments += inputs
+                return .updatedAt(
+                    first: fastArguments.count - inputs.count, count: inputs.count,
+                    time: s.count >= 2 ? s[s.count - 1] : -1, memory: memory)
+            case .locationChangedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field] else { return nil }
+                return .locationChangedAt(latitude: at(0), longitude: at(1), time: s.count >= 3 ? s[2] : -1, memory: memory)
+            case .compatible(let family):
+                return dataType == .boolean ? .compatible(family) : nil
+            case .connectivityCode:
+                return dataType == .string ? .connectivityCode(packet: at(0)) : nil
+            case .engineCode:
+                guard dataType == .string, !s.isEmpty else { return nil }
+                return .engineCode(compatible: s.count >= 2 ? s[0] : -1, ignition: s[s.count - 1])
+            case .transitCode:
+                return dataType == .string ? .transitCode(compatible: at(0), ignition: at(1), moving: at(2), speed: at(3)) : nil
+            case .tripStartedAt:
+                guard dataType == .datetime, let memory = memorySlotByName[field] else { return nil }
+                return .tripStartedAt(code: at(0), time: s.count >= 2 ? s[s.count - 1] : -1, memory: memory)
+            case .driverChangedAt, .driverName:
+                guard dataType == (kind == .driverName ? .string : .datetime), let memory = memorySlotByName[field]
+                else { return nil }
+                return .withoutDriverKey(key: at(0), memory: memory, name: kind == .driverName)
+            case .cardinalDirection:
+                return dataType == .string && s.count == 1 ? .cardinalDirection(heading: s[0]) : nil
+            case .immobilizationCode:
+                guard dataType == .string, !s.isEmpty else { return nil }
+                fastArguments += s
+                return .immobilizationCode(first: fastArguments.count - s.count, count: s.count)
+            case .tripMileage:
+                return dataType == .number && s.count == 2 ? .withoutTrip(startedAt: s[0], waypoints: false) : nil
+            case .tripWaypoints:
+                return dataType == .array && s.count == 3 ? .withoutTrip(startedAt: s[0], waypoints: true) : nil
+            case .geofences:
+                return dataType == .array && s.count == 2 ? .withoutGeofences(latitude: s[0], longitude: s[1]) : nil
+            case .fuelLevels:
+                let names = call.info.providerNames
+                guard dataType == .number, call.fleetiSlots.isEmpty, names.count == call.providerCandidates.count,
+                    call.providerCandidates.allSatisfy({ (1...2).contains($0.count) })
+                else { return nil }
+                let first = fuelArguments.count
+                for (name, slots) in zip(names, call.providerCandidates) {
+                    let info = StandardFunctions.fuelFields[name]
+                    fuelArguments.append(
+                        FuelArgument(
+                            slot: slots[0], alternate: slots.count == 2 ? slots[1] : -1, reading: info?.kind,
+                            scale: info?.scale ?? 1))
+                }
+                return .fuelLevel(first: first, count: names.count)
+            case .topStatusFamily, .topStatusCode:
+                guard dataType == .string, s.count == 4 else { return nil }
+                fastArguments += s
+                return .topStatus(first: fastArguments.count - 4, code: kind == .topStatusCode)
+            }
+        }
+
+        var fastSources: [FastSource] = []
+        var fuelArguments: [FuelArgument] = []
+        /// The inline form of a direct or prioritized mapping's sources (sources of another
+        /// provider are never read: the engine maps only its provider's records).
+        func fastSourceRule(_ m: FieldMapping, _ compiled: [Source]) -> FastRule? {
+            let first = fastSources.count
+            for (definition, source) in zip(m.sources, compiled) {
+                switch source {
+                case .field(let f):
+                    if let p = f.provider, p != file.provider { continue }
+                    guard f.slots.count <= 2, let slot = f.slots.first else { return nil }
+                    fastSources.append(
+                        FastSource(
+                            kind: .field(
+                                slot: slot, alternate: f.slots.count == 2 ? f.slots[1] : -1,
+                                messageTime: f.isMessageTime),
+                            conversion: f.conversion))
+                case .function(let call):
+                    guard call.isNullWithoutInputs, call.body != nil, case .calculated = definition else {
+                        fastSources.append(FastSource(kind: .general, conversion: .identity))
+                        continue
+                    }
+                    fastArguments += call.fleetiSlots + call.providerInputSlots
+                    fastSources.append(
+                        FastSource(
+                            kind: .skippableCall(
+                                first: fastArguments.count - call.fleetiSlots.count - call.providerInputSlots.count,
+                                fleeti: call.fleetiSlots.count, provider: call.providerInputSlots.count),
+                            conversion: .identity))
+                }
+            }
+            return .sources(first: first, count: fastSources.count - first)
         }
 
         var steps: [Step] = []
@@ -228,13 +460,42 @@ final class MappingPlan: Sendable {
             default: break
             }
             let conditional = ["conditionnal", "conditional"].contains(m.unit)
+            func stepRule(
+                for m: FieldMapping, name: String, call: Call?, sources: [Source], unitCompanion: Bool
+            ) -> FastRule? {
+                switch m.kind {
+                case .calculated:
+                    return fastRule(
+                        call, function: m.call.flatMap { functions.function(named: $0.function) }, field: name,
+                        dataType: m.dataType)
+                case .direct, .prioritized:
+                    // A conditional unit is stored from the source: the general path keeps it.
+                    return unitCompanion ? nil : fastSourceRule(m, sources)
+                case .ioMapped, .transformed:
+                    return nil
+                }
+            }
             steps.append(
                 Step(
                     slot: slot, name: name, kind: m.kind, sources: sources, call: call, io: io, dataType: m.dataType,
-                    errorHandling: m.errorHandling, unitCompanion: conditional))
+                    errorHandling: m.errorHandling, unitCompanion: conditional,
+                    fallbackKey: memoryKey(name + "#fallback"),
+                    fast: inline
+                        ? stepRule(for: m, name: name, call: call, sources: sources, unitCompanion: conditional) : nil))
         }
         self.steps = steps
+        self.cores = steps.map { step in
+            Core(
+                slot: step.slot, fast: step.fast, dataType: step.dataType, errorHandling: step.errorHandling,
+                unitCompanion: step.unitCompanion,
+                fallbackMemory: step.errorHandling == .useFallback ? step.fallbackKey.slot : -1)
+        }
+        self.stepNames = steps.map(\.name)
         self.slotCount = file.mappings.count
+        self.memoryLayout = layout
+        self.fastArguments = fastArguments
+        self.fastSources = fastSources
+        self.fuelArguments = fuelArguments
         self.passthrough = file.passthrough
         self.providerSlots = FieldNameTable(providerSlots)
         self.versionText = file.version.description
@@ -249,7 +510,8 @@ final class MappingPlan: Sendable {
                     return nil
                 }
         }
-        self.maxFleetiArguments = calls.map(\.fleetiSlots.count).max() ?? 0
-        self.maxProviderArguments = calls.map(\.providerCandidates.count).max() ?? 0
+        self.callArgumentCounts = calls.sorted { $0.index < $1.index }.map {
+            (fleeti: $0.fleetiSlots.count, provider: $0.providerCandidates.count)
+        }
     }
 }

@@ -257,24 +257,71 @@ public struct MappingSet: Sendable {
     public func map(
         _ record: ProviderRecord, state: inout VehicleMappingState, receivedAt: Int64, version: SemanticVersion? = nil
     ) -> MappingOutcome {
-        if version == nil, let engine = activeEngines[record.provider] {
-            return engine.map(record, state: &state, receivedAt: receivedAt)
+        switch resolve(record, version: version) {
+        case .success(let engine): return engine.map(record, state: &state, receivedAt: receivedAt)
+        case .failure(let failure): return .failed(failure)
         }
+    }
+
+    /// Maps the records of a batch with one set of buffers per engine: the evaluation's
+    /// arrays (provider values, computed values, function arguments) are allocated once per
+    /// batch instead of once per record. Results are those of `map(_:state:receivedAt:version:)`.
+    ///
+    /// A local value for one thread: make one per batch (`MappingSet.batch()`), map its records
+    /// in order with each vehicle's state, and drop it.
+    public struct Batch {
+        /// The set the records are mapped with.
+        public let set: MappingSet
+        /// The evaluation of the engine last used (one engine per provider and batch, as a rule).
+        private var evaluation: MappingEvaluation?
+
+        init(set: MappingSet) {
+            self.set = set
+        }
+
+        /// Maps one record, as `MappingSet.map(_:state:receivedAt:version:)`.
+        public mutating func map(
+            _ record: ProviderRecord, state: inout VehicleMappingState, receivedAt: Int64,
+            version: SemanticVersion? = nil
+        ) -> MappingOutcome {
+            let engine: MappingEngine
+            switch set.resolve(record, version: version) {
+            case .success(let e): engine = e
+            case .failure(let f): return .failed(f)
+            }
+            // Evaluated in place (`evaluation!` as inout): copying the evaluation out would
+            // retain each of its buffers and make them shared while they are refilled.
+            if evaluation?.engine.isSame(as: engine) == true {
+                return engine.map(record, state: &state, receivedAt: receivedAt, evaluation: &evaluation!)
+            }
+            var fresh = MappingEvaluation(engine: engine, record: record, receivedAt: receivedAt)
+            let outcome = engine.map(record, state: &state, receivedAt: receivedAt, evaluation: &fresh)
+            evaluation = fresh
+            return outcome
+        }
+    }
+
+    /// A batch mapper over this set (see `Batch`).
+    public func batch() -> Batch { Batch(set: self) }
+
+    /// The engine a record is mapped with, or the failure that dead-letters it.
+    func resolve(_ record: ProviderRecord, version: SemanticVersion?) -> Result<MappingEngine, MappingFailure> {
+        if version == nil, let engine = activeEngines[record.provider] { return .success(engine) }
         guard let list = entries[record.provider], !list.isEmpty else {
-            return .failed(
+            return .failure(
                 MappingFailure(
                     reason: .unknownProvider, message: "no mapping is loaded for provider \(record.provider)",
                     provider: record.provider))
         }
         guard let engine = engine(for: record.provider, version: version) else {
             let what = version.map { "version \($0) is not loaded" } ?? "no version is active"
-            return .failed(
+            return .failure(
                 MappingFailure(
                     reason: .noActiveMapping, message: "provider \(record.provider): \(what)",
                     provider: record.provider,
                     mappingVersion: version?.description))
         }
-        return engine.map(record, state: &state, receivedAt: receivedAt)
+        return .success(engine)
     }
 
     /// The connectivity sweep for one vehicle, with its provider's active mapping.

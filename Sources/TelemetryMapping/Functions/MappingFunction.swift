@@ -22,6 +22,10 @@ public struct MappingFunction: Sendable {
     /// that carries none of its inputs (most of a Navixy mapping's sources are absent from any
     /// one packet). Set only on standard functions whose body guarantees it (FastPathTests).
     var isNullWithoutInputs = false
+    /// The standard rule this function is, when the engine evaluates it without calling
+    /// `body` (`MappingPlan.FastRule`): set only on the standard functions, so a function an
+    /// operator registers under the same name runs its own body.
+    var fastKind: FastKind?
     /// Extra validation of a call (e.g. a required static parameter): returns a problem, or nil.
     /// The second argument is the canonical name of the field being computed.
     public let check: (@Sendable (FunctionCall, String) -> String?)?
@@ -56,7 +60,36 @@ public struct MappingFunction: Sendable {
     }
 }
 
+/// The standard rules the engine evaluates inline (`MappingPlan.FastRule`).
+enum FastKind: Sendable, Hashable {
+    case changedAt
+    case updatedAt
+    case locationChangedAt
+    case compatible(StatusFamily)
+    case connectivityCode
+    case engineCode
+    case transitCode
+    case topStatusFamily
+    case topStatusCode
+    case tripStartedAt
+    case driverChangedAt
+    case driverName
+    case cardinalDirection
+    case immobilizationCode
+    case tripMileage
+    case tripWaypoints
+    case geofences
+    case fuelLevels
+}
+
 extension MappingFunction {
+    /// This function, marked as evaluated inline by the engine as `kind`.
+    func fast(_ kind: FastKind) -> MappingFunction {
+        var f = self
+        f.fastKind = kind
+        return f
+    }
+
     /// This function, marked as returning null without touching the state when every
     /// argument is null (`isNullWithoutInputs`).
     func nullWithoutInputs() -> MappingFunction {
@@ -111,6 +144,8 @@ public struct MappingFunctionContext {
 
     /// The canonical name of the field being computed (also the key of its `FieldMemory`).
     public var field: String { call.field }
+    /// Where the field's `FieldMemory` is kept (`state[memory:]`).
+    var memoryKey: MemoryKey { call.memoryKey }
     /// The names of the provider fields, parallel to `provider`.
     public var providerNames: [String] { call.providerNames }
     /// `parameters.static`.
@@ -153,12 +188,15 @@ final class MappingCallInfo: Sendable {
     /// `extract_bit_from_bitmask`'s bit: `static.bit_position`, else the field name's trailing
     /// number minus one; resolved here once instead of a dictionary lookup per record.
     let bitPosition: Int64
+    /// The memory of the field (its plan slot, when compiled in a plan).
+    let memoryKey: MemoryKey
 
     init(
         field: String, providerNames: [String], staticParameters: [String: FieldValue], targetUnit: MeasurementUnit,
-        sourceUnit: MeasurementUnit?, dataType: MappingDataType
+        sourceUnit: MeasurementUnit?, dataType: MappingDataType, memoryKey: MemoryKey? = nil
     ) {
         self.field = field
+        self.memoryKey = memoryKey ?? MemoryKey(name: field)
         self.providerNames = providerNames
         self.staticParameters = staticParameters
         self.targetUnit = targetUnit

@@ -62,10 +62,10 @@ enum StandardFunctions {
     static func lastChangedAt(
         _ ctx: MappingFunctionContext, _ state: inout VehicleMappingState, value: FieldValue, time: Int64
     ) -> FieldValue {
-        let previous = state.memory[ctx.field]
+        let previous = state[memory: ctx.memoryKey]
         if value.isNull { return previous?.output ?? .null }
         if let previous, previous.input.isIdentical(to: value) { return previous.output }
-        state.memory[ctx.field] = FieldMemory(input: value, output: .int(time))
+        state[memory: ctx.memoryKey] = FieldMemory(input: value, output: .int(time))
         return .int(time)
     }
 
@@ -74,10 +74,10 @@ enum StandardFunctions {
         _ ctx: MappingFunctionContext, _ state: inout VehicleMappingState, present: Bool, time: Int64
     ) -> FieldValue {
         if present {
-            state.memory[ctx.field] = FieldMemory(input: .null, output: .int(time))
+            state[memory: ctx.memoryKey] = FieldMemory(input: .null, output: .int(time))
             return .int(time)
         }
-        return state.memory[ctx.field]?.output ?? .null
+        return state[memory: ctx.memoryKey]?.output ?? .null
     }
 
     /// A boolean input: bools, 0/1 numbers; nil when absent or not boolean-like.

@@ -8,7 +8,7 @@ extension StandardFunctions {
         installationOffset(name: "add_installation_offset_engine_hours", unit: "hours") {
             $0.installation.initialEngineHours
         },
-        divideBy10, cardinalDirection, dtcCodes, geofences, geocodedAddress,
+        divideBy10, cardinalDirection.fast(.cardinalDirection), dtcCodes, geofences.fast(.geofences), geocodedAddress,
     ].map { $0.nullWithoutInputs() }  // each returns null first thing when its inputs are null
 
     /// `extract_bit_from_bitmask`: bit N of an integer bitmask, `(v >> N) & 1 == 1`.

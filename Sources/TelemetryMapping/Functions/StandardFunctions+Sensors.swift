@@ -195,10 +195,10 @@ extension StandardFunctions {
             guard let reading else { continue }
             let key = "\(ctx.field)#\(probe.id)"
             var changedAt = time
-            if let m = state.memory[key], m.input.isIdentical(to: .int(reading)), let t = m.output.asInt64 {
+            if let m = state[memoryNamed: key], m.input.isIdentical(to: .int(reading)), let t = m.output.asInt64 {
                 changedAt = t
             } else {
-                state.memory[key] = FieldMemory(input: .int(reading), output: .int(time))
+                state[memoryNamed: key] = FieldMemory(input: .int(reading), output: .int(time))
             }
             var pairs: [(String, FieldValue)] = [("id", .string(probe.id))]
             if let l = probe.label { pairs.append(("label", .string(l))) }
@@ -259,7 +259,8 @@ extension StandardFunctions {
     /// becomes litres when the capacity is known; LLS steps need the tank's calibration table
     /// (or `lls_unit: liters`). With `data_type: number` the first tank's level is returned and
     /// its unit (`l` or `%`) reported for `<field>_unit`; with `array`, `[{id, value, unit}]`.
-    static let fuelLevels = MappingFunction(
+    static let fuelLevels = fuelLevelsFunction.fast(.fuelLevels)
+    private static let fuelLevelsFunction = MappingFunction(
         name: "derive_fuel_levels", outputTypes: [.number, .array], fleetiParameters: 0...0, providerParameters: 0...64
     ) { ctx, _ throws(MappingFunctionError) in
         var present: [(name: String, value: FieldValue)] = []

@@ -4,8 +4,9 @@ extension StandardFunctions {
     /// The four status families (compatible, code) and the top status (family, code).
     static let status: [MappingFunction] = [
         compatible(.connectivity), compatible(.engine), compatible(.transit), compatible(.immobilization),
-        connectivityCode, engineCode.nullWithoutInputs(), immobilizationCode, transitCode, topStatusFamily,
-        topStatusCode,
+        connectivityCode.fast(.connectivityCode), engineCode.nullWithoutInputs().fast(.engineCode),
+        immobilizationCode.fast(.immobilizationCode),
+        transitCode.fast(.transitCode), topStatusFamily.fast(.topStatusFamily), topStatusCode.fast(.topStatusCode),
     ]
 
     /// `derive_statuses_<family>_compatible`: the compatibility matrix over the asset's facts.
@@ -15,7 +16,7 @@ extension StandardFunctions {
         ) {
             ctx, _ throws(MappingFunctionError) in
             MappingFunctionOutput(.bool(StatusRules.isCompatible(family, asset: ctx.asset)))
-        }
+        }.fast(.compatible(family))
     }
 
     /// A family's `compatible` parameter, or the matrix when the parameter is absent.

@@ -11,7 +11,7 @@ extension StandardFunctions {
         + [
             // Named "updated" but specified (and stored at motion.is_moving.last_changed_at) as a change time.
             changedAt(name: "derive_is_moving_last_updated_at"),
-            driverLastChangedAt, locationLastChangedAt,
+            driverLastChangedAt.fast(.driverChangedAt), locationLastChangedAt,
         ]
         + ["movement", "odometer", "engine_hours", "fuel_tank_level"].map {
             updatedAt(name: "derive_\($0)_last_updated_at")
@@ -23,7 +23,7 @@ extension StandardFunctions {
         MappingFunction(name: name, outputTypes: [.datetime], fleetiParameters: 1...2, isStateful: true) {
             ctx, state throws(MappingFunctionError) in
             MappingFunctionOutput(lastChangedAt(ctx, &state, value: ctx.fleeti(0), time: stampTime(ctx)))
-        }
+        }.fast(.changedAt)
     }
 
     /// `derive_<x>_last_updated_at(value..., last_updated_at)`: the packet time whenever one of
@@ -34,7 +34,7 @@ extension StandardFunctions {
             let values = ctx.fleeti.count >= 2 ? ctx.fleeti.dropLast() : ctx.fleeti[...]
             let present = values.contains { !$0.isNull }
             return MappingFunctionOutput(lastUpdatedAt(ctx, &state, present: present, time: stampTime(ctx)))
-        }
+        }.fast(.updatedAt)
     }
 
     /// `derive_driver_last_changed_at(driver_key, last_updated_at)`: changes when a new,
@@ -53,7 +53,7 @@ extension StandardFunctions {
     static let locationLastChangedAt = MappingFunction(
         name: "derive_location_last_changed_at", outputTypes: [.datetime], fleetiParameters: 2...3, isStateful: true
     ) { ctx, state throws(MappingFunctionError) in
-        let previous = state.memory[ctx.field]
+        let previous = state[memory: ctx.memoryKey]
         guard let p = try position(ctx) else { return MappingFunctionOutput(previous?.output ?? .null) }
         let time = ctx.fleeti.count >= 3 ? (ctx.fleeti(2).asInt64 ?? ctx.recordTime) : ctx.recordTime
         if let previous, case .array(let anchor) = previous.input, anchor.count == 2,
@@ -62,10 +62,10 @@ extension StandardFunctions {
         {
             return MappingFunctionOutput(previous.output)
         }
-        state.memory[ctx.field] = FieldMemory(
+        state[memory: ctx.memoryKey] = FieldMemory(
             input: .array([.double(p.latitude), .double(p.longitude)]), output: .int(time))
         return MappingFunctionOutput(.int(time))
-    }
+    }.fast(.locationChangedAt)
 
     /// A driver key, or nil for "no key": null, empty text, or zero (Teltonika sends 0 when no
     /// key is attached).

@@ -3,7 +3,8 @@ import TelemetryCore
 extension StandardFunctions {
     /// The ongoing trip and the driver name.
     static let tripAndDriver: [MappingFunction] = [
-        tripStartedAt, tripMileage.nullWithoutInputs(), tripWaypoints, driverName,
+        tripStartedAt.fast(.tripStartedAt), tripMileage.nullWithoutInputs().fast(.tripMileage),
+        tripWaypoints.fast(.tripWaypoints), driverName.fast(.driverName),
     ]
 
     /// `derive_ongoing_trip_started_at(transit_code, last_updated_at)`: a trip starts at the
@@ -13,7 +14,7 @@ extension StandardFunctions {
         name: "derive_ongoing_trip_started_at", outputTypes: [.datetime], fleetiParameters: 1...2, isStateful: true
     ) { ctx, state throws(MappingFunctionError) in
         let code = ctx.fleeti(0).asString
-        let previous = state.memory[ctx.field]?.input.asString
+        let previous = state[memory: ctx.memoryKey]?.input.asString
         if code == "in_transit" {
             if previous == "parked" {
                 state.trip = OngoingTrip(startedAt: stampTime(ctx))
@@ -21,7 +22,7 @@ extension StandardFunctions {
         } else {
             state.trip = nil
         }
-        if let code { state.memory[ctx.field] = FieldMemory(input: .string(code)) }
+        if let code { state[memory: ctx.memoryKey] = FieldMemory(input: .string(code)) }
         return MappingFunctionOutput(state.trip.map { .int($0.startedAt) } ?? .null)
     }
 
@@ -78,11 +79,11 @@ extension StandardFunctions {
     static let driverName = MappingFunction(
         name: "derive_driver_name", outputTypes: [.string], fleetiParameters: 1...1, isStateful: true
     ) { ctx, state throws(MappingFunctionError) in
-        let previous = state.memory[ctx.field]
+        let previous = state[memory: ctx.memoryKey]
         guard let key = driverKey(ctx.fleeti(0)) else { return MappingFunctionOutput(previous?.output ?? .null) }
         if let previous, previous.input.asString == key { return MappingFunctionOutput(previous.output) }
         let name: FieldValue = ctx.assets.driver(forKey: key).map { .string($0.name) } ?? .null
-        state.memory[ctx.field] = FieldMemory(input: .string(key), output: name)
+        state[memory: ctx.memoryKey] = FieldMemory(input: .string(key), output: name)
         return MappingFunctionOutput(name)
     }
 }

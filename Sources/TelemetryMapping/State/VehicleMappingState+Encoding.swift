@@ -36,8 +36,9 @@ extension VehicleMappingState {
     /// Equal states encode to equal bytes.
     /// - Returns: the bytes; an empty state encodes to two bytes.
     public func encoded() -> [UInt8] {
+        let memoryEntries = memoryCount
         var w = StateWriter()
-        w.bytes.reserveCapacity(64 + memory.count * 40 + (trip?.waypoints.count ?? 0) * 6)
+        w.bytes.reserveCapacity(64 + memoryEntries * 64 + (trip?.waypoints.count ?? 0) * 6)
         w.bytes.append(Self.encodingVersion)
         var flags: UInt8 = 0
         if lastPacketAt != nil { flags |= 1 << 0 }
@@ -47,7 +48,7 @@ extension VehicleMappingState {
         if transit.lastIgnition != nil { flags |= 1 << 4 }
         if trip != nil { flags |= 1 << 5 }
         if immobilizerCommand != nil { flags |= 1 << 6 }
-        if !memory.isEmpty { flags |= 1 << 7 }
+        if memoryEntries > 0 { flags |= 1 << 7 }
         w.bytes.append(flags)
         if let t = lastPacketAt { w.zigzag(t) }
         if let c = connectivityCode { w.string(c) }
@@ -78,14 +79,29 @@ extension VehicleMappingState {
             w.bytes.append(cmd.kind.rawValue)
             w.zigzag(cmd.sentAt)
         }
-        if !memory.isEmpty {
-            w.varint(UInt64(memory.count))
-            // Sorted pairs: one pass, no lookup per key.
-            for (key, m) in memory.sorted(by: { $0.key < $1.key }) {
-                w.string(key)
-                w.value(m.input)
-                w.value(m.output)
+        if memoryEntries > 0 {
+            w.varint(UInt64(memoryEntries))
+            // Keys sorted, as one dictionary's would be: the slotted keys in the layout's key
+            // order merged with the named ones sorted (the two never share a key).
+            let named = namedMemory.sorted(by: { $0.key < $1.key })
+            var n = 0
+            func writeNamed(before key: String?) {
+                while n < named.count, key.map({ named[n].key < $0 }) ?? true {
+                    w.memory(named[n].key, named[n].value)
+                    n += 1
+                }
             }
+            if let layout = memoryLayout {
+                for slot in layout.sortedSlots {
+                    guard let entry = memorySlots[slot] else { continue }
+                    writeNamed(before: layout.names[slot])
+                    // The key's length and UTF-8, encoded once per layout.
+                    w.bytes.append(contentsOf: layout.encodedNames[slot])
+                    w.value(entry.input)
+                    w.value(entry.output)
+                }
+            }
+            writeNamed(before: nil)
         }
         return w.bytes
     }
@@ -135,12 +151,12 @@ extension VehicleMappingState {
         }
         if flags & (1 << 7) != 0 {
             let n = try r.count(minimumBytesEach: 3)
-            memory.reserveCapacity(n)
+            namedMemory.reserveCapacity(n)
             for _ in 0..<n {
                 let key = try r.string()
                 let input = try r.value(depth: 0)
                 let output = try r.value(depth: 0)
-                memory[key] = FieldMemory(input: input, output: output)
+                namedMemory[key] = FieldMemory(input: input, output: output)
             }
         }
         guard r.offset == bytes.count else {
@@ -161,7 +177,7 @@ extension OngoingTrip {
     }
 }
 
-private struct StateWriter {
+struct StateWriter {
     var bytes: [UInt8] = []
 
     mutating func varint(_ v: UInt64) {
@@ -188,6 +204,12 @@ private struct StateWriter {
     mutating func string(_ s: String) {
         varint(UInt64(s.utf8.count))
         bytes.append(contentsOf: s.utf8)
+    }
+
+    mutating func memory(_ key: String, _ m: FieldMemory) {
+        string(key)
+        value(m.input)
+        value(m.output)
     }
 
     mutating func value(_ v: FieldValue) {
@@ -270,6 +292,8 @@ private struct StateReader {
 
     mutating func string() throws(VehicleMappingStateError) -> String {
         let raw = try raw()
+        // ASCII (every key and code the engine writes) is valid UTF-8 as it is.
+        if raw.allSatisfy({ $0 < 0x80 }) { return String(decoding: raw, as: UTF8.self) }
         guard let s = String(validating: raw, as: UTF8.self) else {
             throw VehicleMappingStateError(message: "invalid UTF-8")
         }

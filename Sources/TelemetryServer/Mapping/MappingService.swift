@@ -479,6 +479,8 @@ public final class MappingService: Sendable {
                 order.append(r.record.vehicle)
             }
         }
+        // One set of evaluation buffers for the whole batch (MappingSet.Batch).
+        var mapper = set.batch()
         // One vehicle's records, in order, under its stripe's lock.
         func mapVehicle(_ vehicle: VehicleID, _ slots: inout [VehicleID: Slot]) {
             var slot = slot(for: vehicle, in: slots, store: store)
@@ -486,7 +488,7 @@ public final class MappingService: Sendable {
             var mappedAny = false
             for i in groups[vehicle]! {
                 let (index, record) = records[i]
-                let outcome = set.map(record, state: &slot.state, receivedAt: receivedAt)
+                let outcome = mapper.map(record, state: &slot.state, receivedAt: receivedAt)
                 switch outcome {
                 case .mapped(let m):
                     mappedAny = true
