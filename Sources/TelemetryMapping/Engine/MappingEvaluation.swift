@@ -102,8 +102,8 @@ struct MappingEvaluation {
                 if passthrough { consumed[i] = true }
             }
         }
-        // The output array goes to the mapped record; the next one starts with the size the
-        // previous record needed (records of one provider look alike).
+        // The output array goes to the mapped record; the next one starts with the most any
+        // record of the batch needed so far (growing it would copy every field).
         output = []
         output.reserveCapacity(outputCapacity)
         errors = []
@@ -175,7 +175,7 @@ struct MappingEvaluation {
                 }
             }
         }
-        outputCapacity = output.count
+        outputCapacity = max(outputCapacity, output.count)
         let packetTime = plan.lastUpdatedSlot.flatMap { values[$0].asInt64 } ?? record.timestamp
         state.lastPacketAt = max(state.lastPacketAt ?? packetTime, packetTime)
         return nil

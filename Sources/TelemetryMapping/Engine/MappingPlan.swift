@@ -93,17 +93,23 @@ final class MappingPlan: Sendable {
         }
 
         let op: Op
-        let a: Int
-        let b: Int
-        let c: Int
-        let d: Int
+        // Operands kept as 32-bit: the evaluation loop copies each step's `Core`, and a small
+        // one is copied in registers (a large one went through memmove, once per step).
+        private let ra: Int32
+        private let rb: Int32
+        private let rc: Int32
+        private let rd: Int32
+        var a: Int { Int(ra) }
+        var b: Int { Int(rb) }
+        var c: Int { Int(rc) }
+        var d: Int { Int(rd) }
 
         init(_ op: Op, _ a: Int, _ b: Int = 0, _ c: Int = 0, _ d: Int = 0) {
             self.op = op
-            self.a = a
-            self.b = b
-            self.c = c
-            self.d = d
+            self.ra = Int32(a)
+            self.rb = Int32(b)
+            self.rc = Int32(c)
+            self.rd = Int32(d)
         }
 
         static func changedAt(value: Int, time: Int, memory: Int) -> FastRule {
@@ -176,13 +182,27 @@ final class MappingPlan: Sendable {
     /// What the evaluation loop reads of every step: trivial fields only, so reading one
     /// retains nothing (the `Step` object is read only on the general path).
     struct Core: Sendable {
-        let slot: Int
+        private let slot32: Int32
+        /// The memory slot of `<name>#fallback` for `use_fallback`, else -1.
+        private let fallback32: Int32
         let fast: FastRule?
         let dataType: MappingDataType
         let errorHandling: ErrorHandling
         let unitCompanion: Bool
-        /// The memory slot of `<name>#fallback` for `use_fallback`, else -1.
-        let fallbackMemory: Int
+        var slot: Int { Int(slot32) }
+        var fallbackMemory: Int { Int(fallback32) }
+
+        init(
+            slot: Int, fast: FastRule?, dataType: MappingDataType, errorHandling: ErrorHandling, unitCompanion: Bool,
+            fallbackMemory: Int
+        ) {
+            self.slot32 = Int32(slot)
+            self.fallback32 = Int32(fallbackMemory)
+            self.fast = fast
+            self.dataType = dataType
+            self.errorHandling = errorHandling
+            self.unitCompanion = unitCompanion
+        }
     }
 
     enum Source: Sendable {
