@@ -32,7 +32,7 @@ struct MappingEvaluation {
     var output: [Field] = []
     var outputCapacity = 16
     var errors: [FieldMappingError] = []
-    /// Argument buffers of each call (by `Call.index`), sized once: a call's context holds
+    /// Argument buffers of each call (by `Call.index`), sized at first use: a call's context holds
     /// them only while the function runs, so they are uniquely referenced again at the next
     /// record and refilling them is a store per argument.
     var fleetiArguments: [[FieldValue]]
@@ -48,8 +48,8 @@ struct MappingEvaluation {
         self.assetVehicle = record.vehicle
         self.provided = [FieldValue](repeating: .null, count: plan.providerSlots.count)
         self.values = Array(repeating: .null, count: plan.slotCount)
-        self.fleetiArguments = plan.callArgumentCounts.map { [FieldValue](repeating: .null, count: $0.fleeti) }
-        self.providerArguments = plan.callArgumentCounts.map { [FieldValue](repeating: .null, count: $0.provider) }
+        self.fleetiArguments = Array(repeating: [], count: plan.callCount)
+        self.providerArguments = Array(repeating: [], count: plan.callCount)
         begin(record, receivedAt: receivedAt)
     }
 
@@ -568,6 +568,14 @@ struct MappingEvaluation {
         }
         if call.isNullWithoutInputs, !hasInput(call) { return .missing }
         let c = call.index
+        // Sized at the call's first use (an evaluation of one record allocates only for the
+        // calls it makes), then refilled in place.
+        if fleetiArguments[c].count != call.fleetiSlots.count {
+            fleetiArguments[c] = [FieldValue](repeating: .null, count: call.fleetiSlots.count)
+        }
+        if providerArguments[c].count != call.providerCandidates.count {
+            providerArguments[c] = [FieldValue](repeating: .null, count: call.providerCandidates.count)
+        }
         for (i, slot) in call.fleetiSlots.enumerated() { fleetiArguments[c][i] = values[slot] }
         for (i, candidates) in call.providerCandidates.enumerated() {
             providerArguments[c][i] = lookup(candidates) ?? .null

@@ -315,8 +315,8 @@ final class MappingPlan: Sendable {
     let fastSources: [FastSource]
     /// The fields of `FastRule.fuelLevel`.
     let fuelArguments: [FuelArgument]
-    /// Per call (by `Call.index`), how many fleeti and provider arguments it passes.
-    let callArgumentCounts: [(fleeti: Int, provider: Int)]
+    /// How many calls the plan has (`Call.index` runs from 0 to this).
+    let callCount: Int
 
     /// - Parameter inline: compile the inline forms (`FastRule`); false only to check them
     ///   against the general path (BatchAndFastRuleTests).
@@ -586,15 +586,6 @@ final class MappingPlan: Sendable {
         self.lastUpdatedSlot = slotByName["last_updated_at"]
         self.canFailRecord = steps.contains { $0.errorHandling == .failRecord }
         self.sweepFields = sweep
-        let calls = steps.flatMap { step in
-            (step.call.map { [$0] } ?? [])
-                + step.sources.compactMap { source -> Call? in
-                    if case .function(let c) = source { return c }
-                    return nil
-                }
-        }
-        self.callArgumentCounts = calls.sorted { $0.index < $1.index }.map {
-            (fleeti: $0.fleetiSlots.count, provider: $0.providerCandidates.count)
-        }
+        self.callCount = callCount
     }
 }
