@@ -161,7 +161,7 @@ struct MappingEvaluation {
                 values[core.slot] = result
             }
         }
-        if plan.passthrough {
+        if plan.passthrough, !appendPassthroughFields() {
             // A provider field no source reads is stored as it came, unless a mapping already
             // produced a value under that name (a mapped value wins over a copied one).
             var produced: [String: Int] = [:]
@@ -510,6 +510,24 @@ struct MappingEvaluation {
         case (.datetime, .int), (.datetime, .double): return DateTimeParsing.milliseconds(v).map { .int($0) }
         default: return nil
         }
+    }
+
+    /// Passthrough for the usual record: when no field left to copy has a name a mapping
+    /// can produce and no two of them share a name, they are all appended as they came, which
+    /// is what the general passthrough below does then, without hashing every name into a
+    /// dictionary. Returns false (nothing appended) for any other record.
+    mutating func appendPassthroughFields() -> Bool {
+        let fields = record.fields
+        var hashes: [(index: Int, hash: Int)] = []
+        hashes.reserveCapacity(fields.count)
+        for i in fields.indices where !consumed[i] {
+            let name = fields[i].name
+            guard plan.outputNames.slot(name) == nil, let h = FieldNameTable.asciiHash(name) else { return false }
+            for earlier in hashes where earlier.hash == h && fields[earlier.index].name == name { return false }
+            hashes.append((i, h))
+        }
+        for (i, _) in hashes { output.append(fields[i]) }
+        return true
     }
 
     func installationNumber(_ fact: String) -> Int? {

@@ -317,6 +317,8 @@ final class MappingPlan: Sendable {
     let fuelArguments: [FuelArgument]
     /// How many calls the plan has (`Call.index` runs from 0 to this).
     let callCount: Int
+    /// Every name a step can store a value under (its field, its `<name>_unit`), for passthrough.
+    let outputNames: FieldNameTable
 
     /// - Parameter inline: compile the inline forms (`FastRule`); false only to check them
     ///   against the general path (BatchAndFastRuleTests).
@@ -587,5 +589,11 @@ final class MappingPlan: Sendable {
         self.canFailRecord = steps.contains { $0.errorHandling == .failRecord }
         self.sweepFields = sweep
         self.callCount = callCount
+        var outputNames: [String: Int] = [:]
+        for step in steps {
+            outputNames[step.name] = outputNames.count
+            if step.unitCompanion { outputNames[step.unitFieldName] = outputNames.count }
+        }
+        self.outputNames = FieldNameTable(outputNames)
     }
 }
