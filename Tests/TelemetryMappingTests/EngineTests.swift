@@ -437,6 +437,31 @@ struct EngineTests {
         #expect(mapped["speed_ms"] == nil)
     }
 
+    /// The passthrough shortcut (no name a mapping can produce, no repeated name) and the
+    /// general passthrough give one rule: a mapped value wins, a repeated field keeps its first
+    /// value, everything else is copied in record order.
+    @Test func passthroughWithRepeatedAndCanonicalNames() throws {
+        let engine = try Fixtures.defaultEngine("generic.yaml")
+        func mapped(_ fields: [Field]) throws -> [Field] {
+            var state = VehicleMappingState()
+            let record = ProviderRecord(
+                vehicle: Fixtures.vehicle(), timestamp: Fixtures.t0, provider: "generic", fields: fields)
+            return try #require(engine.map(record, state: &state, receivedAt: 0).record).fields
+        }
+        let plain = try mapped([Field("lat", .double(1.5)), Field("door_open", .bool(true)), Field("rssi", .int(-70))])
+        #expect(plain.filter { $0.name == "door_open" || $0.name == "rssi" }.map(\.value) == [.bool(true), .int(-70)])
+        let repeated = try mapped([
+            Field("door_open", .bool(true)), Field("rssi", .int(-70)), Field("door_open", .bool(false)),
+        ])
+        #expect(repeated.filter { $0.name == "door_open" }.map(\.value) == [.bool(true)])
+        #expect(repeated.filter { $0.name == "rssi" }.map(\.value) == [.int(-70)])
+        let canonical = try mapped([Field("lat", .double(1.5)), Field("location_latitude", .double(9))])
+        #expect(canonical.filter { $0.name == "location_latitude" }.map(\.value) == [.double(1.5)])
+        // A canonical name no mapping produced for this record is copied.
+        let unproduced = try mapped([Field("location_latitude", .double(9)), Field("rssi", .int(-70))])
+        #expect(unproduced.filter { $0.name == "location_latitude" }.map(\.value) == [.double(9)])
+    }
+
     @Test func benchMappingRenamesTheTwelveFields() throws {
         let engine = try Fixtures.defaultEngine("bench.yaml")
         var state = VehicleMappingState()

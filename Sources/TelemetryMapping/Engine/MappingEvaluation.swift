@@ -32,7 +32,7 @@ struct MappingEvaluation {
     var output: [Field] = []
     var outputCapacity = 16
     var errors: [FieldMappingError] = []
-    /// Argument buffers of each call (by `Call.index`), sized once: a call's context holds
+    /// Argument buffers of each call (by `Call.index`), sized at first use: a call's context holds
     /// them only while the function runs, so they are uniquely referenced again at the next
     /// record and refilling them is a store per argument.
     var fleetiArguments: [[FieldValue]]
@@ -48,8 +48,8 @@ struct MappingEvaluation {
         self.assetVehicle = record.vehicle
         self.provided = [FieldValue](repeating: .null, count: plan.providerSlots.count)
         self.values = Array(repeating: .null, count: plan.slotCount)
-        self.fleetiArguments = plan.callArgumentCounts.map { [FieldValue](repeating: .null, count: $0.fleeti) }
-        self.providerArguments = plan.callArgumentCounts.map { [FieldValue](repeating: .null, count: $0.provider) }
+        self.fleetiArguments = Array(repeating: [], count: plan.callCount)
+        self.providerArguments = Array(repeating: [], count: plan.callCount)
         begin(record, receivedAt: receivedAt)
     }
 
@@ -102,8 +102,8 @@ struct MappingEvaluation {
                 if passthrough { consumed[i] = true }
             }
         }
-        // The output array goes to the mapped record; the next one starts with the size the
-        // previous record needed (records of one provider look alike).
+        // The output array goes to the mapped record; the next one starts with the most any
+        // record of the batch needed so far (growing it would copy every field).
         output = []
         output.reserveCapacity(outputCapacity)
         errors = []
@@ -161,7 +161,7 @@ struct MappingEvaluation {
                 values[core.slot] = result
             }
         }
-        if plan.passthrough {
+        if plan.passthrough, !appendPassthroughFields() {
             // A provider field no source reads is stored as it came, unless a mapping already
             // produced a value under that name (a mapped value wins over a copied one).
             var produced: [String: Int] = [:]
@@ -175,7 +175,7 @@ struct MappingEvaluation {
                 }
             }
         }
-        outputCapacity = output.count
+        outputCapacity = max(outputCapacity, output.count)
         let packetTime = plan.lastUpdatedSlot.flatMap { values[$0].asInt64 } ?? record.timestamp
         state.lastPacketAt = max(state.lastPacketAt ?? packetTime, packetTime)
         return nil
@@ -272,8 +272,11 @@ struct MappingEvaluation {
     mutating func evaluate(
         _ fast: MappingPlan.FastRule, dataType: MappingDataType, unit: inout String?, state: inout VehicleMappingState
     ) -> FieldValue? {
-        switch fast {
-        case .changedAt(let valueSlot, let timeSlot, let memory):
+        switch fast.op {
+        case .changedAt:
+            let valueSlot = fast.a
+            let timeSlot = fast.b
+            let memory = fast.c
             let value = value(valueSlot)
             if value.isNull { return remembered(memory, in: state) }
             if let previous = state.memorySlots[memory], previous.input.isIdentical(to: value) {
@@ -282,7 +285,11 @@ struct MappingEvaluation {
             let time = FieldValue.int(stampTime(timeSlot))
             state.memorySlots[memory] = FieldMemory(input: value, output: time)
             return time
-        case .updatedAt(let first, let count, let timeSlot, let memory):
+        case .updatedAt:
+            let first = fast.a
+            let count = fast.b
+            let timeSlot = fast.c
+            let memory = fast.d
             var present = false
             for i in first..<(first + count) where !values[plan.fastArguments[i]].isNull {
                 present = true
@@ -294,7 +301,11 @@ struct MappingEvaluation {
                 return time
             }
             return remembered(memory, in: state)
-        case .locationChangedAt(let latSlot, let lngSlot, let timeSlot, let memory):
+        case .locationChangedAt:
+            let latSlot = fast.a
+            let lngSlot = fast.b
+            let timeSlot = fast.c
+            let memory = fast.d
             let lat = value(latSlot)
             let lng = value(lngSlot)
             if lat.isNull || lng.isNull { return remembered(memory, in: state) }
@@ -310,9 +321,14 @@ struct MappingEvaluation {
             let time = FieldValue.int((timeSlot >= 0 ? values[timeSlot].asInt64 : nil) ?? record.timestamp)
             state.memorySlots[memory] = FieldMemory(input: .array([.double(p.latitude), .double(p.longitude)]), output: time)
             return time
-        case .sources(let first, let count):
+        case .sources:
+            let first = fast.a
+            let count = fast.b
             return evaluateSources(first, count, dataType: dataType)
-        case .tripStartedAt(let codeSlot, let timeSlot, let memory):
+        case .tripStartedAt:
+            let codeSlot = fast.a
+            let timeSlot = fast.b
+            let memory = fast.c
             let code = value(codeSlot).asString
             if code == "in_transit" {
                 if state.memorySlots[memory]?.input.asString == "parked" {
@@ -323,7 +339,10 @@ struct MappingEvaluation {
             }
             if let code { state.memorySlots[memory] = FieldMemory(input: .string(code)) }
             return state.trip.map { .int($0.startedAt) } ?? .null
-        case .withoutDriverKey(let keySlot, let memory, let name):
+        case .withoutDriverKey:
+            let keySlot = fast.a
+            let memory = fast.b
+            let name = fast.c != 0
             guard value(keySlot).isNull else { return nil }
             if !name { return remembered(memory, in: state) }
             let v = state.memorySlots[memory]?.output ?? .null
@@ -331,7 +350,9 @@ struct MappingEvaluation {
             case .string, .null: return v
             default: return nil
             }
-        case .immobilizationCode(let first, let count):
+        case .immobilizationCode:
+            let first = fast.a
+            let count = fast.b
             let a = plan.fastArguments
             let compatible = values[a[first]].asBool ?? StatusRules.isCompatible(.immobilization, asset: asset)
             let n = asset.installation.effectiveImmobilizerOutput
@@ -340,10 +361,14 @@ struct MappingEvaluation {
                 compatible: compatible, output: output, command: &state.immobilizerCommand, now: receivedAt,
                 timeout: engine.options.immobilizerCommandTimeout)
             return code.map(FieldValue.string) ?? .null
-        case .withoutTrip(let startedSlot, let waypoints):
+        case .withoutTrip:
+            let startedSlot = fast.a
+            let waypoints = fast.b != 0
             guard values[startedSlot].isNull || state.trip == nil else { return nil }
             return waypoints ? .array([]) : .null
-        case .withoutGeofences(let latSlot, let lngSlot):
+        case .withoutGeofences:
+            let latSlot = fast.a
+            let lngSlot = fast.b
             guard engine.assets.geofences.isEmpty else { return nil }
             let lat = values[latSlot]
             let lng = values[lngSlot]
@@ -351,9 +376,12 @@ struct MappingEvaluation {
             guard let la = lat.asDouble, let lo = lng.asDouble, (-90...90).contains(la), (-180...180).contains(lo)
             else { return nil }  // the function's error, from the general path
             return .array([])
-        case .fuelLevel(let first, let count):
+        case .fuelLevel:
+            let first = fast.a
+            let count = fast.b
             return fuelLevel(first, count, unit: &unit)
-        case .cardinalDirection(let headingSlot):
+        case .cardinalDirection:
+            let headingSlot = fast.a
             let h = values[headingSlot]
             switch h {
             case .null: return .null
@@ -361,19 +389,27 @@ struct MappingEvaluation {
             case .double(let d) where d.isFinite: return .string(StandardFunctions.cardinal(d))
             default: return nil
             }
-        case .compatible(let family):
+        case .compatible:
+            let family = StatusFamily.allCases[fast.a]
             return .bool(StatusRules.isCompatible(family, asset: asset))
-        case .connectivityCode(let packetSlot):
+        case .connectivityCode:
+            let packetSlot = fast.a
             let packet = (packetSlot >= 0 ? values[packetSlot].asInt64 : nil) ?? record.timestamp
             let newest = max(packet, state.lastPacketAt ?? packet)
             let code = StatusRules.connectivityCode(lastPacketAt: newest, now: receivedAt, asset: asset)
             state.connectivityCode = code
             return .string(code)
-        case .engineCode(let compatibleSlot, let ignitionSlot):
+        case .engineCode:
+            let compatibleSlot = fast.a
+            let ignitionSlot = fast.b
             let compatible = value(compatibleSlot).asBool ?? StatusRules.isCompatible(.engine, asset: asset)
             let code = StatusRules.engineCode(compatible: compatible, ignition: value(ignitionSlot).asBool)
             return code.map(FieldValue.string) ?? .null
-        case .transitCode(let compatibleSlot, let ignitionSlot, let movingSlot, let speedSlot):
+        case .transitCode:
+            let compatibleSlot = fast.a
+            let ignitionSlot = fast.b
+            let movingSlot = fast.c
+            let speedSlot = fast.d
             guard value(compatibleSlot).asBool ?? StatusRules.isCompatible(.transit, asset: asset) else { return .null }
             let speed = value(speedSlot)
             var machine = TransitStateMachine(state: state.transit)
@@ -382,7 +418,9 @@ struct MappingEvaluation {
                 speed: speed.isNull ? nil : speed.asDouble)
             state.transit = machine.state
             return .string(code.name)
-        case .topStatus(let first, let code):
+        case .topStatus:
+            let first = fast.a
+            let code = fast.b != 0
             let a = plan.fastArguments
             let top = StatusRules.topStatus(
                 connectivity: values[a[first]].asString, immobilization: values[a[first + 1]].asString,
@@ -474,6 +512,24 @@ struct MappingEvaluation {
         }
     }
 
+    /// Passthrough for the usual record: when no field left to copy has a name a mapping
+    /// can produce and no two of them share a name, they are all appended as they came, which
+    /// is what the general passthrough below does then, without hashing every name into a
+    /// dictionary. Returns false (nothing appended) for any other record.
+    mutating func appendPassthroughFields() -> Bool {
+        let fields = record.fields
+        var hashes: [(index: Int, hash: Int)] = []
+        hashes.reserveCapacity(fields.count)
+        for i in fields.indices where !consumed[i] {
+            let name = fields[i].name
+            guard plan.outputNames.slot(name) == nil, let h = FieldNameTable.asciiHash(name) else { return false }
+            for earlier in hashes where earlier.hash == h && fields[earlier.index].name == name { return false }
+            hashes.append((i, h))
+        }
+        for (i, _) in hashes { output.append(fields[i]) }
+        return true
+    }
+
     func installationNumber(_ fact: String) -> Int? {
         switch fact {
         case "ignition_input_number": return asset.installation.ignitionInputNumber
@@ -530,6 +586,14 @@ struct MappingEvaluation {
         }
         if call.isNullWithoutInputs, !hasInput(call) { return .missing }
         let c = call.index
+        // Sized at the call's first use (an evaluation of one record allocates only for the
+        // calls it makes), then refilled in place.
+        if fleetiArguments[c].count != call.fleetiSlots.count {
+            fleetiArguments[c] = [FieldValue](repeating: .null, count: call.fleetiSlots.count)
+        }
+        if providerArguments[c].count != call.providerCandidates.count {
+            providerArguments[c] = [FieldValue](repeating: .null, count: call.providerCandidates.count)
+        }
         for (i, slot) in call.fleetiSlots.enumerated() { fleetiArguments[c][i] = values[slot] }
         for (i, candidates) in call.providerCandidates.enumerated() {
             providerArguments[c][i] = lookup(candidates) ?? .null

@@ -48,39 +48,108 @@ final class MappingPlan: Sendable {
     /// A standard rule compiled to its inputs' slots (-1: the call names no such field), for
     /// rules every record runs: no context, no closure, no name hashing, no coercion (the
     /// validator fixed the output type). Each computes exactly what its function's body does.
-    enum FastRule: Sendable {
-        /// `derive_*_last_changed_at`: value slot, stamp time slot, memory slot.
-        case changedAt(value: Int, time: Int, memory: Int)
-        /// `derive_*_last_updated_at`: `count` value slots from `fastArguments[first]`.
-        case updatedAt(first: Int, count: Int, time: Int, memory: Int)
-        /// `derive_location_last_changed_at`: latitude, longitude, stamp time, memory slot.
-        case locationChangedAt(latitude: Int, longitude: Int, time: Int, memory: Int)
-        case compatible(StatusFamily)
-        case connectivityCode(packet: Int)
-        case engineCode(compatible: Int, ignition: Int)
-        case transitCode(compatible: Int, ignition: Int, moving: Int, speed: Int)
-        /// The four family codes from `fastArguments[first]`; `code`: the code, else the family.
-        case topStatus(first: Int, code: Bool)
-        /// `derive_ongoing_trip_started_at`: transit code slot, stamp time slot, memory slot.
-        case tripStartedAt(code: Int, time: Int, memory: Int)
-        /// `derive_driver_last_changed_at` / `derive_driver_name` when the record has no driver
-        /// key (the remembered output); a key goes to the general path.
-        case withoutDriverKey(key: Int, memory: Int, name: Bool)
-        /// `derive_cardinal_direction` of a numeric heading.
-        case cardinalDirection(heading: Int)
-        /// `derive_statuses_immobilization_code`: `count` fleeti slots from `fastArguments[first]`.
-        case immobilizationCode(first: Int, count: Int)
-        /// `derive_ongoing_trip_mileage` / `_waypoints` without a trip (null / an empty array);
-        /// during a trip the general path runs.
-        case withoutTrip(startedAt: Int, waypoints: Bool)
-        /// `derive_geofences` when the registry has no geofence (an empty array at a valid
-        /// position); with geofences the general path runs.
-        case withoutGeofences(latitude: Int, longitude: Int)
-        /// `derive_fuel_levels` as a number, for an asset without registry tanks (one default
-        /// tank): its provider fields are `fuelArguments[first..<first+count]`.
-        case fuelLevel(first: Int, count: Int)
-        /// A direct or prioritized mapping: its sources are `fastSources[first..<first+count]`.
-        case sources(first: Int, count: Int)
+    ///
+    /// An operation code and four integer operands (not an enum with payloads): the
+    /// evaluation dispatches on one byte and reads its operands directly.
+    struct FastRule: Sendable {
+        enum Op: UInt8, Sendable {
+            /// `derive_*_last_changed_at`: a value slot, b stamp time slot, c memory slot.
+            case changedAt
+            /// `derive_*_last_updated_at`: `b` value slots from `fastArguments[a]`, c time, d memory.
+            case updatedAt
+            /// `derive_location_last_changed_at`: a latitude, b longitude, c stamp time, d memory.
+            case locationChangedAt
+            /// `derive_statuses_<family>_compatible`: a = the family's index in `StatusFamily.allCases`.
+            case compatible
+            /// a packet time slot.
+            case connectivityCode
+            /// a compatible slot, b ignition slot.
+            case engineCode
+            /// a compatible, b ignition, c moving, d speed slots.
+            case transitCode
+            /// The four family codes from `fastArguments[a]`; b = 1: the code, 0: the family.
+            case topStatus
+            /// `derive_ongoing_trip_started_at`: a transit code slot, b stamp time slot, c memory.
+            case tripStartedAt
+            /// `derive_driver_last_changed_at` (c = 0) / `derive_driver_name` (c = 1) when the
+            /// record has no driver key (a slot; b memory): the remembered output; a key goes
+            /// to the general path.
+            case withoutDriverKey
+            /// `derive_cardinal_direction` of a numeric heading (a slot).
+            case cardinalDirection
+            /// `derive_statuses_immobilization_code`: `b` fleeti slots from `fastArguments[a]`.
+            case immobilizationCode
+            /// `derive_ongoing_trip_mileage` (b = 0) / `_waypoints` (b = 1) without a trip (a
+            /// started-at slot): null / an empty array; during a trip the general path runs.
+            case withoutTrip
+            /// `derive_geofences` when the registry has no geofence (a latitude, b longitude):
+            /// an empty array at a valid position; with geofences the general path runs.
+            case withoutGeofences
+            /// `derive_fuel_levels` as a number, for an asset without registry tanks (one
+            /// default tank): its provider fields are `fuelArguments[a..<a+b]`.
+            case fuelLevel
+            /// A direct or prioritized mapping: its sources are `fastSources[a..<a+b]`.
+            case sources
+        }
+
+        let op: Op
+        // Operands kept as 32-bit: the evaluation loop copies each step's `Core`, and a small
+        // one is copied in registers (a large one went through memmove, once per step).
+        private let ra: Int32
+        private let rb: Int32
+        private let rc: Int32
+        private let rd: Int32
+        var a: Int { Int(ra) }
+        var b: Int { Int(rb) }
+        var c: Int { Int(rc) }
+        var d: Int { Int(rd) }
+
+        init(_ op: Op, _ a: Int, _ b: Int = 0, _ c: Int = 0, _ d: Int = 0) {
+            self.op = op
+            self.ra = Int32(a)
+            self.rb = Int32(b)
+            self.rc = Int32(c)
+            self.rd = Int32(d)
+        }
+
+        static func changedAt(value: Int, time: Int, memory: Int) -> FastRule {
+            FastRule(.changedAt, value, time, memory)
+        }
+        static func updatedAt(first: Int, count: Int, time: Int, memory: Int) -> FastRule {
+            FastRule(.updatedAt, first, count, time, memory)
+        }
+        static func locationChangedAt(latitude: Int, longitude: Int, time: Int, memory: Int) -> FastRule {
+            FastRule(.locationChangedAt, latitude, longitude, time, memory)
+        }
+        static func compatible(_ family: StatusFamily) -> FastRule {
+            FastRule(.compatible, StatusFamily.allCases.firstIndex(of: family)!)
+        }
+        static func connectivityCode(packet: Int) -> FastRule { FastRule(.connectivityCode, packet) }
+        static func engineCode(compatible: Int, ignition: Int) -> FastRule {
+            FastRule(.engineCode, compatible, ignition)
+        }
+        static func transitCode(compatible: Int, ignition: Int, moving: Int, speed: Int) -> FastRule {
+            FastRule(.transitCode, compatible, ignition, moving, speed)
+        }
+        static func topStatus(first: Int, code: Bool) -> FastRule { FastRule(.topStatus, first, code ? 1 : 0) }
+        static func tripStartedAt(code: Int, time: Int, memory: Int) -> FastRule {
+            FastRule(.tripStartedAt, code, time, memory)
+        }
+        static func withoutDriverKey(key: Int, memory: Int, name: Bool) -> FastRule {
+            FastRule(.withoutDriverKey, key, memory, name ? 1 : 0)
+        }
+        static func cardinalDirection(heading: Int) -> FastRule { FastRule(.cardinalDirection, heading) }
+        static func immobilizationCode(first: Int, count: Int) -> FastRule {
+            FastRule(.immobilizationCode, first, count)
+        }
+        static func withoutTrip(startedAt: Int, waypoints: Bool) -> FastRule {
+            FastRule(.withoutTrip, startedAt, waypoints ? 1 : 0)
+        }
+        static func withoutGeofences(latitude: Int, longitude: Int) -> FastRule {
+            FastRule(.withoutGeofences, latitude, longitude)
+        }
+        static func fuelLevel(first: Int, count: Int) -> FastRule { FastRule(.fuelLevel, first, count) }
+        static func sources(first: Int, count: Int) -> FastRule { FastRule(.sources, first, count) }
     }
 
     /// A provider field of `derive_fuel_levels`: its slots and how it reads (nil: not a fuel field).
@@ -113,13 +182,27 @@ final class MappingPlan: Sendable {
     /// What the evaluation loop reads of every step: trivial fields only, so reading one
     /// retains nothing (the `Step` object is read only on the general path).
     struct Core: Sendable {
-        let slot: Int
+        private let slot32: Int32
+        /// The memory slot of `<name>#fallback` for `use_fallback`, else -1.
+        private let fallback32: Int32
         let fast: FastRule?
         let dataType: MappingDataType
         let errorHandling: ErrorHandling
         let unitCompanion: Bool
-        /// The memory slot of `<name>#fallback` for `use_fallback`, else -1.
-        let fallbackMemory: Int
+        var slot: Int { Int(slot32) }
+        var fallbackMemory: Int { Int(fallback32) }
+
+        init(
+            slot: Int, fast: FastRule?, dataType: MappingDataType, errorHandling: ErrorHandling, unitCompanion: Bool,
+            fallbackMemory: Int
+        ) {
+            self.slot32 = Int32(slot)
+            self.fallback32 = Int32(fallbackMemory)
+            self.fast = fast
+            self.dataType = dataType
+            self.errorHandling = errorHandling
+            self.unitCompanion = unitCompanion
+        }
     }
 
     enum Source: Sendable {
@@ -232,8 +315,10 @@ final class MappingPlan: Sendable {
     let fastSources: [FastSource]
     /// The fields of `FastRule.fuelLevel`.
     let fuelArguments: [FuelArgument]
-    /// Per call (by `Call.index`), how many fleeti and provider arguments it passes.
-    let callArgumentCounts: [(fleeti: Int, provider: Int)]
+    /// How many calls the plan has (`Call.index` runs from 0 to this).
+    let callCount: Int
+    /// Every name a step can store a value under (its field, its `<name>_unit`), for passthrough.
+    let outputNames: FieldNameTable
 
     /// - Parameter inline: compile the inline forms (`FastRule`); false only to check them
     ///   against the general path (BatchAndFastRuleTests).
@@ -503,15 +588,12 @@ final class MappingPlan: Sendable {
         self.lastUpdatedSlot = slotByName["last_updated_at"]
         self.canFailRecord = steps.contains { $0.errorHandling == .failRecord }
         self.sweepFields = sweep
-        let calls = steps.flatMap { step in
-            (step.call.map { [$0] } ?? [])
-                + step.sources.compactMap { source -> Call? in
-                    if case .function(let c) = source { return c }
-                    return nil
-                }
+        self.callCount = callCount
+        var outputNames: [String: Int] = [:]
+        for step in steps {
+            outputNames[step.name] = outputNames.count
+            if step.unitCompanion { outputNames[step.unitFieldName] = outputNames.count }
         }
-        self.callArgumentCounts = calls.sorted { $0.index < $1.index }.map {
-            (fleeti: $0.fleetiSlots.count, provider: $0.providerCandidates.count)
-        }
+        self.outputNames = FieldNameTable(outputNames)
     }
 }

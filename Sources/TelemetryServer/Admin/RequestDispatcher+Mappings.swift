@@ -367,10 +367,12 @@ extension RequestDispatcher {
             return true
         }
         var write = StoreWrite()
+        // One batch mapper for the page: the engine's buffers are allocated once, not per record.
+        var mapper = set.batch()
         for rawRecord in raw {
             let record = rawRecord.record
             let useVersion = (pinnedProvider == nil || pinnedProvider == record.provider) ? version : nil
-            switch set.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: useVersion) {
+            switch mapper.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: useVersion) {
             case .failed(let f):
                 // The stored record stays: a remap replaces what it can compute, and a record it
                 // cannot is reported (it was stored once; its raw copy remains).

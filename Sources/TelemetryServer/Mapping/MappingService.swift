@@ -483,7 +483,10 @@ public final class MappingService: Sendable {
         var mapper = set.batch()
         // One vehicle's records, in order, under its stripe's lock.
         func mapVehicle(_ vehicle: VehicleID, _ slots: inout [VehicleID: Slot]) {
-            var slot = slot(for: vehicle, in: slots, store: store)
+            // Taken out of the stripe while it is mapped (and put back below): a copy left in
+            // the dictionary would make the state's memory shared, and the first rule to write
+            // it would copy it whole. A dry run works on a copy and leaves the stripe alone.
+            var slot = (commit ? slots.removeValue(forKey: vehicle) : nil) ?? slot(for: vehicle, in: slots, store: store)
             let beforeProvider = slot.provider
             var mappedAny = false
             for i in groups[vehicle]! {
