@@ -442,14 +442,7 @@ struct ServerIntegrationTests {
 
     @Test("calls from tasks on the client's connection thread: pipelined, answered exactly, and across a server restart")
     func callsOnTheClientExecutor() async throws {
-        try await withTemporaryDirectory { dir in
-            let path = dir + "/store"
-            let store = try TelemetryStore(path: path)
-            defer { store.close() }
-            var port = 0
-            try await serve(store: store, path: path) { server in port = server.port }
-            var configuration = ClientConfiguration(host: "127.0.0.1", port: port, clientName: "executor-test")
-            configuration.retry = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200))
+        try await withRestartableServer(clientName: "executor-test") { store, path, port, configuration in
             try await serve(store: store, path: path, port: port) { _ in
                 try await withTelemetryClient(configuration) { client in
                     try await withTaskExecutorPreference(client.taskExecutor) {
@@ -473,7 +466,8 @@ struct ServerIntegrationTests {
                     }
                 }
             }
-            // The server goes away and comes back: the client reconnects on the same thread.
+            // No server when the call is made: the client retries, from its connection thread,
+            // until the server is back.
             try await withTelemetryClient(configuration) { client in
                 try await withTaskExecutorPreference(client.taskExecutor) {
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -491,14 +485,7 @@ struct ServerIntegrationTests {
 
     @Test("a client whose server restarts reconnects and its call succeeds after the backoff")
     func reconnect() async throws {
-        try await withTemporaryDirectory { dir in
-            let path = dir + "/store"
-            let store = try TelemetryStore(path: path)
-            defer { store.close() }
-            var port = 0
-            try await serve(store: store, path: path) { server in port = server.port }
-            var configuration = ClientConfiguration(host: "127.0.0.1", port: port, clientName: "reconnect-test")
-            configuration.retry = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200))
+        try await withRestartableServer(clientName: "reconnect-test") { store, path, port, configuration in
             try await withTelemetryClient(configuration) { client in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     // Nothing listens yet: the call waits and retries while the server comes back.

@@ -54,6 +54,25 @@ func withServer(
     }
 }
 
+/// A store and a fixed loopback port on which a test starts and stops servers (`serve(store:path:port:)`),
+/// with a client configuration that keeps retrying for a couple of seconds: for clients
+/// that outlive a server.
+func withRestartableServer(
+    clientName: String, _ body: (TelemetryStore, String, Int, ClientConfiguration) async throws -> Void
+) async throws {
+    try await withTemporaryDirectory { dir in
+        let path = dir + "/store"
+        let store = try TelemetryStore(path: path)
+        defer { store.close() }
+        // A port that was free a moment ago: a server is started and stopped on it to learn it.
+        var port = 0
+        try await serve(store: store, path: path) { server in port = server.port }
+        var configuration = ClientConfiguration(host: "127.0.0.1", port: port, clientName: clientName)
+        configuration.retry = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200))
+        try await body(store, path, port, configuration)
+    }
+}
+
 /// Serves an open store until `body` returns.
 func serve(
     store: TelemetryStore, path: String, port: Int = 0, metrics: ServerMetrics = ServerMetrics(),
