@@ -281,7 +281,14 @@ extension TelemetryStore {
 
     /// Raw records of one vehicle in [from, to), in time order; `to == Int64.max` means "no
     /// upper bound".
+    /// - Parameter limit: at most this many (the first ones); it must be positive.
+    /// - Throws: `StorageError`: `.invalidArgument` for a limit below 1, `.dataLoss` for a
+    ///   damaged record.
     public func rawRecords(vehicle: VehicleID, from: Int64, to: Int64, limit: Int? = nil) throws -> [RawRecord] {
+        if let limit, limit <= 0 {
+            // As `range`: the scan below checks the limit after each record, so 0 would give one.
+            throw StorageError(code: .invalidArgument, message: "limit must be positive, got \(limit)")
+        }
         let last = Self.lastIncluded(before: to)
         guard from <= last else { return [] }
         let db = try database()

@@ -111,6 +111,8 @@ struct StoreEdgeCaseTests {
             }
             _ = try store.write(StoreWrite(raw: raw))
             #expect(try store.rawRecords(vehicle: vid("r"), from: .min, to: .max).count == 3)
+            #expect(try store.rawRecords(vehicle: vid("r"), from: .min, to: .max, limit: 2).count == 2)
+            #expect(throws: StorageError.self) { try store.rawRecords(vehicle: vid("r"), from: .min, to: .max, limit: 0) }
             #expect(try store.deleteRecords(vehicle: vid("r"), from: 0, to: 2000) == 0)
             #expect(try store.rawRecords(vehicle: vid("r"), from: .min, to: .max).map(\.record.timestamp) == [2000])
             try store.deleteRecords(vehicle: vid("r"), from: .min, to: .max)
