@@ -118,4 +118,31 @@ struct StrictDecodingTests {
         let badName: [UInt8] = [0x03, 0x01, 0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0xFE, 0x00]
         #expect(throws: ByteDecodingError.self) { try Self.decodeLetter(badName) }
     }
+
+    static func reason(_ bytes: [UInt8]) throws(ByteDecodingError) -> String {
+        try bytes.withUnsafeBufferPointer { (b) throws(ByteDecodingError) in try DeadLetterCodec.reason(of: b) }
+    }
+
+    @Test("a dead letter's reason read from its head is the decoded one; a damaged head is damage")
+    func deadLetterReason() throws {
+        let letter = DeadLetter(
+            vehicleID: "truck-7", timestamp: 1_700_000_000_000, provider: "navixy",
+            fields: [Field("lat", .double(48.1)), Field("raw", .bytes([1, 2]))], gatewaySequence: nil, receivedAt: 5,
+            reason: "function_error_fatal", message: "field x failed", mappingVersion: "1.0.3")
+        let bytes = DeadLetterCodec.encode(letter)
+        #expect(try Self.reason(bytes) == "function_error_fatal")
+        #expect(try Self.reason(bytes) == Self.decodeLetter(bytes).reason)
+        // Cut inside the reason, a wrong kind, a has-timestamp byte of 2 (byte 9: kind, a
+        // 7-byte id and its length come first).
+        let reasonText = Array("function_error_fatal".utf8)
+        let reasonStart = try #require(
+            (0...(bytes.count - reasonText.count)).first { Array(bytes[$0..<($0 + reasonText.count)]) == reasonText })
+        #expect(throws: ByteDecodingError.self) { try Self.reason(Array(bytes[..<(reasonStart + 5)])) }
+        var wrongKind = bytes
+        wrongKind[0] = 0x02
+        #expect(throws: ByteDecodingError.self) { try Self.reason(wrongKind) }
+        var badFlag = bytes
+        badFlag[9] = 2
+        #expect(throws: ByteDecodingError.self) { try Self.reason(badFlag) }
+    }
 }

@@ -101,11 +101,17 @@ enum DeadLetterCodec {
         return out
     }
 
-    /// Decodes a dead letter, as strictly as a canonical record: strings must be UTF-8, the
-    /// has-timestamp byte 0 or 1 (with a zero timestamp when 0, as written), and nothing may
-    /// follow the last field.
-    static func decode(_ value: UnsafeBufferPointer<UInt8>, receivedAt: Int64) throws(ByteDecodingError) -> DeadLetter {
+    /// The reason code of a dead letter, read from the value's head without decoding its
+    /// message and fields (`admin stats` counts letters by reason over the whole keyspace).
+    static func reason(of value: UnsafeBufferPointer<UInt8>) throws(ByteDecodingError) -> String {
         var r = ByteReader(value)
+        return try readHead(&r).reason
+    }
+
+    /// Kind, vehicle id, timestamp, provider, sequence and reason: the head every reader needs.
+    private static func readHead(
+        _ r: inout ByteReader
+    ) throws(ByteDecodingError) -> (vehicle: String, hasTimestamp: UInt8, timestamp: Int64, provider: String, sequence: UInt64, reason: String) {
         let kind = try r.readByte()
         guard kind == Self.kind else { throw ByteDecodingError(reason: "unknown dead letter kind 0x\(String(kind, radix: 16))") }
         let vehicle = try r.readString("the vehicle id")
@@ -116,6 +122,15 @@ enum DeadLetterCodec {
         let provider = try r.readString("the provider")
         let seq = try r.readVarint()
         let reason = try r.readString("the reason")
+        return (vehicle, hasTimestamp, ts, provider, seq, reason)
+    }
+
+    /// Decodes a dead letter, as strictly as a canonical record: strings must be UTF-8, the
+    /// has-timestamp byte 0 or 1 (with a zero timestamp when 0, as written), and nothing may
+    /// follow the last field.
+    static func decode(_ value: UnsafeBufferPointer<UInt8>, receivedAt: Int64) throws(ByteDecodingError) -> DeadLetter {
+        var r = ByteReader(value)
+        let (vehicle, hasTimestamp, ts, provider, seq, reason) = try readHead(&r)
         let message = try r.readString("the message")
         let version = try r.readString("the mapping version")
         let n = try r.readVarint()
