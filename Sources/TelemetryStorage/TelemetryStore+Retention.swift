@@ -115,13 +115,39 @@ extension TelemetryStore {
                     return true
                 }
             } else {
-                let gone = try expire(vehicle: vehicle, before: cutoff)
+                let gone = try expireByPartition(code: code, vehicle: vehicle, before: cutoff)
                 summary.canonicalRecords += gone.records
                 partitions.formUnion(gone.partitions)
             }
         }
         try progress("canonical", UInt64(due.count), UInt64(due.count), "vehicles")
         summary.canonicalPartitions = UInt64(partitions.count)
+    }
+
+    /// `expire` one partition at a time, oldest first: each step holds the writer for one
+    /// partition of the vehicle's records, so the first pass over a long history (a year of
+    /// hourly partitions) pauses ingest for a partition's worth of deletes at a time, not for
+    /// the whole history at once. Partitions without records are skipped (each step starts at
+    /// the vehicle's oldest remaining record).
+    func expireByPartition(code: UInt32, vehicle: VehicleID, before cutoff: Int64) throws(StorageError) -> (records: UInt64, partitions: Set<Int64>) {
+        let width = partitionWidthMs
+        var total: (records: UInt64, partitions: Set<Int64>) = (0, [])
+        var previous: Int64?
+        while let first = view.withLock({ v in v.vehicles[code].flatMap { $0.count > 0 ? $0.first : nil } }), first < cutoff {
+            let p = KeyLayout.partition(of: first, width: width)
+            let (start, o1) = p.multipliedReportingOverflow(by: width)
+            let (end, o2) = start.addingReportingOverflow(width)
+            let overflow = o1 || o2
+            // The oldest record did not move (a step removed nothing it could see): finish in
+            // one call rather than loop.
+            let step = overflow || first == previous ? cutoff : min(cutoff, end)
+            previous = first
+            let gone = try expire(vehicle: vehicle, before: step)
+            total.records += gone.records
+            total.partitions.formUnion(gone.partitions)
+            if step == cutoff { break }
+        }
+        return total
     }
 
     /// Deletes one vehicle's canonical records before `cutoff` (a partition start) in one batch,

@@ -114,6 +114,29 @@ struct OperationsTests {
         }
     }
 
+    @Test("retention steps through a long, sparse history partition by partition and ends where one pass would")
+    func retentionSparseHistory() throws {
+        try withTemporaryStore { store, path in
+            // Records in partitions -3, 0, 5, 100 and 1000 (hours), a late one written after
+            // the others, and the kept ones from hour 2000 on.
+            let expired: [Int64] = [-3, 0, 5, 100, 1000].map { $0 * Self.hour + 7 }
+            try store.write(expired.map { record("s", $0, ["x": .int($0), "old": .bool(true)]) })
+            try store.write([record("s", 2000 * Self.hour, ["x": .int(1)]), record("s", 2001 * Self.hour, ["x": .int(2)])])
+            try store.write([record("s", 50 * Self.hour, ["x": .int(50)])])
+            let summary = try store.applyRetention(RetentionPolicy(canonicalMs: 10 * Self.hour), now: 2010 * Self.hour + 1)
+            #expect(summary.canonicalRecords == 6 && summary.canonicalPartitions == 6)
+            #expect(try allRecords(store, "s").map(\.timestamp) == [2000 * Self.hour, 2001 * Self.hour])
+            #expect(try store.vehicles().map(\.recordCount) == [2])
+            #expect(try store.vehicles().map(\.firstTimestamp) == [2000 * Self.hour])
+            #expect(try store.latest(vid("s"))?.fields.map(\.name) == ["x"])
+            store.close()
+            let reopened = try TelemetryStore(path: path)
+            defer { reopened.close() }
+            #expect(try reopened.vehicles().map(\.recordCount) == [2])
+            #expect(try reopened.latest(vid("s"))?.fields.map(\.name) == ["x"])
+        }
+    }
+
     @Test("retention refuses a non-positive age")
     func retentionRefusesZero() throws {
         try withTemporaryStore { store, _ in
