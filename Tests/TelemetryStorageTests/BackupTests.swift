@@ -415,6 +415,35 @@ struct BackupTests {
         }
     }
 
+    @Test("two online swaps within one second keep both previous folders")
+    func swapTwiceInOneSecond() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            try Self.fill(store, records: 30)
+            let backup = try store.backup(to: dir + "/b")
+            var current = store
+            var kept: [String] = []
+            for round in 0..<2 {
+                try current.write([record("veh-round-\(round)", 1, ["x": .int(1)])])
+                let (staged, _) = try BackupFolder(path: backup.path).stageRestore(besides: dir + "/data")
+                guard case .restored(let restored, let previous) = current.swapForRestore(staged: staged) else {
+                    Issue.record("swap \(round) did not restore")
+                    return
+                }
+                current = restored
+                kept.append(previous)
+            }
+            defer { current.close() }
+            #expect(Set(kept).count == 2)
+            // Each kept folder is the store as it was before its own restore.
+            for (round, path) in kept.enumerated() {
+                let old = try TelemetryStore(path: path)
+                defer { old.close() }
+                #expect(try old.vehicles().contains { $0.vehicle.rawValue == "veh-round-\(round)" })
+            }
+        }
+    }
+
     @Test("LevelDB's own file names, and the others")
     func levelDBFileNames() {
         for name in ["CURRENT", "LOCK", "LOG", "LOG.old", "MANIFEST-000002", "000005.ldb", "000030.log", "000001.sst", "000009.dbtmp"] {

@@ -181,7 +181,7 @@ extension TelemetryStore {
         let data = BackupFiles.absolute(path)
         let configuration = self.configuration
         let stamp = Self.restoreStamp(Date())
-        let previous = "\(data).before-restore-\(stamp)"
+        let previous = Self.unusedPath("\(data).before-restore-\(stamp)")
         /// The swap failed before anything moved, or was undone: the old store opens again.
         func reopenOld(_ error: BackupError) -> RestoreSwapOutcome {
             do { return .rolledBack(try TelemetryStore(path: data, configuration: configuration), error) } catch let reopening {
@@ -226,7 +226,7 @@ extension TelemetryStore {
         do {
             return .restored(try TelemetryStore(path: data, configuration: configuration), previous: previous)
         } catch {
-            let failedPath = "\(data).failed-restore-\(stamp)"
+            let failedPath = Self.unusedPath("\(data).failed-restore-\(stamp)")
             let opening = "the restored store does not open (\(error)); it was moved to \(failedPath)"
             do {
                 try BackupFiles.rename(data, to: failedPath)
@@ -236,6 +236,18 @@ extension TelemetryStore {
             }
             return reopenOld(BackupError(code: .failedPrecondition, message: opening))
         }
+    }
+
+    /// `path`, or `path-2`, `path-3`, ... when it exists: two restores within one second must
+    /// not collide on the folder the first one kept.
+    static func unusedPath(_ path: String) -> String {
+        var candidate = path
+        var n = 1
+        while FileManager.default.fileExists(atPath: candidate) {
+            n += 1
+            candidate = "\(path)-\(n)"
+        }
+        return candidate
     }
 
     /// `20261123T040800Z`: sorts in time order, and has no character a shell or a file system minds.
