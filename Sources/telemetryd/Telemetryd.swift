@@ -96,6 +96,7 @@ struct Telemetryd: AsyncParsableCommand {
             guard let d = Durability(rawValue: name) else { throw ValidationError("durability must be buffered or sync, not \"\(name)\"") }
             storeConfiguration.durability = d
         }
+        if let compression = file.compression { storeConfiguration.leveldb.compression = compression }
         let dataPath = data ?? file.dataPath ?? "./data"
 
         LoggingSystem.bootstrap { label in
@@ -114,7 +115,10 @@ struct Telemetryd: AsyncParsableCommand {
         }
         logger.info(
             "store open",
-            metadata: ["telemetry.data": "\(dataPath)", "telemetry.durability": "\(storeConfiguration.durability.rawValue)"])
+            metadata: [
+                "telemetry.data": "\(dataPath)", "telemetry.durability": "\(storeConfiguration.durability.rawValue)",
+                "telemetry.compression": "\(storeConfiguration.leveldb.compression ? "snappy" : "none")",
+            ])
         // An online restore (admin restore) swaps the store: everything reads it from here.
         let stores = StoreHandle(store)
         defer {

@@ -12,6 +12,7 @@ struct ConfigurationTests {
             port: 7500
             data: /var/lib/telemetryd
             durability: sync
+            compression: none
             log_level: debug
             limits:
               max_frame_bytes: 1_048_576
@@ -29,6 +30,9 @@ struct ConfigurationTests {
             """, source: "t.yaml")
         #expect(file.server.host == "127.0.0.2" && file.server.port == 7500)
         #expect(file.dataPath == "/var/lib/telemetryd" && file.durability == .sync && file.logLevel == "debug")
+        #expect(file.compression == false)
+        #expect(try ConfigurationFile.parse("compression: snappy", source: "t.yaml").compression == true)
+        #expect(try ConfigurationFile.parse("", source: "t.yaml").compression == nil)
         #expect(file.server.maxFrameBytes == 1_048_576 && file.server.maxInFlightPerConnection == 8)
         #expect(file.server.maxConnections == 10 && file.server.idleTimeoutSeconds == 60)
         #expect(file.server.maxRecordsPerBatch == 500 && file.server.maxFutureSkewMs == 1000 && file.server.minTimestampMs == 0)
@@ -59,6 +63,7 @@ struct ConfigurationTests {
             ("prot: 1", "t.yaml: prot is not a known setting"),
             ("port: many", "t.yaml: port must be a whole number"),
             ("durability: maybe", "t.yaml: durability must be buffered or sync, not \"maybe\""),
+            ("compression: zstd", "t.yaml: compression must be snappy or none, not \"zstd\""),
             ("limits:\n  max_frames: 3", "t.yaml: limits.max_frames is not a known setting"),
             ("tokens:\n  - role: root\n    token: x", "t.yaml: tokens[0].role must be ingest, query or admin, not \"root\""),
             ("tokens:\n  - role: admin", "t.yaml: tokens[0] needs both role and token"),

@@ -173,3 +173,37 @@ struct StoreLifecycleTests {
         (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 }
+
+@Suite("Store: LevelDB compression setting")
+struct CompressionSettingTests {
+    /// Whether some table file of the store holds `run` bytes of `A` in a row: a value that
+    /// repetitive is stored as it is without compression, and as a few bytes with snappy.
+    static func tablesHoldRun(_ path: String, run: Int) throws -> Bool {
+        let needle = [UInt8](repeating: UInt8(ascii: "A"), count: run)
+        for name in try FileManager.default.contentsOfDirectory(atPath: path) where name.hasSuffix(".ldb") {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path + "/" + name)))
+            guard bytes.count >= run else { continue }
+            var i = 0
+            while i <= bytes.count - run {
+                if bytes[i] == UInt8(ascii: "A"), Array(bytes[i..<(i + run)]) == needle { return true }
+                i += 1
+            }
+        }
+        return false
+    }
+
+    @Test("compression off writes table blocks as they are; snappy (the default) compresses them")
+    func compressionReachesLevelDB() throws {
+        for compressed in [true, false] {
+            var configuration = StoreConfiguration()
+            configuration.leveldb.compression = compressed
+            try withTemporaryStore(configuration: configuration) { store, path in
+                try store.write([record("v", 1, ["text": .string(String(repeating: "A", count: 4000))])])
+                try store.compact()
+                #expect(try Self.tablesHoldRun(path, run: 4000) == !compressed, "compression \(compressed)")
+                #expect(try store.range(RangeQuery(vehicle: vid("v"), from: .min, to: .max)).records.first?["text"]
+                    == .string(String(repeating: "A", count: 4000)))
+            }
+        }
+    }
+}

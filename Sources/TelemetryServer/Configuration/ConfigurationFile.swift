@@ -12,6 +12,7 @@ import Yams
 /// http_port: 7401            # /metrics, /health, /ready; "off" disables
 /// data: /var/lib/telemetryd
 /// durability: buffered        # or sync
+/// compression: snappy         # or none: LevelDB table compression
 /// log_level: info
 /// limits:
 ///   max_frame_bytes: 4194304
@@ -42,6 +43,8 @@ public struct ConfigurationFile: Sendable, Hashable {
     /// The data folder, if the file names one.
     public var dataPath: String?
     public var durability: Durability?
+    /// LevelDB table compression: true for snappy (the default), false for none.
+    public var compression: Bool?
     public var logLevel: String?
     /// The `mapping` section (docs/configuration.md).
     public var mapping = MappingSettings()
@@ -99,6 +102,10 @@ public struct ConfigurationFile: Sendable, Hashable {
                     throw reader.error(key, "must be buffered or sync, not \"\(v)\"")
                 }
                 file.durability = d
+            case "compression":
+                let v = try reader.string(value, key)
+                guard v == "snappy" || v == "none" else { throw reader.error(key, "must be snappy or none, not \"\(v)\"") }
+                file.compression = v == "snappy"
             case "log_level": file.logLevel = try reader.string(value, key)
             case "limits":
                 guard let limits = value.mapping else { throw reader.error(key, "must be a mapping") }
