@@ -23,7 +23,9 @@ public struct VehicleMappingState: Sendable, Hashable {
     ///
     /// A view: while an engine maps, the entries its plan knows live in slots (below), so a
     /// rule reaches its memory by index instead of hashing its field name for every record.
-    /// Reading builds the dictionary; assigning replaces every entry.
+    /// Reading builds the dictionary; assigning replaces every entry, and keeps the state bound
+    /// to its layout: a registered function may assign it in the middle of a record, and the
+    /// engine's inline rules go on reading the slots after it.
     public var memory: [String: FieldMemory] {
         get {
             guard let layout = memoryLayout else { return namedMemory }
@@ -34,9 +36,11 @@ public struct VehicleMappingState: Sendable, Hashable {
             return all
         }
         set {
+            let layout = memoryLayout
             namedMemory = newValue
             memorySlots = []
             memoryLayout = nil
+            if let layout { bindMemory(to: layout) }
         }
     }
 
