@@ -18,6 +18,7 @@ public final class TelemetryStore: Sendable {
     /// dead-letter sequence entry, which a scan of the dead-letter keyspace provides.
     static let upgradableFormatVersion: UInt32 = 2
 
+    /// The data folder, with symbolic links resolved (`resolvedFolder`).
     public let path: String
     public let configuration: StoreConfiguration
     /// The partition width the store was created with.
@@ -59,14 +60,15 @@ public final class TelemetryStore: Sendable {
     /// Opens the store in `path`, creating the folder and an empty store if needed.
     /// - Throws: `StorageError`: `.unsupportedFormat` for a folder of another or newer format,
     ///   `.io` when LevelDB cannot open it (held lock, permissions), `.dataLoss` for damage.
-    public init(path: String, configuration: StoreConfiguration = StoreConfiguration()) throws {
-        self.path = path
+    public init(path given: String, configuration: StoreConfiguration = StoreConfiguration()) throws {
         self.configuration = configuration
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: given, withIntermediateDirectories: true)
         } catch {
-            throw StorageError(code: .io, message: "cannot create data folder \(path): \(error.localizedDescription)")
+            throw StorageError(code: .io, message: "cannot create data folder \(given): \(error.localizedDescription)")
         }
+        let path = try Self.resolvedFolder(given)
+        self.path = path
         let db: LevelDB
         do {
             db = try LevelDB(path: path, options: configuration.leveldb)
@@ -216,6 +218,20 @@ public final class TelemetryStore: Sendable {
         var vehicles: [UInt32: VehicleState] = [:]
         var gateways: [String: UInt64] = [:]
         var deadLetterSequence: UInt64 = 0
+    }
+
+    /// `path` with every symbolic link in it resolved. The store works in the folder the data
+    /// really lives in: an online restore stages its copy beside the folder and renames folders
+    /// there, so with a symlinked data folder (`/var/lib/telemetryd -> /mnt/data/telemetryd`)
+    /// it must do so on the data disk, leaving the link in place, not replace the link with a
+    /// folder on the link's own disk.
+    static func resolvedFolder(_ path: String) throws(StorageError) -> String {
+        guard let resolved = realpath(path, nil) else {
+            let reason = String(cString: strerror(errno))
+            throw StorageError(code: .io, message: "cannot resolve the data folder \(path): \(reason)")
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     static func load(_ db: LevelDB, path: String, configuration: StoreConfiguration) throws(StorageError) -> Loaded {

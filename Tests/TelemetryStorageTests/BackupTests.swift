@@ -444,6 +444,63 @@ struct BackupTests {
         }
     }
 
+    @Test("a data folder reached through a symbolic link is restored where the data lives, and the link stays")
+    func swapThroughSymlink() throws {
+        try withTemporaryDirectory { dir in
+            // /srv/disk/telemetry is the data disk; /srv/etc/data links to it.
+            let fm = FileManager.default
+            try fm.createDirectory(atPath: dir + "/disk/telemetry", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: dir + "/etc/data", withDestinationPath: dir + "/disk/telemetry")
+            let store = try TelemetryStore(path: dir + "/etc/data")
+            #expect(store.path == dir + "/disk/telemetry")
+            try Self.fill(store, records: 30)
+            let backup = try store.backup(to: dir + "/b")
+            try store.write([record("veh-after", 1, ["x": .int(1)])])
+            let (staged, _) = try BackupFolder(path: backup.path).stageRestore(besides: store.path)
+            #expect(staged.hasPrefix(dir + "/disk/telemetry.restore-"))
+            guard case .restored(let restored, let previous) = store.swapForRestore(staged: staged) else {
+                Issue.record("the swap did not restore")
+                return
+            }
+            defer { restored.close() }
+            // The link still names the data disk's folder, which now holds the restored store.
+            #expect(try fm.destinationOfSymbolicLink(atPath: dir + "/etc/data") == dir + "/disk/telemetry")
+            #expect(try Self.entries(dir + "/etc") == ["data"])
+            #expect(previous.hasPrefix(dir + "/disk/telemetry.before-restore-"))
+            #expect(restored.path == dir + "/disk/telemetry")
+            #expect(try restored.vehicles().map(\.vehicle.rawValue) == ["veh-0", "veh-1", "veh-2"])
+            restored.close()
+            let reopened = try TelemetryStore(path: dir + "/etc/data")
+            defer { reopened.close() }
+            #expect(try reopened.vehicles().map(\.vehicle.rawValue) == ["veh-0", "veh-1", "veh-2"])
+        }
+    }
+
+    @Test("a backup named through a symbolic link verifies and restores as the folder it names")
+    func backupThroughSymlink() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            try Self.fill(store, records: 30)
+            _ = try store.backup(to: dir + "/telemetry-1")
+            try FileManager.default.createSymbolicLink(atPath: dir + "/latest", withDestinationPath: dir + "/telemetry-1")
+            let folder = try BackupFolder(path: dir + "/latest")
+            #expect(folder.path == dir + "/telemetry-1")
+            let report = try folder.verify(deep: true)
+            #expect(report.problems.isEmpty)
+            _ = try folder.restore(into: dir + "/restored")
+            let restored = try TelemetryStore(path: dir + "/restored")
+            defer { restored.close() }
+            #expect(try restored.vehicles().map(\.vehicle.rawValue) == ["veh-0", "veh-1", "veh-2"])
+            // A link to nothing is a missing backup, named as given.
+            try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nothing")
+            let error = #expect(throws: BackupError.self) { try BackupFolder(path: dir + "/dangling") }
+            #expect(error?.code == .notFound)
+            #expect(error?.message.contains(dir + "/dangling") == true)
+        }
+    }
+
     @Test("LevelDB's own file names, and the others")
     func levelDBFileNames() {
         for name in ["CURRENT", "LOCK", "LOG", "LOG.old", "MANIFEST-000002", "000005.ldb", "000030.log", "000001.sst", "000009.dbtmp"] {

@@ -47,6 +47,13 @@ enum BackupFiles {
         URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
+    /// `path` with every symbolic link resolved; nil when it (or a link's target) does not exist.
+    static func resolved(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     static func parent(of path: String) -> String {
         URL(fileURLWithPath: path).deletingLastPathComponent().path
     }

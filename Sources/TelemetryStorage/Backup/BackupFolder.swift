@@ -15,11 +15,18 @@ public struct BackupFolder: Sendable {
     ///   it is not a folder.
     public init(path: String, configuration: StoreConfiguration = StoreConfiguration()) throws(BackupError) {
         guard !path.isEmpty else { throw BackupError(code: .invalidArgument, message: "the backup path is empty") }
-        self.path = BackupFiles.absolute(path)
+        let given = BackupFiles.absolute(path)
         self.configuration = configuration
-        switch BackupFiles.kind(self.path) {
-        case .missing: throw BackupError(code: .notFound, message: "backup \(self.path) does not exist")
-        case .other: throw BackupError(code: .failedPrecondition, message: "backup \(self.path) is not a folder")
+        // A link to a backup (`/backups/latest -> telemetry-2026-11-23`) is the backup it
+        // names: the folder itself is used, so that a deep verify's scratch copy of hard links
+        // lands beside it, on its file system.
+        guard let resolved = BackupFiles.resolved(given) else {
+            throw BackupError(code: .notFound, message: "backup \(given) does not exist")
+        }
+        self.path = resolved
+        switch BackupFiles.kind(resolved) {
+        case .missing: throw BackupError(code: .notFound, message: "backup \(given) does not exist")
+        case .other: throw BackupError(code: .failedPrecondition, message: "backup \(given) is not a folder")
         case .directory: break
         }
     }
