@@ -147,4 +147,6 @@ public struct RemapResult: Sendable, Hashable {
     public var dryRun: Bool
     /// The first refusals: `<timestamp ms>: <reason code>: <message>`.
     public var failures: [String] = []
+    /// Raw records before the range mapped to bring the rules' state forward (the warm-up).
+    public var warmupRecords: UInt64 = 0
 }

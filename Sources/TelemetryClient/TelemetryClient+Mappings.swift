@@ -119,10 +119,14 @@ extension TelemetryClient {
     }
 
     /// Recomputes a vehicle's canonical records in [from, to) from its raw records.
-    /// - Parameter mappingVersion: `provider@version` or `version`; nil uses the active mapping.
+    /// - Parameters:
+    ///   - mappingVersion: `provider@version` or `version`; nil uses the active mapping.
+    ///   - warmupMs: how far before `from` the raw records are mapped into the rules' state
+    ///     only (nothing there is compared or written); nil: the server's default, 24 hours;
+    ///     0: the range starts from an empty state; `Int64.max`: the vehicle's whole history.
     public func remap(
         vehicle: VehicleID, from: Int64, to: Int64, mappingVersion: String? = nil, dryRun: Bool = false, maxChanges: Int = 20,
-        onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
+        warmupMs: Int64? = nil, onProgress: (@Sendable (ProgressUpdate) -> Void)? = nil
     ) async throws -> RemapResult {
         let r = try await admin(
             .with {
@@ -133,6 +137,7 @@ extension TelemetryClient {
                     $0.mappingVersion = mappingVersion ?? ""
                     $0.dryRun = dryRun
                     $0.maxChanges = UInt32(clamping: maxChanges)
+                    if let warmupMs { $0.warmupMs = warmupMs }
                 }
             }, onProgress: onProgress
         ).remap
@@ -146,7 +151,7 @@ extension TelemetryClient {
                             field: $0.field, before: $0.hasBefore ? FieldValue(wire: $0.before) : nil,
                             after: $0.hasAfter ? FieldValue(wire: $0.after) : nil)
                     })
-            }, dryRun: r.dryRun, failures: r.failures)
+            }, dryRun: r.dryRun, failures: r.failures, warmupRecords: r.warmupRecords)
     }
 
     static func wireFile(_ f: (name: String, yaml: String)) -> Telemetry_V1_MappingFileContent {

@@ -214,6 +214,76 @@ struct MappingIntegrationTests {
         }
     }
 
+    static let acmeIgnition = """
+        version: "2.0.0"
+        provider: acme
+        mappings:
+          last_updated_at:
+            type: direct
+            sources: [{field: msg_time, path: msg_time, unit: none}]
+            data_type: datetime
+          ignition_value:
+            type: direct
+            sources: [{field: ign, path: ign, unit: none}]
+            data_type: boolean
+          ignition_last_changed_at:
+            type: calculated
+            calculation_type: function_reference
+            function: derive_ignition_last_changed_at
+            parameters: {fleeti: [ignition_value, last_updated_at]}
+            data_type: datetime
+        """
+
+    @Test("remap warms the stateful rules up on the records before the range: the mapping that stored them changes nothing")
+    func remapWarmsUpState() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                _ = try await client.loadMappings([("acme.yaml", Self.acmeIgnition)])
+                let vehicle = try VehicleID("car-w")
+                // Ignition off for 3 s, then on: every record from t0+3 s says it changed at t0+3 s.
+                let records = (0..<10).map { i in
+                    ProviderRecord(
+                        vehicle: vehicle, timestamp: Self.t0 + Int64(i) * 1000, provider: "acme", fields: [Field("ign", .bool(i >= 3))])
+                }
+                #expect(try await client.ingest(records).accepted == 10)
+                let stored = try await client.range(RangeQuery(vehicle: vehicle, from: Self.t0 + 5000, to: .max)).records
+                #expect(stored.allSatisfy { $0.fields.contains(Field("ignition_last_changed_at", .int(Self.t0 + 3000))) })
+
+                // The default warm-up (24 h) replays the 5 records before the range into the state.
+                let warm = try await client.remap(vehicle: vehicle, from: Self.t0 + 5000, to: Self.t0 + 10_000, dryRun: true)
+                #expect(warm.warmupRecords == 5)
+                #expect(warm.rawRecords == 5)
+                #expect(warm.unchanged == 5)
+                #expect(warm.changed == 0)
+
+                // Without a warm-up the range starts empty: its first record looks like the change.
+                let cold = try await client.remap(vehicle: vehicle, from: Self.t0 + 5000, to: Self.t0 + 10_000, dryRun: true, warmupMs: 0)
+                #expect(cold.warmupRecords == 0)
+                #expect(cold.changed == 5)
+                #expect(
+                    cold.changes.first?.changes
+                        == [FieldChange(field: "ignition_last_changed_at", before: .int(Self.t0 + 3000), after: .int(Self.t0 + 5000))])
+
+                // A warm-up shorter than the history sees only its own window (1 s: the record at t0+4 s).
+                let short = try await client.remap(vehicle: vehicle, from: Self.t0 + 5000, to: Self.t0 + 10_000, dryRun: true, warmupMs: 1000)
+                #expect(short.warmupRecords == 1)
+                #expect(short.changed == 5)
+                // The whole history, and a negative warm-up refused.
+                let all = try await client.remap(vehicle: vehicle, from: Self.t0 + 5000, to: Self.t0 + 10_000, dryRun: true, warmupMs: .max)
+                #expect(all.warmupRecords == 5)
+                #expect(all.unchanged == 5)
+                let error = await #expect(throws: StatusError.self) {
+                    try await client.remap(vehicle: vehicle, from: Self.t0 + 5000, to: Self.t0 + 10_000, dryRun: true, warmupMs: -1)
+                }
+                #expect(error?.code == .invalidArgument)
+                #expect(error?.message.contains("warmup_ms") == true)
+                // A dry run wrote nothing, and the live state goes on from where ingest left it.
+                let again = try await client.range(RangeQuery(vehicle: vehicle, from: Self.t0 + 5000, to: .max)).records
+                #expect(again == stored)
+            }
+        }
+    }
+
     @Test("dead letters are purged by id, by filter, or all; purge without a selection is refused")
     func purge() async throws {
         try await withMappedServer { server, _ in

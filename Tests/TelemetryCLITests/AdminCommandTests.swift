@@ -27,6 +27,20 @@ struct AdminCommandTests {
         #expect(stats.top == 3 && stats.format == .json)
     }
 
+    @Test("remap's warm-up: a duration, 0 for none, all, or the server's default; anything else is a usage error")
+    func remapWarmup() throws {
+        let command = try TelemetryCommand.parseAsRoot(
+            ["admin", "remap", "--vehicle", "truck-1", "--from", "0", "--to", "1000", "--warmup", "7d", "--dry-run"])
+        let remap = try #require(command as? TelemetryCommand.Admin.Remap)
+        #expect(try TelemetryCommand.Admin.Remap.warmupMs(remap.warmup) == 7 * 86_400_000)
+        #expect(try TelemetryCommand.Admin.Remap.warmupMs("30m") == 1_800_000)
+        #expect(try TelemetryCommand.Admin.Remap.warmupMs("0") == 0)
+        #expect(try TelemetryCommand.Admin.Remap.warmupMs("all") == .max)
+        #expect(try TelemetryCommand.Admin.Remap.warmupMs(nil) == nil)
+        #expect(throws: ValidationError.self) { try TelemetryCommand.Admin.Remap.warmupMs("-1h") }
+        #expect(throws: ValidationError.self) { try TelemetryCommand.Admin.Remap.warmupMs("forever") }
+    }
+
     @Test("renderings")
     func rendering() {
         let r = RetentionResult(nowMs: 5, dryRun: true, canonicalPartitions: 2, canonicalRecords: 40, rawRecords: 7, deadLetters: 1)

@@ -273,7 +273,10 @@ extension TelemetryCommand.Admin {
     struct Remap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute a vehicle's canonical records in [--from, --to) from its raw records, and report what changed.",
-            discussion: "Stateful fields (last_changed_at, transit, trip) are recomputed from the range's own records.")
+            discussion: """
+                Stateful fields (last_changed_at, transit, trip) start from the state that the raw records of the \
+                --warmup window before --from give (default 24h); nothing in that window is compared or written.
+                """)
         @OptionGroup var connection: ConnectionOptions
         @Option(name: .long, help: "Vehicle id.") var vehicle: String
         @Option(name: .long, help: "Start (inclusive): ms, RFC 3339, now-1d.") var from: String
@@ -281,19 +284,36 @@ extension TelemetryCommand.Admin {
         @Option(name: .long, help: "Mapping version to use, provider@version or version (default: the active one).") var mapping: String?
         @Flag(name: .long, help: "Report what would change; write nothing.") var dryRun = false
         @Option(name: .long, help: "How many changed records to describe.") var show: Int = 20
+        @Option(
+            name: .long,
+            help: "How far before --from to map raw records into the rules' state first: a duration (30m, 24h, 7d), 0 for none, or all (default: 24h).")
+        var warmup: String?
+
+        /// The warm-up in ms for the request: nil leaves the server's default.
+        static func warmupMs(_ text: String?) throws -> Int64? {
+            guard let text else { return nil }
+            switch text {
+            case "0": return 0
+            case "all": return .max
+            default: return try DurationArgument.parse(text)
+            }
+        }
 
         func run() async throws {
             let v = try vehicleID(vehicle)
             let start = try TimeArgument.parse(from)
             let end = try TimeArgument.parse(to)
             guard start < end else { throw ValidationError("--from must be before --to") }
+            let warmupMs = try Self.warmupMs(warmup)
             let progress = ProgressMeter()
             let r = try await connection.withClient { client in
                 try await client.remap(
-                    vehicle: v, from: start, to: end, mappingVersion: mapping, dryRun: dryRun, maxChanges: show, onProgress: progress.callback)
+                    vehicle: v, from: start, to: end, mappingVersion: mapping, dryRun: dryRun, maxChanges: show, warmupMs: warmupMs,
+                    onProgress: progress.callback)
             }
             progress.finish()
             let verb = dryRun ? "would change" : "changed"
+            write("warm-up: \(r.warmupRecords) raw records before the range mapped into the state\n")
             write("\(r.rawRecords) raw records: \(r.changed) \(verb), \(r.unchanged) unchanged, \(r.failed) failing (left as stored)\n")
             for f in r.failures { write("  failing: \(f)\n") }
             for c in r.changes {

@@ -324,13 +324,31 @@ extension RequestDispatcher {
         if let pinnedProvider, let v = version, set.engine(for: pinnedProvider, version: v) == nil {
             throw StatusError(.notFound, "mapping \(pinnedProvider)@\(v) is not loaded")
         }
+        let warmup = r.hasWarmupMs ? r.warmupMs : Self.defaultRemapWarmupMs
+        guard warmup >= 0 else { throw StatusError(.invalidArgument, "warmup_ms \(warmup) must be 0 or more") }
         var response = Telemetry_V1_RemapResponse()
         response.dryRun = r.dryRun
-        // History is re-mapped from an empty state: stateful fields (last_changed_at, the
-        // transit machine, the trip) are recomputed from the range's own raw records. The
-        // vehicle's live state is not touched. The range goes in pages, each compared and
-        // written on its own, so a year of a vehicle never sits in memory at once.
+        // The stateful rules (last_changed_at, the transit machine, the trip) need what came
+        // before the range: started empty at from_ms, an ignition that went on an hour earlier
+        // would "change" at from_ms, and a remap with the very mapping that stored the records
+        // would report changes that are not. So the raw records of the warm-up window are
+        // mapped first, into the state only. The vehicle's live state is not touched.
         var state = VehicleMappingState()
+        let warmupFrom = r.fromMs.subtractingReportingOverflow(warmup)
+        var cursor: Int64? = warmup == 0 ? nil : (warmupFrom.overflow ? .min : warmupFrom.partialValue)
+        while let from = cursor {
+            let page = try await threadPool.runIfActive { [store, version, pinnedProvider, state, from] in
+                try Self.warmUp(
+                    store: store, set: set, vehicle: vehicle, from: from, to: r.fromMs, version: version,
+                    pinnedProvider: pinnedProvider, state: state)
+            }
+            state = page.state
+            response.warmupRecords += page.records
+            try await progress.report("warming up", done: response.warmupRecords, unit: "records")
+            cursor = page.next
+        }
+        // The range goes in pages, each compared and written on its own, so a year of a
+        // vehicle never sits in memory at once.
         var from = r.fromMs
         while from < r.toMs {
             let page = try await threadPool.runIfActive { [store, version, pinnedProvider, state, from, response] in
@@ -348,6 +366,29 @@ extension RequestDispatcher {
     }
 
     static let remapPageSize = 5000
+    /// How far back a remap warms its state up when the request does not say: a day covers
+    /// the transit machine (minutes), a trip, and a status that changes at least daily.
+    static let defaultRemapWarmupMs: Int64 = 86_400_000
+
+    /// Maps one page of the raw records in [from, to) into `state` only: nothing is compared
+    /// or written. Returns the state after them, how many there were, and where the next page
+    /// starts (nil at the end).
+    private static func warmUp(
+        store: TelemetryStore, set: MappingSet, vehicle: VehicleID, from: Int64, to: Int64, version: SemanticVersion?,
+        pinnedProvider: String?, state: VehicleMappingState
+    ) throws -> (state: VehicleMappingState, records: UInt64, next: Int64?) {
+        var state = state
+        let raw = try store.rawRecords(vehicle: vehicle, from: from, to: to, limit: remapPageSize)
+        guard let last = raw.last?.record.timestamp else { return (state, 0, nil) }
+        var mapper = set.batch()
+        for rawRecord in raw {
+            let useVersion = (pinnedProvider == nil || pinnedProvider == rawRecord.record.provider) ? version : nil
+            // A record the mapping refuses leaves the state as it was, as in the range itself.
+            _ = mapper.map(rawRecord.record, state: &state, receivedAt: rawRecord.receivedAt, version: useVersion)
+        }
+        let next: Int64? = raw.count < remapPageSize || last == .max ? nil : last + 1
+        return (state, UInt64(raw.count), next)
+    }
 
     /// Remaps the raw records of one page from `from`; returns the state after them, the
     /// response so far, and where the next page starts (nil at the end of the range).

@@ -2441,9 +2441,24 @@ package nonisolated struct Telemetry_V1_RemapRequest: Sendable {
   /// How many changed records to describe in the answer (0: 20).
   package var maxChanges: UInt32 = 0
 
+  /// How far before from_ms the raw records are mapped first, only to bring the stateful
+  /// rules (last_changed_at, the transit machine, the trip) to where they stood at from_ms;
+  /// nothing before from_ms is compared or written. Unset: 86 400 000 (24 hours). 0: none,
+  /// the range starts from an empty state. More than the vehicle's history: all of it.
+  package var warmupMs: Int64 {
+    get {_warmupMs ?? 0}
+    set {_warmupMs = newValue}
+  }
+  /// Returns true if `warmupMs` has been explicitly set.
+  package var hasWarmupMs: Bool {self._warmupMs != nil}
+  /// Clears the value of `warmupMs`. Subsequent reads from it will return its default value.
+  package mutating func clearWarmupMs() {self._warmupMs = nil}
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
+
+  fileprivate var _warmupMs: Int64? = nil
 }
 
 package nonisolated struct Telemetry_V1_FieldChange: Sendable {
@@ -2519,6 +2534,9 @@ package nonisolated struct Telemetry_V1_RemapResponse: Sendable {
 
   /// The first max_changes refusals: "<timestamp_ms>: <reason code>: <message>".
   package var failures: [String] = []
+
+  /// Raw records mapped before from_ms to bring the state forward (warmup_ms).
+  package var warmupRecords: UInt64 = 0
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -7003,7 +7021,7 @@ nonisolated extension Telemetry_V1_DeadLetterPurgeResponse: SwiftProtobuf.Messag
 
 nonisolated extension Telemetry_V1_RemapRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RemapRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vehicle_id\0\u{3}from_ms\0\u{3}to_ms\0\u{3}mapping_version\0\u{3}dry_run\0\u{3}max_changes\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}vehicle_id\0\u{3}from_ms\0\u{3}to_ms\0\u{3}mapping_version\0\u{3}dry_run\0\u{3}max_changes\0\u{3}warmup_ms\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7017,12 +7035,17 @@ nonisolated extension Telemetry_V1_RemapRequest: SwiftProtobuf.Message, SwiftPro
       case 4: try { try decoder.decodeSingularStringField(value: &self.mappingVersion) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.maxChanges) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self._warmupMs) }()
       default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.vehicleID.isEmpty {
       try visitor.visitSingularStringField(value: self.vehicleID, fieldNumber: 1)
     }
@@ -7041,6 +7064,9 @@ nonisolated extension Telemetry_V1_RemapRequest: SwiftProtobuf.Message, SwiftPro
     if self.maxChanges != 0 {
       try visitor.visitSingularUInt32Field(value: self.maxChanges, fieldNumber: 6)
     }
+    try { if let v = self._warmupMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7051,6 +7077,7 @@ nonisolated extension Telemetry_V1_RemapRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.mappingVersion != rhs.mappingVersion {return false}
     if lhs.dryRun != rhs.dryRun {return false}
     if lhs.maxChanges != rhs.maxChanges {return false}
+    if lhs._warmupMs != rhs._warmupMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -7147,7 +7174,7 @@ nonisolated extension Telemetry_V1_RecordChange: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RemapResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}raw_records\0\u{1}changed\0\u{1}unchanged\0\u{1}failed\0\u{1}changes\0\u{3}dry_run\0\u{1}failures\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}raw_records\0\u{1}changed\0\u{1}unchanged\0\u{1}failed\0\u{1}changes\0\u{3}dry_run\0\u{1}failures\0\u{3}warmup_records\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7162,6 +7189,7 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.failures) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.warmupRecords) }()
       default: break
       }
     }
@@ -7189,6 +7217,9 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
     if !self.failures.isEmpty {
       try visitor.visitRepeatedStringField(value: self.failures, fieldNumber: 7)
     }
+    if self.warmupRecords != 0 {
+      try visitor.visitSingularUInt64Field(value: self.warmupRecords, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7200,6 +7231,7 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
     if lhs.changes != rhs.changes {return false}
     if lhs.dryRun != rhs.dryRun {return false}
     if lhs.failures != rhs.failures {return false}
+    if lhs.warmupRecords != rhs.warmupRecords {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
