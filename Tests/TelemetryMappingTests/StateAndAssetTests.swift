@@ -43,7 +43,7 @@ struct VehicleMappingStateTests {
     }
 
     @Test func emptyStateIsTwoBytesAndEmptyBytesDecode() throws {
-        #expect(VehicleMappingState().encoded() == [1, 0])
+        #expect(VehicleMappingState().encoded() == [2, 0])
         #expect(try VehicleMappingState(encoded: []).isEmpty)
     }
 
@@ -53,7 +53,13 @@ struct VehicleMappingStateTests {
 
     @Test func rejectsUnknownVersionsAndCorruptBytes() {
         let bytes = Self.full.encoded()
-        #expect(throws: VehicleMappingStateError.self) { try VehicleMappingState(encoded: [2, 0]) }
+        #expect(throws: VehicleMappingStateError.self) { try VehicleMappingState(encoded: [3, 0]) }
+        // Version 2 names a memory key by its place in the well-known list: one past its end
+        // is a key this build does not know.
+        let beyond = UInt8(VehicleMappingState.wellKnownMemoryKeys.count + 1)
+        #expect(throws: VehicleMappingStateError.self) { try VehicleMappingState(encoded: [2, 0x80, 1, beyond, 0, 0]) }
+        // A time relative to lastPacketAt in a state that has none.
+        #expect(throws: VehicleMappingStateError.self) { try VehicleMappingState(encoded: [2, 0x80, 1, 0, 1, 0x61, 0, 8, 2]) }
         for cut in [1, 3, bytes.count / 2, bytes.count - 1] {
             #expect(throws: VehicleMappingStateError.self) {
                 try VehicleMappingState(encoded: Array(bytes.prefix(cut)))
@@ -306,11 +312,36 @@ struct MappingSetTests {
 /// The engine keeps the rule memory in its plan's slots while it maps; the stored format
 /// must not notice (docs/storage-format.md: keys sorted, the same bytes as before).
 struct SlottedMemoryTests {
-    /// The format pinned byte by byte: one entry `a` = (null, 5).
-    @Test func memoryBytesArePinned() {
+    /// The format pinned byte by byte: one entry `a` = (null, 5), a name of no well-known key.
+    @Test func memoryBytesArePinned() throws {
         var s = VehicleMappingState()
         s.memory = ["a": FieldMemory(input: .null, output: .int(5))]
-        #expect(s.encoded() == [1, 0x80, 1, 1, 0x61, 0, 3, 10])
+        #expect(s.encoded() == [2, 0x80, 1, 0, 1, 0x61, 0, 3, 10])
+        // Version 1, written before, still reads: the key always spelled out.
+        #expect(try VehicleMappingState(encoded: [1, 0x80, 1, 1, 0x61, 0, 3, 10]) == s)
+    }
+
+    /// Version 2 in bytes: a well-known key by number, times near lastPacketAt as the difference.
+    @Test func wellKnownKeysAndRelativeTimesArePinned() throws {
+        var s = VehicleMappingState()
+        s.lastPacketAt = 1_700_000_000_000
+        s.memory = [
+            "ignition_last_changed_at": FieldMemory(input: .bool(true), output: .int(1_699_999_999_000)),
+            "zz#1": FieldMemory(input: .int(7), output: .int(1_700_000_000_000)),
+        ]
+        let lastPacketAt: [UInt8] = [0x80, 0xA0, 0xAB, 0xFE, 0xF9, 0x62]  // zigzag varint of 1_700_000_000_000
+        #expect(s.encoded() == [2, 0x81] + lastPacketAt + [
+            2,  // two entries, by name
+            8, 2, 8, 0xCF, 0x0F,  // ignition_last_changed_at (8th well-known key): true, -1000 from the packet
+            0, 4, 0x7A, 0x7A, 0x23, 0x31, 3, 14, 8, 0,  // "zz#1": 7 (absolute: shorter), +0
+        ])
+        #expect(try VehicleMappingState(encoded: s.encoded()) == s)
+        // The same state in version 1: every key spelled out, every time absolute.
+        var v1: [UInt8] = [1, 0x81] + lastPacketAt + [2]
+        v1 += [24] + Array("ignition_last_changed_at".utf8) + [2, 3] + [0xB0, 0x90, 0xAB, 0xFE, 0xF9, 0x62]
+        v1 += [4] + Array("zz#1".utf8) + [3, 14, 3] + lastPacketAt
+        #expect(try VehicleMappingState(encoded: v1) == s)
+        #expect(s.encoded().count < v1.count / 2)
     }
 
     @Test func aStateBoundToAPlanEncodesAsItsMemoryByName() throws {

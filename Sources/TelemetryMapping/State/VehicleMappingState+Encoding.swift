@@ -10,8 +10,25 @@ public struct VehicleMappingStateError: Error, Sendable, Hashable, CustomStringC
 }
 
 extension VehicleMappingState {
-    /// The encoding's format version (the first byte).
-    public static let encodingVersion: UInt8 = 1
+    /// The encoding's format version (the first byte). Version 1 (names inline, times
+    /// absolute) is still read.
+    public static let encodingVersion: UInt8 = 2
+
+    /// Memory keys that version 2 writes as their position in this list, plus one: the
+    /// names of the catalog's stateful fields, which every state of a Fleeti mapping holds.
+    /// Spelled out they were half of a state's bytes, and a state is written with every
+    /// batch. **Append only**: stored states name keys by position.
+    static let wellKnownMemoryKeys: [String] = [
+        "location_last_changed_at", "last_updated_at", "top_status_last_changed_at",
+        "statuses_connectivity_last_changed_at", "statuses_immobilization_last_changed_at",
+        "statuses_engine_last_changed_at", "statuses_transit_last_changed_at", "ignition_last_changed_at",
+        "movement_last_updated_at", "is_moving_last_updated_at", "engine_hours_last_updated_at",
+        "odometer_last_updated_at", "driver_name", "fuel_tank_level_last_updated_at", "ongoing_trip_started_at",
+        "driver_last_changed_at", "fuel_consumption_cumulative_last_updated_at", "status_statuses_last_changed_at",
+        "driver_id_last_changed_at", "driver_privacy_mode_last_changed_at", "trip_started_at",
+    ]
+    static let wellKnownMemoryKeyIndex: [String: Int] = Dictionary(
+        uniqueKeysWithValues: wellKnownMemoryKeys.enumerated().map { ($1, $0 + 1) })
 
     /// The state as compact bytes, for the store's opaque per-vehicle state.
     ///
@@ -28,10 +45,15 @@ extension VehicleMappingState {
     ///                           n waypoints as microdegree (lat, lng) zigzag varints, each
     ///                           after the first a delta from the previous
     /// bit 6 immobilizerCommand  u8 kind, zigzag varint sentAt
-    /// bit 7 memory              varint n, n x (varint length + UTF-8 key, input, output),
-    ///                           keys sorted; input and output are tagged values:
+    /// bit 7 memory              varint n, n x (key, input, output), keys sorted by name.
+    ///                           key: varint k; k >= 1 is `wellKnownMemoryKeys[k - 1]`, k = 0 is
+    ///                           followed by varint length + UTF-8 (version 1: always the latter,
+    ///                           without k). Input and output are tagged values:
     ///                           0 null, 1 false, 2 true, 3 int (zigzag varint), 4 double (f64 LE),
-    ///                           5 string, 6 bytes (varint length + bytes), 7 array (varint n + n values)
+    ///                           5 string, 6 bytes (varint length + bytes), 7 array (varint n + n values),
+    ///                           8 int as zigzag varint of (value - lastPacketAt), version 2, only
+    ///                           with lastPacketAt and only where shorter than tag 3 (the
+    ///                           remembered times sit near the last packet)
     /// ```
     /// Equal states encode to equal bytes.
     /// - Returns: the bytes; an empty state encodes to two bytes.
@@ -87,7 +109,7 @@ extension VehicleMappingState {
             var n = 0
             func writeNamed(before key: String?) {
                 while n < named.count, key.map({ named[n].key < $0 }) ?? true {
-                    w.memory(named[n].key, named[n].value)
+                    w.memory(named[n].key, named[n].value, near: lastPacketAt)
                     n += 1
                 }
             }
@@ -97,8 +119,8 @@ extension VehicleMappingState {
                     writeNamed(before: layout.names[slot])
                     // The key's length and UTF-8, encoded once per layout.
                     w.bytes.append(contentsOf: layout.encodedNames[slot])
-                    w.value(entry.input)
-                    w.value(entry.output)
+                    w.value(entry.input, near: lastPacketAt)
+                    w.value(entry.output, near: lastPacketAt)
                 }
             }
             writeNamed(before: nil)
@@ -113,7 +135,7 @@ extension VehicleMappingState {
         guard !bytes.isEmpty else { return }
         var r = StateReader(bytes: bytes)
         let version = try r.byte()
-        guard version == Self.encodingVersion else {
+        guard version == 1 || version == Self.encodingVersion else {
             throw VehicleMappingStateError(message: "unsupported format version \(version)")
         }
         let flags = try r.byte()
@@ -153,9 +175,9 @@ extension VehicleMappingState {
             let n = try r.count(minimumBytesEach: 3)
             namedMemory.reserveCapacity(n)
             for _ in 0..<n {
-                let key = try r.string()
-                let input = try r.value(depth: 0)
-                let output = try r.value(depth: 0)
+                let key = version == 1 ? try r.string() : try r.memoryKey()
+                let input = try r.value(depth: 0, near: lastPacketAt)
+                let output = try r.value(depth: 0, near: lastPacketAt)
                 namedMemory[key] = FieldMemory(input: input, output: output)
             }
         }
@@ -206,17 +228,47 @@ struct StateWriter {
         bytes.append(contentsOf: s.utf8)
     }
 
-    mutating func memory(_ key: String, _ m: FieldMemory) {
-        string(key)
-        value(m.input)
-        value(m.output)
+    mutating func memory(_ key: String, _ m: FieldMemory, near base: Int64?) {
+        memoryKey(key)
+        value(m.input, near: base)
+        value(m.output, near: base)
     }
 
-    mutating func value(_ v: FieldValue) {
+    /// A memory key: its place in `wellKnownMemoryKeys` plus one, or 0 and the name.
+    mutating func memoryKey(_ key: String) {
+        if let k = VehicleMappingState.wellKnownMemoryKeyIndex[key] {
+            varint(UInt64(k))
+        } else {
+            bytes.append(0)
+            string(key)
+        }
+    }
+
+    static func zigzagLength(_ v: Int64) -> Int {
+        var u = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        var n = 1
+        while u >= 0x80 {
+            u >>= 7
+            n += 1
+        }
+        return n
+    }
+
+    /// - Parameter base: the state's lastPacketAt: an int is written relative to it (tag 8)
+    ///   when that is shorter.
+    mutating func value(_ v: FieldValue, near base: Int64? = nil) {
         switch v {
         case .null: bytes.append(0)
         case .bool(let b): bytes.append(b ? 2 : 1)
         case .int(let i):
+            if let base {
+                let (delta, overflow) = i.subtractingReportingOverflow(base)
+                if !overflow, Self.zigzagLength(delta) < Self.zigzagLength(i) {
+                    bytes.append(8)
+                    zigzag(delta)
+                    return
+                }
+            }
             bytes.append(3)
             zigzag(i)
         case .double(let d):
@@ -300,13 +352,29 @@ private struct StateReader {
         return s
     }
 
-    mutating func value(depth: Int) throws(VehicleMappingStateError) -> FieldValue {
+    /// A memory key of version 2 (`StateWriter.memoryKey`).
+    mutating func memoryKey() throws(VehicleMappingStateError) -> String {
+        let k = try varint()
+        if k == 0 { return try string() }
+        guard k <= UInt64(VehicleMappingState.wellKnownMemoryKeys.count) else {
+            throw VehicleMappingStateError(message: "unknown memory key \(k) (written by a newer version?)")
+        }
+        return VehicleMappingState.wellKnownMemoryKeys[Int(k) - 1]
+    }
+
+    /// - Parameter base: the state's lastPacketAt, which tag 8 is relative to.
+    mutating func value(depth: Int, near base: Int64? = nil) throws(VehicleMappingStateError) -> FieldValue {
         let tag = try byte()
         switch tag {
         case 0: return .null
         case 1: return .bool(false)
         case 2: return .bool(true)
         case 3: return .int(try zigzag())
+        case 8:
+            guard let base else { throw VehicleMappingStateError(message: "a relative time without lastPacketAt") }
+            let (value, overflow) = base.addingReportingOverflow(try zigzag())
+            guard !overflow else { throw VehicleMappingStateError(message: "a relative time out of range") }
+            return .int(value)
         case 4: return .double(try double())
         case 5: return .string(try string())
         case 6: return .bytes(Array(try raw()))

@@ -152,7 +152,7 @@ final class MemorySlotLayout: Sendable {
     let names: [String]
     /// The slots in key order (`String <`), for the encoding's sorted keys.
     let sortedSlots: [Int]
-    /// Each key as the state encoding writes it (varint length, UTF-8).
+    /// Each key as the state encoding writes it (`StateWriter.memoryKey`).
     let encodedNames: [[UInt8]]
     private let table: FieldNameTable
 
@@ -162,7 +162,7 @@ final class MemorySlotLayout: Sendable {
         self.sortedSlots = names.indices.sorted { names[$0] < names[$1] }
         self.encodedNames = names.map { name in
             var w = StateWriter()
-            w.string(name)
+            w.memoryKey(name)
             return w.bytes
         }
         self.table = FieldNameTable(Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }))
