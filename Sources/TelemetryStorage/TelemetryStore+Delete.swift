@@ -104,11 +104,8 @@ extension TelemetryStore {
                 batch.put(KeyLayout.latestKey(vehicle: code), state.encoded())
             } else {
                 for p in partitions { batch.delete(KeyLayout.partitionIndexKey(vehicle: code, partition: p)) }
-                if state.derived.isEmpty {
-                    batch.delete(KeyLayout.latestKey(vehicle: code))
-                } else {
-                    batch.put(KeyLayout.latestKey(vehicle: code), state.encoded())
-                }
+                // The derived state, in its own key, stays (and in memory with the empty state).
+                batch.delete(KeyLayout.latestKey(vehicle: code))
             }
             try commit(batch, db: db, durability: configuration.durability, writer: &w)
             w.vehicles[code] = state

@@ -91,14 +91,18 @@ extension TelemetryStore {
         stats.leveldbStats = db.property("leveldb.stats") ?? ""
         stats.pendingCompactionBytes = usage.pendingCompactionBytes
 
-        let (records, states) = view.withLock { v -> (UInt64, UInt64) in
+        let (records, states, derived) = view.withLock { v -> (UInt64, UInt64, UInt64) in
             var records: UInt64 = 0
             var states: UInt64 = 0
+            var derived: UInt64 = 0
             for state in v.vehicles.values {
                 records += state.count
-                states += 1
+                // A vehicle has a latest key while it has records, a derived key once the
+                // mapping layer stored a state for it.
+                if state.count > 0 { states += 1 }
+                if !state.derived.isEmpty { derived += 1 }
             }
-            return (records, states)
+            return (records, states, derived)
         }
         var reasons: [String: UInt64] = [:]
         let letters = try scanDeadLetterReasons(db) { reasons[$0, default: 0] += 1 }
@@ -110,6 +114,7 @@ extension TelemetryStore {
             switch keyspace {
             case .canonical: entries = records
             case .latest: entries = states
+            case .derived: entries = derived
             case .deadLetter: entries = letters
             case .metadata, .raw, .partitionIndex, .sealed:
                 entries = countEntries ? try countKeys(db, keyspace) : nil

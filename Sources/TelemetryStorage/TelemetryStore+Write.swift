@@ -261,8 +261,9 @@ extension TelemetryStore {
                     state.writeGeneration = generation
                 }
                 state.derived = derived
-                state.mustPersist = true
             }
+            // Its own key: the latest state keeps its checkpoint cadence.
+            batch.put(KeyLayout.derivedKey(vehicle: code), derived)
         }
         // The latest keyspace is a checkpoint: written when a change cannot be replayed, and
         // every `checkpointInterval` in-order records, not on every write. Opening the store

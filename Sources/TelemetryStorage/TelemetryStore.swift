@@ -12,11 +12,15 @@ public final class TelemetryStore: Sendable {
     /// The on-disk format this build writes and reads.
     /// 2: sealed blocks (keyspace 0x07, docs/decisions/0003-sealed-partitions.md).
     /// 3: the highest dead-letter sequence is kept in metadata (`dead-letter-sequence`), so
-    ///    dead-letter ids are never reused. A format 2 folder is upgraded in place when opened.
-    public static let formatVersion: UInt32 = 3
-    /// The older format this build upgrades when it opens a folder: format 3 only adds the
-    /// dead-letter sequence entry, which a scan of the dead-letter keyspace provides.
-    static let upgradableFormatVersion: UInt32 = 2
+    ///    dead-letter ids are never reused.
+    /// 4: the mapping layer's per-vehicle state has its own keyspace (0x08) instead of riding
+    ///    in the latest state, which it made rewrite with every batch.
+    /// Formats 2 and 3 are upgraded in place when opened.
+    public static let formatVersion: UInt32 = 4
+    /// The older formats this build upgrades when it opens a folder: format 3 adds the
+    /// dead-letter sequence entry, which a scan of the dead-letter keyspace provides; format 4
+    /// moves each vehicle's derived state from its latest state into its own key.
+    static let upgradableFormatVersions: [UInt32] = [2, 3]
 
     /// The data folder, with symbolic links resolved (`resolvedFolder`).
     public let path: String
@@ -246,13 +250,14 @@ public final class TelemetryStore: Sendable {
             throw StorageError(code: .dataLoss, message: "\(path): the format version entry is damaged (\(stored.count) bytes)")
         }
         let version = stored.reduce(0) { ($0 << 8) | UInt32($1) }
-        guard version == formatVersion || version == upgradableFormatVersion else {
+        guard version == formatVersion || upgradableFormatVersions.contains(version) else {
             let hint = version > formatVersion
                 ? "written by a newer TelemetryStore; upgrade this build"
                 : "written by an older TelemetryStore; this build does not convert it, load its data into a new store"
+            let readable = (upgradableFormatVersions + [formatVersion]).map(String.init).joined(separator: ", ")
             throw StorageError(
                 code: .unsupportedFormat,
-                message: "\(path) holds storage format \(version); this build reads formats \(upgradableFormatVersion) and \(formatVersion) only (\(hint))")
+                message: "\(path) holds storage format \(version); this build reads formats \(readable) only (\(hint))")
         }
         let width: [UInt8]?
         do { width = try db.get(widthKey) } catch { throw Self.readError(error, what: "the partition width") }
@@ -316,7 +321,28 @@ public final class TelemetryStore: Sendable {
             }
             try it.checkStatus(reading: "the latest keyspace")
 
-            if version == upgradableFormatVersion {
+            if version >= 4 {
+                // Derived states from their own keyspace; what a latest state still carries
+                // from format 3 was moved there by the upgrade and is not read again.
+                for code in loaded.vehicles.keys { loaded.vehicles[code]!.derived = [] }
+                it.seek(Keyspace.derived.lowerBound)
+                while it.isValid {
+                    let key = it.key
+                    guard key.first == Keyspace.derived.rawValue else { break }
+                    guard key.count == 5 else {
+                        throw StorageError(code: .dataLoss, message: "damaged key in the derived keyspace")
+                    }
+                    let code = key.dropFirst().reduce(0) { ($0 << 8) | UInt32($1) }
+                    guard let vehicle = loaded.dictionaries.vehicles[code] else {
+                        throw StorageError(code: .dataLoss, message: "derived state for vehicle code \(code) has no dictionary entry")
+                    }
+                    loaded.vehicles[code, default: VehicleState(code: code, vehicle: vehicle)].derived = it.value
+                    it.next()
+                }
+                try it.checkStatus(reading: "the derived keyspace")
+            }
+
+            if version == 2 {
                 // Format 2 kept no sequence: the highest one stored is the best there is (the ids
                 // of letters purged before this upgrade cannot be known). Every key is read: the
                 // last key is the latest received time, not the highest sequence.
@@ -339,11 +365,18 @@ public final class TelemetryStore: Sendable {
             throw StorageError(code: .dataLoss, message: "\(path): the dead-letter sequence entry is missing")
         }
         loaded.deadLetterSequence = deadLetterSequence
-        if version == upgradableFormatVersion {
-            // The upgrade is one batch: the sequence and the new version, or neither.
+        if version != formatVersion {
+            // The upgrade is one batch: the new version with everything it needs, or nothing.
             let batch = WriteBatch()
             batch.put(formatKey, formatVersion.bigEndianBytes)
             batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), deadLetterSequence.bigEndianBytes)
+            // Format 4: each derived state into its own key. The latest states keep their copy
+            // until they are next written (without one); a format 4 open does not read it.
+            for (code, state) in loaded.vehicles where !state.derived.isEmpty {
+                batch.put(KeyLayout.derivedKey(vehicle: code), state.derived)
+                // A latest state kept only for its derived state (no records) has no use left.
+                if state.count == 0 { batch.delete(KeyLayout.latestKey(vehicle: code)) }
+            }
             do { try db.write(batch, sync: true) } catch {
                 throw StorageError(code: .io, message: "cannot upgrade the store in \(path) to format \(formatVersion): \(error.message)")
             }

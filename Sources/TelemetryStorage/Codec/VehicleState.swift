@@ -19,8 +19,9 @@ struct LatestEntry {
 /// +------+--------+--------+--------+------------------+---------+------------------------------------+---------------+
 /// ```
 /// `newest record` is the canonical value (RecordCodec) of the record at `last`.
-/// `derived state` is opaque to storage: the mapping layer keeps its per-vehicle state
-/// machines there, written in the same batch as the record that moved them.
+/// `derived state` is written empty since format 4, which keeps the mapping layer's state in
+/// its own keyspace (0x08): written with every batch, it no longer rewrites the whole latest
+/// state. Format 3 kept it here; a format 3 store's are read once, at its upgrade.
 struct VehicleState {
     var code: UInt32
     var vehicle: VehicleID
@@ -33,12 +34,13 @@ struct VehicleState {
     var newestIDs: [UInt32]
     /// Fields the newest record lacks, sorted by id, each with the time it was reported.
     var extras: [LatestEntry]
+    /// The mapping layer's state: memory, and the vehicle's 0x08 key (not in `encoded()`).
     var derived: [UInt8]
     /// In-order records taken in since this state was last persisted (memory only). The latest
     /// keyspace holds a checkpoint, not every step: see `TelemetryStore.checkpointInterval`.
     var unpersisted = 0
     /// Set when a change cannot be replayed from the records after `last` (a late or replacing
-    /// record, a derived state, the first record): the write persists the state (memory only).
+    /// record, the first record): the write persists the state (memory only).
     var mustPersist = false
     /// The write that last changed this state (memory only): a write saves a state for its
     /// undo log the first time it changes it.
@@ -142,7 +144,7 @@ struct VehicleState {
 
     func encoded() -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(24 + newest.count + extras.count * 6 + derived.count)
+        out.reserveCapacity(24 + newest.count + extras.count * 6)
         out.append(Self.kindV1)
         out.appendZigzag(first)
         out.appendZigzag(last)
@@ -154,7 +156,8 @@ struct VehicleState {
             out.appendVarint(UInt64(bitPattern: last &- e.timestamp))
             ValueCodec.encode(e.value, into: &out)
         }
-        out.appendLengthPrefixed(derived)
+        // The derived state lives in its own key (format 4).
+        out.appendLengthPrefixed([])
         return out
     }
 

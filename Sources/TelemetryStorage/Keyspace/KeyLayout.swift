@@ -18,6 +18,9 @@ public enum Keyspace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Sealed blocks: all canonical records of one vehicle in one closed partition, as one
     /// column-encoded value (SealedBlockCodec).
     case sealed = 0x07
+    /// The mapping layer's per-vehicle state (`StoreWrite.derivedStates`), opaque (since
+    /// format 4; format 3 kept it inside the latest state).
+    case derived = 0x08
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum Keyspace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .deadLetter: return "dead-letter"
         case .partitionIndex: return "partition-index"
         case .sealed: return "sealed"
+        case .derived: return "derived"
         }
     }
 
@@ -95,6 +99,13 @@ enum KeyLayout {
     /// `| 0x03 | vehicle code: u32 |`
     static func latestKey(vehicle: UInt32) -> [UInt8] {
         var key: [UInt8] = [Keyspace.latest.rawValue]
+        key.appendBigEndian(vehicle)
+        return key
+    }
+
+    /// `| 0x08 | vehicle code: u32 |`
+    static func derivedKey(vehicle: UInt32) -> [UInt8] {
+        var key: [UInt8] = [Keyspace.derived.rawValue]
         key.appendBigEndian(vehicle)
         return key
     }
