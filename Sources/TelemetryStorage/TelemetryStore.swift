@@ -297,18 +297,30 @@ public final class TelemetryStore: Sendable {
             }
             try it.checkStatus(reading: "the metadata keyspace")
 
+            /// Visits each entry of a per-vehicle keyspace (`| prefix | vehicle code |`), with
+            /// its vehicle; a malformed key or a code without a dictionary entry is damage.
+            func forEachVehicleEntry(
+                _ keyspace: Keyspace, _ visit: (UInt32, VehicleID) throws(StorageError) -> Void
+            ) throws(StorageError) {
+                it.seek(keyspace.lowerBound)
+                while it.isValid {
+                    let key = it.key
+                    guard key.first == keyspace.rawValue else { break }
+                    guard key.count == 5 else {
+                        throw StorageError(code: .dataLoss, message: "damaged key in the \(keyspace) keyspace")
+                    }
+                    let code = key.dropFirst().reduce(0) { ($0 << 8) | UInt32($1) }
+                    guard let vehicle = loaded.dictionaries.vehicles[code] else {
+                        throw StorageError(code: .dataLoss, message: "\(keyspace) state for vehicle code \(code) has no dictionary entry")
+                    }
+                    try visit(code, vehicle)
+                    it.next()
+                }
+                try it.checkStatus(reading: "the \(keyspace) keyspace")
+            }
+
             // Vehicle states from the latest keyspace.
-            it.seek(Keyspace.latest.lowerBound)
-            while it.isValid {
-                let key = it.key
-                guard key.first == Keyspace.latest.rawValue else { break }
-                guard key.count == 5 else {
-                    throw StorageError(code: .dataLoss, message: "damaged key in the latest keyspace")
-                }
-                let code = key.dropFirst().reduce(0) { ($0 << 8) | UInt32($1) }
-                guard let vehicle = loaded.dictionaries.vehicles[code] else {
-                    throw StorageError(code: .dataLoss, message: "latest state for vehicle code \(code) has no dictionary entry")
-                }
+            try forEachVehicleEntry(.latest) { code, vehicle throws(StorageError) in
                 let decoded: Result<VehicleState, ByteDecodingError> = it.value.withUnsafeBufferPointer { v in
                     Result { () throws(ByteDecodingError) in try VehicleState.decode(code: code, vehicle: vehicle, v) }
                 }
@@ -317,29 +329,14 @@ public final class TelemetryStore: Sendable {
                 case .failure(let e):
                     throw StorageError(code: .dataLoss, message: "damaged latest state of vehicle \(vehicle): \(e.reason)")
                 }
-                it.next()
             }
-            try it.checkStatus(reading: "the latest keyspace")
-
             if version >= 4 {
                 // Derived states from their own keyspace; what a latest state still carries
                 // from format 3 was moved there by the upgrade and is not read again.
                 for code in loaded.vehicles.keys { loaded.vehicles[code]!.derived = [] }
-                it.seek(Keyspace.derived.lowerBound)
-                while it.isValid {
-                    let key = it.key
-                    guard key.first == Keyspace.derived.rawValue else { break }
-                    guard key.count == 5 else {
-                        throw StorageError(code: .dataLoss, message: "damaged key in the derived keyspace")
-                    }
-                    let code = key.dropFirst().reduce(0) { ($0 << 8) | UInt32($1) }
-                    guard let vehicle = loaded.dictionaries.vehicles[code] else {
-                        throw StorageError(code: .dataLoss, message: "derived state for vehicle code \(code) has no dictionary entry")
-                    }
+                try forEachVehicleEntry(.derived) { code, vehicle in
                     loaded.vehicles[code, default: VehicleState(code: code, vehicle: vehicle)].derived = it.value
-                    it.next()
                 }
-                try it.checkStatus(reading: "the derived keyspace")
             }
 
             if version == 2 {
