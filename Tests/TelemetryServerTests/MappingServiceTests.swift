@@ -3,6 +3,7 @@ import Glibc
 import ServiceLifecycleTestKit
 import UnixSignals
 import Logging
+import MetricsTestKit
 import Testing
 import TelemetryCore
 import TelemetryMapping
@@ -77,6 +78,39 @@ struct MappingServiceTests {
             let raw = try store.rawRecords(vehicle: try VehicleID("car-1"), from: 0, to: 10_000)
             #expect(raw.map(\.record) == [record])
             #expect(raw.first?.mappingVersion == "1.0.6-telemetrystore.1")
+        }
+    }
+
+    @Test("a batch's records are counted by provider and outcome, field errors and dead letters by provider")
+    func countsByProviderAndOutcome() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let metrics = TestMetrics()
+            let service = try MappingService(
+                configuration: .init(folder: folder.mappings, assetsFile: folder.assets), metrics: MappingMetrics(factory: metrics),
+                logger: Self.logger, clock: { 1_800_000_000_000 })
+            let pipeline = FleetiPipeline(service: service)
+            let generic = { (t: Int64) in
+                ProviderRecord(vehicle: try VehicleID("gen-1"), timestamp: t, provider: "generic", fields: [Field("speed_kmh", .double(10))])
+            }
+            // Providers interleaved (navixy, generic, navixy, ...), one field error, one unknown provider.
+            var badInputs = try Self.navixy("car-2", at: 1_000, ignition: 1)
+            badInputs.fields.append(Field("inputs", .string("x")))  // a bitmask that is not one: inputs 1-4 fail
+            let records = [
+                try Self.navixy("car-1", at: 1_000, ignition: 1), try generic(1_000), try Self.navixy("car-1", at: 2_000, ignition: 1),
+                try generic(2_000), badInputs,
+                ProviderRecord(vehicle: try VehicleID("car-9"), timestamp: 1_000, provider: "zzz", fields: [Field("x", .int(1))]),
+            ]
+            let batch = try Self.ingest(records, pipeline: pipeline, store: store, receivedAt: 5_000)
+            #expect(batch.deadLettered.count == 1)
+            let total = { (label: String, dims: [(String, String)]) in metrics.counterTotal(label: label, dimensions: dims) }
+            #expect(total("telemetry_mapping_records_total", [("provider", "navixy"), ("outcome", "mapped")]) == 3)
+            #expect(total("telemetry_mapping_records_total", [("provider", "generic"), ("outcome", "mapped")]) == 2)
+            #expect(total("telemetry_mapping_records_total", [("provider", "unknown"), ("outcome", "dead_lettered")]) == 1)
+            #expect(total("telemetry_dead_letters_total", [("provider", "unknown"), ("reason", "unknown_provider")]) == 1)
+            #expect(total("telemetry_mapping_field_errors_total", [("provider", "navixy")]) == 4)
+            #expect(total("telemetry_mapping_field_errors_total", [("provider", "generic")]) == 0)
         }
     }
 

@@ -481,6 +481,8 @@ public final class MappingService: Sendable {
         }
         // One set of evaluation buffers for the whole batch (MappingSet.Batch).
         var mapper = set.batch()
+        // Counted as the records map: a pass over the outcomes afterwards copied each one.
+        var tally = MappingTally()
         // One vehicle's records, in order, under its stripe's lock.
         func mapVehicle(_ vehicle: VehicleID, _ slots: inout [VehicleID: Slot]) {
             // Taken out of the stripe while it is mapped (and put back below): a copy left in
@@ -495,10 +497,12 @@ public final class MappingService: Sendable {
                 switch outcome {
                 case .mapped(let m):
                     mappedAny = true
+                    tally.mapped(provider: m.provider, fieldErrors: m.fieldErrors.count)
                     write.records.append(m.telemetryRecord(from: record, receivedAt: receivedAt))
                     write.raw.append(RawRecord(record: record, receivedAt: receivedAt, mappingVersion: m.mappingVersion))
                     slot.provider = record.provider
                 case .failed(let f):
+                    tally.failed.append((f.provider, f.reason.rawValue))
                     write.deadLetters.append(
                         DeadLetter(
                             vehicleID: record.vehicle.rawValue, timestamp: record.timestamp, provider: record.provider,
@@ -531,7 +535,7 @@ public final class MappingService: Sendable {
             if done == nil { busy.append(vehicle) }
         }
         for vehicle in busy { stripe(vehicle).slots.withLock { mapVehicle(vehicle, &$0) } }
-        if commit && countMetrics { metrics.count(outcomes, known: { set.engine(for: $0) != nil }) }
+        if commit && countMetrics { metrics.count(tally, known: { set.engine(for: $0) != nil }) }
         return (write, outcomes)
     }
 
@@ -589,6 +593,29 @@ public final class MappingService: Sendable {
 
 /// The mapping counters: by provider (only providers with a loaded mapping; any other is
 /// `unknown`, so a client cannot grow the label set) and reason.
+/// What one batch's mapping counts for the metrics. Mapped records are counted in runs of one
+/// provider (a batch is usually one provider's), so the common record costs a comparison of
+/// its provider with the previous one, not a dictionary update.
+struct MappingTally {
+    var run: (provider: String, records: Int, fieldErrors: Int)?
+    var mappedByProvider: [String: Int] = [:]
+    var fieldErrorsByProvider: [String: Int] = [:]
+    var failed: [(provider: String, reason: String)] = []
+
+    mutating func mapped(provider: String, fieldErrors: Int) {
+        if run?.provider == provider {
+            run!.records += 1
+            run!.fieldErrors += fieldErrors
+            return
+        }
+        if let done = run {
+            mappedByProvider[done.provider, default: 0] += done.records
+            if done.fieldErrors > 0 { fieldErrorsByProvider[done.provider, default: 0] += done.fieldErrors }
+        }
+        run = (provider, 1, fieldErrors)
+    }
+}
+
 public final class MappingMetrics: Sendable {
     private let factory: any MetricsFactory
     private let counters = Mutex<[String: Counter]>([:])
@@ -618,18 +645,16 @@ public final class MappingMetrics: Sendable {
         }
     }
 
-    func count(_ outcomes: [(index: Int, outcome: MappingOutcome)], known: (String) -> Bool) {
-        var mapped: [String: Int] = [:]
-        var fieldErrors: [String: Int] = [:]
+    func count(_ tally: MappingTally, known: (String) -> Bool) {
+        var mapped = tally.mappedByProvider
+        var fieldErrors = tally.fieldErrorsByProvider
+        if let run = tally.run {
+            mapped[run.provider, default: 0] += run.records
+            if run.fieldErrors > 0 { fieldErrors[run.provider, default: 0] += run.fieldErrors }
+        }
         var failed: [String: Int] = [:]
-        for (_, o) in outcomes {
-            switch o {
-            case .mapped(let m):
-                mapped[m.provider, default: 0] += 1
-                if !m.fieldErrors.isEmpty { fieldErrors[m.provider, default: 0] += m.fieldErrors.count }
-            case .failed(let f):
-                failed[(known(f.provider) ? f.provider : "unknown") + "\u{0}" + f.reason.rawValue, default: 0] += 1
-            }
+        for f in tally.failed {
+            failed[(known(f.provider) ? f.provider : "unknown") + "\u{0}" + f.reason, default: 0] += 1
         }
         for (p, n) in mapped { counter("telemetry_mapping_records_total", [("provider", p), ("outcome", "mapped")]).increment(by: Int64(n)) }
         for (p, n) in fieldErrors { counter("telemetry_mapping_field_errors_total", [("provider", p)]).increment(by: Int64(n)) }
