@@ -54,6 +54,8 @@ let package = Package(
         ),
         // snappy's C API (Debian's libsnappy-dev), for compressed frames.
         .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
+        // glibc's malloc.h, for the server's memory trim (MaintenanceService).
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Frames, envelopes and generated protobuf code (protocol/).
         .target(
             name: "TelemetryWire",
@@ -69,6 +71,7 @@ let package = Package(
         .target(
             name: "TelemetryServer",
             dependencies: [
+                "CMalloc",
                 "TelemetryCore",
                 "TelemetryStorage",
                 "TelemetryWire",

@@ -57,6 +57,34 @@ struct MaintenanceServiceTests {
         }
     }
 
+    @Test("trims the allocator's free memory on its schedule")
+    func memoryTrim() async throws {
+        try await withStore { store in
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            let (passes, passed) = AsyncStream.makeStream(of: MaintenanceService.Pass.self)
+            let service = MaintenanceService(
+                store: store, schedule: MaintenanceService.Schedule(memoryTrim: .milliseconds(10)), logger: logger,
+                onPass: { passed.yield($0) })
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await service.run() }
+                    var trims = 0
+                    for await pass in passes {
+                        guard case .memoryTrimmed = pass else {
+                            Issue.record("only the memory trim is scheduled, got \(pass)")
+                            break
+                        }
+                        trims += 1
+                        if trims == 2 { break }
+                    }
+                    #expect(trims == 2, "the trim runs again after its interval")
+                    trigger.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
+
     @Test("applies retention on its schedule, and reopens a degraded store by itself")
     func retentionAndReopenProbe() async throws {
         try await withStore { store in

@@ -3,7 +3,7 @@ import TelemetryCore
 import TelemetryStorage
 @testable import TelemetryServer
 
-@Suite("Configuration: retention and the reopen probe")
+@Suite("Configuration: retention, the reopen probe and the memory trim")
 struct RetentionConfigurationTests {
     @Test("the retention section takes durations or off; the schedule follows it")
     func retentionSection() throws {
@@ -23,6 +23,18 @@ struct RetentionConfigurationTests {
         #expect(schedule.retention == .seconds(600) && schedule.reopenProbe == .seconds(15) && schedule.seal == .seconds(300))
         // Nothing limited: no retention job, whatever the interval.
         #expect(MaintenanceService.Schedule(ServerConfiguration()).retention == nil)
+    }
+
+    @Test("the memory trim runs every 5 s unless configured otherwise or off")
+    func memoryTrim() throws {
+        #expect(MaintenanceService.Schedule(ServerConfiguration()).memoryTrim == .seconds(5))
+        let every = try ConfigurationFile.parse("limits:\n  memory_trim_seconds: 30\n", source: "t.yaml").server
+        #expect(MaintenanceService.Schedule(every).memoryTrim == .seconds(30))
+        let off = try ConfigurationFile.parse("limits:\n  memory_trim_seconds: off\n", source: "t.yaml").server
+        #expect(off.memoryTrimSeconds == nil && MaintenanceService.Schedule(off).memoryTrim == nil)
+        var zero = try ConfigurationFile.parse("limits:\n  memory_trim_seconds: 0\n", source: "t.yaml").server
+        zero.port = 7400
+        #expect { try zero.validate() } throws: { "\($0)".contains("memory trim interval") }
     }
 
     @Test("a bad retention value names the key")

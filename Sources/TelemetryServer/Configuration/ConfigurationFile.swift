@@ -24,6 +24,7 @@ import Yams
 ///   min_timestamp_ms: 0
 ///   seal_interval_seconds: 300   # or off
 ///   reopen_probe_seconds: 30     # or off
+///   memory_trim_seconds: 5       # or off
 /// retention:                     # each: a duration (400d, 12h, 90m) or off (keep forever)
 ///   canonical: 400d
 ///   raw: 30d
@@ -124,6 +125,8 @@ public struct ConfigurationFile: Sendable, Hashable {
                         if v.scalar?.string == "off" { file.server.sealIntervalSeconds = nil } else { file.server.sealIntervalSeconds = try reader.int(v, name) }
                     case "reopen_probe_seconds":
                         if v.scalar?.string == "off" { file.server.reopenProbeSeconds = nil } else { file.server.reopenProbeSeconds = try reader.int(v, name) }
+                    case "memory_trim_seconds":
+                        if v.scalar?.string == "off" { file.server.memoryTrimSeconds = nil } else { file.server.memoryTrimSeconds = try reader.int(v, name) }
                     default: throw reader.error(name, "is not a known setting")
                     }
                 }

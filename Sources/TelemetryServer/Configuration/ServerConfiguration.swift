@@ -45,6 +45,11 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// each after a probe write shows the folder takes writes again; nil leaves it to
     /// `telemetryctl admin reopen`. Default 30.
     public var reopenProbeSeconds: Int? = 30
+    /// Seconds between returns of the memory the allocator holds free to the system
+    /// (`malloc_trim`); nil turns them off. Default 5. glibc keeps what ingest batches freed:
+    /// mapped ingest of 2M records ended with 292 MiB resident, 57 MiB of it in use; with the
+    /// trim, resident memory falls back within an interval once a burst is over.
+    public var memoryTrimSeconds: Int? = 5
 
     public init() {}
 
@@ -65,6 +70,7 @@ public struct ServerConfiguration: Sendable, Hashable {
         if let s = sealIntervalSeconds, s < 1 { throw ConfigurationError("seal interval must be at least 1 second") }
         if let s = retentionIntervalSeconds, s < 1 { throw ConfigurationError("retention interval must be at least 1 second") }
         if let s = reopenProbeSeconds, s < 1 { throw ConfigurationError("reopen probe interval must be at least 1 second") }
+        if let s = memoryTrimSeconds, s < 1 { throw ConfigurationError("memory trim interval must be at least 1 second") }
         for (name, age) in [("canonical", retention.canonicalMs), ("raw", retention.rawMs), ("dead_letters", retention.deadLettersMs)] {
             if let age, age <= 0 { throw ConfigurationError("retention.\(name) must be positive") }
         }

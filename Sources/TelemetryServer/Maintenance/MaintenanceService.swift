@@ -1,4 +1,5 @@
 import Foundation
+import CMalloc
 public import Logging
 import NIOPosix
 public import ServiceLifecycle
@@ -10,7 +11,9 @@ public import TelemetryStorage
 /// - retention: removes what the retention policy says has expired;
 /// - reopen probe: while the store is degraded (a write error, a full disk), tries to reopen it
 ///   (`TelemetryStore.reopen()` first checks the folder takes writes), so writes resume on
-///   their own once space is freed.
+///   their own once space is freed;
+/// - memory trim: gives the pages the allocator holds free back to the system
+///   (`malloc_trim`), so resident memory follows what is in use, not what a burst once took.
 /// Work runs on the thread pool (it blocks); shutdown interrupts the wait, never a job.
 public struct MaintenanceService: Service {
     /// Which jobs run, and how often; nil turns a job off.
@@ -18,12 +21,17 @@ public struct MaintenanceService: Service {
         public var seal: Duration?
         public var retention: Duration?
         public var reopenProbe: Duration?
+        public var memoryTrim: Duration?
         public var policy: RetentionPolicy
 
-        public init(seal: Duration? = nil, retention: Duration? = nil, reopenProbe: Duration? = nil, policy: RetentionPolicy = RetentionPolicy()) {
+        public init(
+            seal: Duration? = nil, retention: Duration? = nil, reopenProbe: Duration? = nil, memoryTrim: Duration? = nil,
+            policy: RetentionPolicy = RetentionPolicy()
+        ) {
             self.seal = seal
             self.retention = retention
             self.reopenProbe = reopenProbe
+            self.memoryTrim = memoryTrim
             self.policy = policy
         }
 
@@ -32,7 +40,8 @@ public struct MaintenanceService: Service {
             self.init(
                 seal: c.sealIntervalSeconds.map { .seconds($0) },
                 retention: c.retention.keepsEverything ? nil : c.retentionIntervalSeconds.map { .seconds($0) },
-                reopenProbe: c.reopenProbeSeconds.map { .seconds($0) }, policy: c.retention)
+                reopenProbe: c.reopenProbeSeconds.map { .seconds($0) }, memoryTrim: c.memoryTrimSeconds.map { .seconds($0) },
+                policy: c.retention)
         }
     }
 
@@ -42,6 +51,8 @@ public struct MaintenanceService: Service {
         case retention(RetentionSummary)
         /// A reopen attempt: the health afterwards, or why it failed.
         case reopen(Result<StoreHealth, StorageError>)
+        /// A memory trim: whether the allocator gave memory back.
+        case memoryTrimmed(released: Bool)
     }
 
     let stores: StoreHandle
@@ -86,7 +97,7 @@ public struct MaintenanceService: Service {
             })
     }
 
-    private enum Job: CaseIterable { case seal, retention, reopenProbe }
+    private enum Job: CaseIterable { case seal, retention, reopenProbe, memoryTrim }
 
     public func run() async throws {
         var due: [Job: ContinuousClock.Instant] = [:]
@@ -114,6 +125,7 @@ public struct MaintenanceService: Service {
         case .seal: return schedule.seal
         case .retention: return schedule.retention
         case .reopenProbe: return schedule.reopenProbe
+        case .memoryTrim: return schedule.memoryTrim
         }
     }
 
@@ -157,6 +169,11 @@ public struct MaintenanceService: Service {
                 // pass removes the rest.
                 logger.warning("retention failed", metadata: ["error": "\(error)"])
             }
+        case .memoryTrim:
+            // Walks the allocator's free lists and gives whole free pages back (madvise); a
+            // few milliseconds on a heap of a few hundred MiB, on the thread pool.
+            let released = (try? await NIOThreadPool.singleton.runIfActive { malloc_trim(0) != 0 }) ?? false
+            onPass?(.memoryTrimmed(released: released))
         case .reopenProbe:
             guard case .degraded(let reason) = store.health else { return }
             // Said once per probe while it lasts: the log shows when writes stopped and why.
