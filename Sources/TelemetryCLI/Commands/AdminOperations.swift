@@ -45,7 +45,7 @@ extension TelemetryCommand.Admin {
 
         @OptionGroup var connection: ConnectionOptions
 
-        @Option(name: .long, help: "Keyspace: metadata, canonical, latest, raw, dead-letter, partition-index, sealed (default: all).")
+        @Option(name: .long, help: "Keyspace: metadata, canonical, latest, raw, dead-letter, partition-index, sealed, derived (default: all).")
         var keyspace: String?
 
         @Option(name: .long, help: "One vehicle: compact just its keys (with --from and --to).")

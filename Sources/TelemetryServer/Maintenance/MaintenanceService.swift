@@ -172,6 +172,7 @@ public struct MaintenanceService: Service {
         case .memoryTrim:
             // Walks the allocator's free lists and gives whole free pages back (madvise); a
             // few milliseconds on a heap of a few hundred MiB, on the thread pool.
+            // runIfActive throws only when the pool is shutting down: nothing to trim then.
             let released = (try? await NIOThreadPool.singleton.runIfActive { malloc_trim(0) != 0 }) ?? false
             onPass?(.memoryTrimmed(released: released))
         case .reopenProbe:
