@@ -7,7 +7,11 @@ import TelemetryCore
 ///
 /// Columns are created lazily, when a field's first value arrives, so they come in the
 /// order `RecordColumns(vehicle:records:)` lays out the same records.
-struct ColumnPageBuilder {
+///
+/// A class: the scan hands each row to a closure that reaches the builder through an
+/// optional it captured, and a struct there was copied (every column's arrays retained and
+/// released) once per row.
+final class ColumnPageBuilder {
     let vehicle: VehicleID
     let names: [UInt32: String]
     let provenances: [UInt32: ProvenanceKey]
@@ -43,7 +47,7 @@ struct ColumnPageBuilder {
     /// The columns; call after `flush`.
     func build() -> RecordColumns { builder.build() }
 
-    private mutating func column(of id: UInt32, at timestamp: Int64) throws(StorageError) -> Int {
+    private func column(of id: UInt32, at timestamp: Int64) throws(StorageError) -> Int {
         if let k = columnOfID[id] { return k }
         guard let name = names[id] else {
             throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) uses field id \(id), which has no dictionary entry")
@@ -53,7 +57,7 @@ struct ColumnPageBuilder {
         return k
     }
 
-    private mutating func appendRow(timestamp: Int64, provenance id: Int64, receivedDelta: Int64) throws(StorageError) {
+    private func appendRow(timestamp: Int64, provenance id: Int64, receivedDelta: Int64) throws(StorageError) {
         guard id >= 0, id <= Int64(UInt32.max) else {
             throw StorageError(code: .dataLoss, message: "record of vehicle \(vehicle) at \(timestamp) has provenance id \(id) out of range")
         }
@@ -80,7 +84,7 @@ struct ColumnPageBuilder {
 
     /// Appends row `row` of a sealed block; rows that continue the previous one's run (the
     /// next row in the scan's order) are gathered and appended by `flush`.
-    mutating func append(block: SealedBlock, row: Int, descending: Bool) throws(StorageError) {
+    func append(block: SealedBlock, row: Int, descending: Bool) throws(StorageError) {
         if var r = run, r.block === block, r.descending == descending {
             if !descending && row == r.end {
                 r.end += 1
@@ -100,7 +104,7 @@ struct ColumnPageBuilder {
     /// Appends the pending run of block rows: the rows first, then column by column. New
     /// columns are created in the order their first value appears row by row, as if the
     /// rows had been appended one at a time.
-    mutating func flush() throws(StorageError) {
+    func flush() throws(StorageError) {
         guard let r = run else { return }
         run = nil
         let d = r.block.decoded
@@ -146,7 +150,7 @@ struct ColumnPageBuilder {
     }
 
     /// Appends an individual record value (RecordCodec) at `timestamp`.
-    mutating func append(timestamp: Int64, value: UnsafeBufferPointer<UInt8>, keep: ((UInt32) -> Bool)?) throws(StorageError) {
+    func append(timestamp: Int64, value: UnsafeBufferPointer<UInt8>, keep: ((UInt32) -> Bool)?) throws(StorageError) {
         try flush()
         let decoded = try RecordCodec.decodeStored(value, keep: keep, vehicle: vehicle, timestamp: timestamp)
         try appendRow(timestamp: timestamp, provenance: Int64(decoded.provenance), receivedDelta: decoded.receivedDelta)

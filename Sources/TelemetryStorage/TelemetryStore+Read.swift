@@ -37,18 +37,24 @@ extension TelemetryStore {
         var page: ColumnPageBuilder? = nil
         try withCanonicalEntries(vehicle: query.vehicle, first: bounds.first, last: bounds.last, fields: query.fields, order: query.order) {
             lookup, ts, entry throws(StorageError) in
-            if page == nil { page = ColumnPageBuilder(vehicle: query.vehicle, names: lookup.names, provenances: lookup.provenances) }
-            if page!.count == limit {
+            let p: ColumnPageBuilder
+            if let existing = page {
+                p = existing
+            } else {
+                p = ColumnPageBuilder(vehicle: query.vehicle, names: lookup.names, provenances: lookup.provenances)
+                page = p
+            }
+            if p.count == limit {
                 more = true
                 return false
             }
             switch entry {
-            case .record(let value): try page!.append(timestamp: ts, value: value, keep: lookup.keepID)
-            case .block(let block, let row): try page!.append(block: block, row: row, descending: query.order == .descending)
+            case .record(let value): try p.append(timestamp: ts, value: value, keep: lookup.keepID)
+            case .block(let block, let row): try p.append(block: block, row: row, descending: query.order == .descending)
             }
             return true
         }
-        guard var page else { return ColumnarRangePage(columns: RecordColumns(vehicle: query.vehicle), nextCursor: nil) }
+        guard let page else { return ColumnarRangePage(columns: RecordColumns(vehicle: query.vehicle), nextCursor: nil) }
         try page.flush()
         return ColumnarRangePage(
             columns: page.build(), nextCursor: more ? Self.nextCursor(after: page.lastTimestamp, order: query.order) : nil)
@@ -108,15 +114,18 @@ extension TelemetryStore {
         var builder: RecordBuilder? = nil
         try withCanonicalEntries(vehicle: vehicle, first: first, last: last, fields: fields, order: order) {
             lookup, ts, entry throws(StorageError) in
-            if builder == nil { builder = RecordBuilder(vehicle: vehicle, names: lookup.names, provenances: lookup.provenances) }
+            // Moved out and back (see `rangeColumns`): `builder!.record` copied it per row.
+            var b = builder.take() ?? RecordBuilder(vehicle: vehicle, names: lookup.names, provenances: lookup.provenances)
             let record: TelemetryRecord
             switch entry {
             case .record(let value):
                 let decoded = try RecordCodec.decodeStored(value, keep: lookup.keepID, vehicle: vehicle, timestamp: ts)
-                record = try builder!.record(timestamp: ts, decoded: decoded)
+                record = try b.record(timestamp: ts, decoded: decoded)
             case .block(let block, let row):
-                record = try builder!.record(block: block, row: row)
+                record = try b.record(block: block, row: row)
             }
+            // After a throw the builder is dropped, so it goes back only here.
+            builder = b
             do { return try body(record) } catch {
                 userError = error
                 return false
@@ -185,46 +194,28 @@ extension TelemetryStore {
         guard from <= to else {
             throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
         }
-        var buckets = [AggregateBucket]()
-        var current: Int64? = nil
-        var accumulators: [String: FieldAggregate] = [:]
-        var order: [String] = []
-        func flush() {
-            guard let start = current else { return }
-            buckets.append(AggregateBucket(start: start, fields: order.compactMap { accumulators[$0] }))
-            accumulators.removeAll(keepingCapacity: true)
-            order.removeAll(keepingCapacity: true)
-        }
-        try forEachRecord(vehicle: vehicle, from: from, to: to, fields: fields.isEmpty ? nil : fields) { record in
-            let start = KeyLayout.partition(of: record.timestamp, width: bucketMs) &* bucketMs
-            if start != current {
-                flush()
-                current = start
-            }
-            for f in record.fields {
-                let x: Double
-                switch f.value {
-                case .double(let d): x = d
-                case .int(let i): x = Double(i)
-                case .bool(let b): x = b ? 1 : 0
-                case .null, .string, .bytes, .array: continue
-                }
-                if var a = accumulators[f.name] {
-                    a.count += 1
-                    a.min = Swift.min(a.min, x)
-                    a.max = Swift.max(a.max, x)
-                    a.sum += x
-                    a.last = x
-                    accumulators[f.name] = a
-                } else {
-                    accumulators[f.name] = FieldAggregate(field: f.name, count: 1, min: x, max: x, sum: x, first: x, last: x)
-                    order.append(f.name)
+        let last = Self.lastIncluded(before: to)
+        guard from <= last else { return [] }
+        // Straight from record values and block rows, by field id: no `TelemetryRecord` per row
+        // and no hashing of names per value (a 2000-row downsample took about 1.3 ms that way).
+        var buckets = BucketAggregator(bucketMs: bucketMs)
+        var names: [UInt32: String] = [:]
+        try withCanonicalEntries(vehicle: vehicle, first: from, last: last, fields: fields.isEmpty ? nil : fields, order: .ascending) {
+            lookup, ts, entry throws(StorageError) in
+            if names.isEmpty { names = lookup.names }
+            buckets.startRow(at: ts, names: names)
+            switch entry {
+            case .record(let value):
+                let decoded = try RecordCodec.decodeStored(value, keep: lookup.keepID, vehicle: vehicle, timestamp: ts)
+                for f in decoded.fields { buckets.add(f.value, field: f.id) }
+            case .block(let block, let row):
+                for column in block.decoded.columns {
+                    if let v = column.value(row: row) { buckets.add(v, field: column.id) }
                 }
             }
             return true
         }
-        flush()
-        return buckets
+        return try buckets.finish(names: names, vehicle: vehicle)
     }
 
     // MARK: - Latest state and vehicles
@@ -448,5 +439,83 @@ enum RangeCursor {
             throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" lies outside the range [\(from), \(to))")
         }
         return bound
+    }
+}
+
+/// Folds one vehicle's rows, in time order, into aggregate buckets. Within a bucket, fields
+/// come in the order of their first numeric value, row by row and within a row in stored
+/// order: the order a scan of the bucket's records meets them.
+struct BucketAggregator {
+    let bucketMs: Int64
+    private(set) var buckets: [AggregateBucket] = []
+    private var current: Int64? = nil
+    /// The current bucket's fields, by id, in order of first value.
+    private var ids: [UInt32] = []
+    private var values: [FieldAggregate] = []
+    private var slotOfID: [UInt32: Int] = [:]
+    private var failure: StorageError? = nil
+
+    init(bucketMs: Int64) {
+        self.bucketMs = bucketMs
+    }
+
+    /// Starts a row at `timestamp`: a row in a new bucket closes the current one.
+    mutating func startRow(at timestamp: Int64, names: [UInt32: String]) {
+        let start = KeyLayout.partition(of: timestamp, width: bucketMs) &* bucketMs
+        guard start != current else { return }
+        close(names: names)
+        current = start
+    }
+
+    /// Adds a value of field `id` to the current bucket; values that are not numbers (strings,
+    /// bytes, arrays, null) are left out, and bools count as 0 and 1.
+    mutating func add(_ value: FieldValue, field id: UInt32) {
+        let x: Double
+        switch value {
+        case .double(let d): x = d
+        case .int(let i): x = Double(i)
+        case .bool(let b): x = b ? 1 : 0
+        case .null, .string, .bytes, .array: return
+        }
+        if let slot = slotOfID[id] {
+            values[slot].count += 1
+            values[slot].min = Swift.min(values[slot].min, x)
+            values[slot].max = Swift.max(values[slot].max, x)
+            values[slot].sum += x
+            values[slot].last = x
+        } else {
+            slotOfID[id] = ids.count
+            ids.append(id)
+            values.append(FieldAggregate(field: "", count: 1, min: x, max: x, sum: x, first: x, last: x))
+        }
+    }
+
+    private mutating func close(names: [UInt32: String]) {
+        guard let start = current else { return }
+        for (i, id) in ids.enumerated() {
+            guard let name = names[id] else {
+                if failure == nil {
+                    failure = StorageError(
+                        code: .dataLoss, message: "a record in the bucket at \(start) uses field id \(id), which has no dictionary entry")
+                }
+                continue
+            }
+            values[i].field = name
+        }
+        buckets.append(AggregateBucket(start: start, fields: values))
+        ids.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        slotOfID.removeAll(keepingCapacity: true)
+    }
+
+    /// The buckets, the last one closed.
+    /// - Throws: `.dataLoss` when a field id had no name.
+    mutating func finish(names: [UInt32: String], vehicle: VehicleID) throws(StorageError) -> [AggregateBucket] {
+        close(names: names)
+        current = nil
+        if let failure {
+            throw StorageError(code: failure.code, message: "downsampling vehicle \(vehicle): \(failure.message)")
+        }
+        return buckets
     }
 }

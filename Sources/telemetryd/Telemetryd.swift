@@ -62,9 +62,6 @@ struct Telemetryd: AsyncParsableCommand {
     var assets: String?
 
     func run() async throws {
-        // glibc gives each thread that allocates its own malloc arena; with NIO's, the thread
-        // pool's and the cooperative threads that multiplies resident memory for nothing.
-        _ = glibcMallopt(glibcMArenaMax, 2)
         var file = ConfigurationFile()
         if let config {
             do { file = try ConfigurationFile.load(path: config) } catch { throw ValidationError(error.message) }
@@ -105,6 +102,10 @@ struct Telemetryd: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "telemetryd")
+        // Before the first large allocation: the thresholds apply to what is allocated after.
+        for refused in AllocatorSettings.apply(memoryTrimSeconds: server.memoryTrimSeconds) {
+            logger.warning("the allocator refused a setting", metadata: ["telemetry.setting": "\(refused.name)=\(refused.value)"])
+        }
 
         let store: TelemetryStore
         do {
@@ -194,9 +195,3 @@ struct Telemetryd: AsyncParsableCommand {
         try await group.run()
     }
 }
-
-// glibc's mallopt from <malloc.h>, which the Glibc module does not export; M_ARENA_MAX is
-// -8 there. Declared by symbol name, so no C shim target is needed for one call.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-private let glibcMArenaMax: Int32 = -8

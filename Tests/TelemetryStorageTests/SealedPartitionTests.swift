@@ -94,6 +94,60 @@ struct SealedPartitionTests {
         }
     }
 
+    /// Downsampling as a scan of the records API computes it: buckets in time order, within a
+    /// bucket each numeric field in the order of its first value, row by row.
+    static func referenceBuckets(_ records: [TelemetryRecord], bucketMs: Int64, fields: [String]) -> [AggregateBucket] {
+        var out = [AggregateBucket]()
+        for r in records {
+            let start = Int64((Double(r.timestamp) / Double(bucketMs)).rounded(.down)) * bucketMs
+            if out.last?.start != start { out.append(AggregateBucket(start: start, fields: [])) }
+            for f in r.fields where fields.isEmpty || fields.contains(f.name) {
+                let x: Double
+                switch f.value {
+                case .double(let d): x = d
+                case .int(let i): x = Double(i)
+                case .bool(let b): x = b ? 1 : 0
+                default: continue
+                }
+                if let i = out[out.count - 1].fields.firstIndex(where: { $0.field == f.name }) {
+                    var a = out[out.count - 1].fields[i]
+                    a.count += 1
+                    a.min = min(a.min, x)
+                    a.max = max(a.max, x)
+                    a.sum += x
+                    a.last = x
+                    out[out.count - 1].fields[i] = a
+                } else {
+                    out[out.count - 1].fields.append(FieldAggregate(field: f.name, count: 1, min: x, max: x, sum: x, first: x, last: x))
+                }
+            }
+        }
+        return out
+    }
+
+    @Test("downsampling over sealed blocks, record keys and late records agrees with a scan of the records, field order included")
+    func aggregateMatchesTheRecords() throws {
+        try withTemporaryStore(configuration: Self.config) { store, _ in
+            try store.write(Self.history())
+            try store.seal(upTo: 3000)
+            // A late replacement inside a sealed partition, and one that brings a field the block lacks.
+            try store.write([
+                record("v", 1200, ["speed": .double(99), "n": .int(-1)]),
+                record("v", 2500, ["extra": .int(7), "speed": .double(0.5), "n": .int(25)]),
+            ])
+            let records = try allRecords(store, "v")
+            for (bucket, fields) in [(Int64(700), [String]()), (1500, ["ign", "speed"]), (250, ["n", "extra", "note"]), (100_000, [])] {
+                let got = try store.aggregate(vehicle: vid("v"), from: 0, to: 6000, bucketMs: bucket, fields: fields)
+                #expect(got == Self.referenceBuckets(records, bucketMs: bucket, fields: fields), "bucket \(bucket) ms, fields \(fields)")
+            }
+            // [from, to) bounds the rows, not the buckets.
+            let partial = try store.aggregate(vehicle: vid("v"), from: 1150, to: 1350, bucketMs: 1000, fields: ["n"])
+            #expect(partial == Self.referenceBuckets(records.filter { (1150..<1350).contains($0.timestamp) }, bucketMs: 1000, fields: ["n"]))
+            #expect(try store.aggregate(vehicle: vid("v"), from: 7000, to: 8000, bucketMs: 1000, fields: []).isEmpty)
+            #expect(try store.aggregate(vehicle: vid("nobody"), from: 0, to: 8000, bucketMs: 1000, fields: []).isEmpty)
+        }
+    }
+
     @Test("a late record into a sealed partition: new, duplicate, replacing; counts stay exact")
     func lateRecords() throws {
         try withTemporaryStore(configuration: Self.config) { store, _ in
