@@ -159,17 +159,19 @@ extension TelemetryStore {
         var puts: [PutOrder] = []
         puts.reserveCapacity(change.records.count)
 
-        for (index, record) in change.records.enumerated() {
+        // By index: binding each record copied it (its field array retained and released).
+        for index in change.records.indices {
             if prepared[index] == nil {
                 // Assigning codes never answers nil (it throws when none is left), so prepare
                 // always encodes here.
-                prepared[index] = try Self.prepare(record, codes: &assigning, layout: &layout, width: width)
+                prepared[index] = try Self.prepare(change.records[index], codes: &assigning, layout: &layout, width: width)
             }
             guard let p = prepared[index] else { continue }
             let code = p.code
             let partition = p.partition
+            let timestamp = p.timestamp
             let existed = vehicles.contains(code)
-            try vehicles.update(code, initial: VehicleState(code: code, vehicle: record.vehicle)) { (state) throws(StorageError) in
+            try vehicles.update(code, initial: VehicleState(code: code, vehicle: change.records[index].vehicle)) { (state) throws(StorageError) in
                 if state.writeGeneration != generation {
                     undo.append((code, existed ? state : nil))
                     touched.append(code)
@@ -178,7 +180,7 @@ extension TelemetryStore {
                 // Only a record at or before the vehicle's newest one can already exist: the
                 // common, in-order case needs no read.
                 var exists = false
-                let isLate = state.count > 0 && record.timestamp <= state.last
+                let isLate = state.count > 0 && timestamp <= state.last
                 if isLate {
                     if pending == nil {
                         var map = [PendingKey: [UInt8]]()
@@ -188,12 +190,12 @@ extension TelemetryStore {
                         pending = map
                     }
                     let existing: [UInt8]?
-                    if let p = pending?[PendingKey(vehicle: code, timestamp: record.timestamp)] {
+                    if let p = pending?[PendingKey(vehicle: code, timestamp: timestamp)] {
                         existing = p
                     } else {
                         existing = try storedRecord(
-                            db: db, key: p.key, partition: partition, code: code, vehicle: record.vehicle,
-                            timestamp: record.timestamp, sealed: highestSealed.map { partition <= $0 } ?? false,
+                            db: db, key: p.key, partition: partition, code: code, vehicle: change.records[index].vehicle,
+                            timestamp: timestamp, sealed: highestSealed.map { partition <= $0 } ?? false,
                             blocks: &blocks)
                     }
                     if let existing {
@@ -204,7 +206,7 @@ extension TelemetryStore {
                         exists = true
                         summary.replaced += 1
                     }
-                    if record.timestamp < state.last { summary.late += 1 }
+                    if timestamp < state.last { summary.late += 1 }
                     // Neither the count nor a replaced newest record can be replayed from the
                     // records after the checkpoint: persist the state with this write.
                     state.mustPersist = true
@@ -215,12 +217,12 @@ extension TelemetryStore {
                 if state.count == 0 || KeyLayout.partition(of: state.last, width: width) != partition || isLate {
                     batch.put(KeyLayout.partitionIndexKey(vehicle: code, partition: partition), [])
                 }
-                puts.append((partition, code, record.timestamp, index))
-                pending?[PendingKey(vehicle: code, timestamp: record.timestamp)] = p.value
+                puts.append((partition, code, timestamp, index))
+                pending?[PendingKey(vehicle: code, timestamp: timestamp)] = p.value
                 summary.written += 1
                 if !exists { state.count += 1 }
-                state.first = min(state.first, record.timestamp)
-                let lost = state.merge(timestamp: record.timestamp, fields: p.fields, value: p.value, replacing: exists)
+                state.first = min(state.first, timestamp)
+                let lost = state.merge(timestamp: timestamp, fields: p.fields, value: p.value, replacing: exists)
                 if !lost.isEmpty { orphaned[code, default: []].formUnion(lost) }
                 if !state.mustPersist { state.unpersisted += 1 }
             }
@@ -387,15 +389,19 @@ extension TelemetryStore {
         var fields = [EncodedField]()
         fields.reserveCapacity(record.fields.count)
         if layout.matches(record.fields) {
-            for (i, f) in record.fields.enumerated() { fields.append(EncodedField(id: layout.ids[i], value: f.value)) }
+            // The previous record's layout, already checked for duplicates: its fields are
+            // taken in id order, with no sort.
+            for i in layout.sortedOrder { fields.append(EncodedField(id: layout.ids[i], value: record.fields[i].value)) }
         } else {
             for f in record.fields {
                 guard let id = try codes.fieldID(f.name) else { return nil }
                 fields.append(EncodedField(id: id, value: f.value))
             }
-            layout.remember(record.fields, ids: fields.map(\.id))
+            let ids = fields.map(\.id)
+            fields.sort { $0.id < $1.id }
+            // Remembered only once known to be free of duplicates, so a match needs no check.
+            if Self.firstDuplicateField(fields) == nil { layout.remember(record.fields, ids: ids) }
         }
-        fields.sort { $0.id < $1.id }
         if Self.firstDuplicateField(fields) != nil {
             let counts = Dictionary(record.fields.map { ($0.name, 1) }, uniquingKeysWith: +)
             let name = counts.first { $0.value > 1 }?.key ?? "?"
@@ -493,9 +499,13 @@ struct FieldLayoutCache {
         return true
     }
 
+    /// Positions of `ids` in ascending id order: the order a record value lists its fields.
+    private(set) var sortedOrder: [Int] = []
+
     mutating func remember(_ fields: [Field], ids: [UInt32]) {
         names = fields.map(\.name)
         self.ids = ids
+        sortedOrder = ids.indices.sorted { ids[$0] < ids[$1] }
         exponentHints = []
     }
 }
