@@ -198,27 +198,12 @@ extension Columnar {
 
     /// A column with a value in every row, its values read out of the message once.
     private struct DenseColumn {
-        enum Values {
-            case doubles([Double]), ints([Int64]), bools([Bool]), strings([String]), bytes([Data]), values([Telemetry_V1_Value])
-        }
         let name: String
-        let values: Values
+        let values: ColumnValues
 
         init(_ column: Telemetry_V1_Column) {
             name = column.name
-            if !column.doubles.isEmpty {
-                values = .doubles(column.doubles)
-            } else if !column.ints.isEmpty {
-                values = .ints(column.ints)
-            } else if !column.bools.isEmpty {
-                values = .bools(column.bools)
-            } else if !column.strings.isEmpty {
-                values = .strings(column.strings)
-            } else if !column.bytesValues.isEmpty {
-                values = .bytes(column.bytesValues)
-            } else {
-                values = .values(column.values)
-            }
+            values = Columnar.values(of: column)
         }
 
         @inline(__always) func value(_ i: Int) -> FieldValue {
@@ -227,10 +212,20 @@ extension Columnar {
             case .ints(let v): return .int(v[i])
             case .bools(let v): return .bool(v[i])
             case .strings(let v): return .string(v[i])
-            case .bytes(let v): return .bytes(Array(v[i]))
-            case .values(let v): return FieldValue(wire: v[i])
+            case .bytes(let v): return .bytes(v[i])
+            case .mixed(let v): return v[i]
             }
         }
+    }
+
+    /// A checked column's values, from whichever list holds them.
+    static func values(of column: Telemetry_V1_Column) -> ColumnValues {
+        if !column.doubles.isEmpty { return .doubles(column.doubles) }
+        if !column.ints.isEmpty { return .ints(column.ints) }
+        if !column.bools.isEmpty { return .bools(column.bools) }
+        if !column.strings.isEmpty { return .strings(column.strings) }
+        if !column.bytesValues.isEmpty { return .bytes(column.bytesValues.map { Array($0) }) }
+        return .mixed(column.values.map(FieldValue.init(wire:)))
     }
 
     /// The message-wide checks: per-row lists of the row count, dictionaries present and
@@ -306,21 +301,7 @@ extension Columnar {
         out.columns.reserveCapacity(c.columns.count)
         for (k, column) in c.columns.enumerated() {
             try checkColumn(column, at: k, rowCount: n, names: &names)
-            let values: ColumnValues
-            if !column.doubles.isEmpty {
-                values = .doubles(column.doubles)
-            } else if !column.ints.isEmpty {
-                values = .ints(column.ints)
-            } else if !column.bools.isEmpty {
-                values = .bools(column.bools)
-            } else if !column.strings.isEmpty {
-                values = .strings(column.strings)
-            } else if !column.bytesValues.isEmpty {
-                values = .bytes(column.bytesValues.map { Array($0) })
-            } else {
-                values = .mixed(column.values.map(FieldValue.init(wire:)))
-            }
-            out.columns.append(FieldColumn(name: column.name, rows: column.rows.isEmpty ? nil : column.rows, values: values))
+            out.columns.append(FieldColumn(name: column.name, rows: column.rows.isEmpty ? nil : column.rows, values: values(of: column)))
         }
         return out
     }
