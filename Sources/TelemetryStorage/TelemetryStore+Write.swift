@@ -399,15 +399,15 @@ extension TelemetryStore {
             }
             let ids = fields.map(\.id)
             fields.sort { $0.id < $1.id }
+            if Self.firstDuplicateField(fields) != nil {
+                let counts = Dictionary(record.fields.map { ($0.name, 1) }, uniquingKeysWith: +)
+                let name = counts.first { $0.value > 1 }?.key ?? "?"
+                throw StorageError(
+                    code: .invalidArgument,
+                    message: "record of vehicle \(record.vehicle) at \(record.timestamp) has field \"\(name)\" twice")
+            }
             // Remembered only once known to be free of duplicates, so a match needs no check.
-            if Self.firstDuplicateField(fields) == nil { layout.remember(record.fields, ids: ids) }
-        }
-        if Self.firstDuplicateField(fields) != nil {
-            let counts = Dictionary(record.fields.map { ($0.name, 1) }, uniquingKeysWith: +)
-            let name = counts.first { $0.value > 1 }?.key ?? "?"
-            throw StorageError(
-                code: .invalidArgument,
-                message: "record of vehicle \(record.vehicle) at \(record.timestamp) has field \"\(name)\" twice")
+            layout.remember(record.fields, ids: ids)
         }
         // A batch comes from one provider and mapping version: compare with the previous
         // record's instead of hashing both strings again.

@@ -195,6 +195,30 @@ struct StoreReadWriteTests {
         }
     }
 
+    @Test("a record naming a field twice fails its write before anything is stored, also after records whose field order is cached")
+    func fieldTwice() throws {
+        try withTemporaryStore { store, _ in
+            func fields(_ names: [String]) -> [Field] { names.enumerated().map { Field($0.element, .int(Int64($0.offset))) } }
+            func rec(_ ts: Int64, _ names: [String]) -> TelemetryRecord {
+                TelemetryRecord(vehicle: vid("v"), timestamp: ts, fields: fields(names), provenance: Provenance(provider: "p", mappingVersion: "1", receivedAt: ts))
+            }
+            // Same layout three times (the third reuses the cached id order), then a duplicate.
+            try store.write([rec(1, ["b", "a"]), rec(2, ["b", "a"])])
+            #expect(throws: StorageError.self) { try store.write([rec(3, ["b", "a"]), rec(4, ["b", "b"])]) }
+            do {
+                try store.write([rec(5, ["a", "a"])])
+                Issue.record("a record naming \"a\" twice was stored")
+            } catch let error as StorageError {
+                #expect(error.code == .invalidArgument && error.message.contains("has field \"a\" twice"))
+            }
+            // Nothing of the failed writes is stored, and the store still takes writes, fields in id order.
+            try store.write([rec(6, ["a", "b"])])
+            let got = try allRecords(store, "v")
+            #expect(got.map(\.timestamp) == [1, 2, 6])
+            #expect(got.map(\.fieldMap) == [["b": .int(0), "a": .int(1)], ["b": .int(0), "a": .int(1)], ["a": .int(0), "b": .int(1)]])
+        }
+    }
+
     @Test("downsampling gives per-bucket count, min, max, sum, first and last")
     func aggregate() throws {
         try withTemporaryStore { store, _ in

@@ -148,9 +148,9 @@ package enum Columnar {
             // row from arrays read out of the message once, instead of column by column, which
             // walks all rows once per column.
             for (k, column) in c.columns.enumerated() { try checkColumn(column, at: k, rowCount: n, names: &names) }
-            let sources = c.columns.map(DenseColumn.init)
+            let sources = c.columns.map { (name: $0.name, values: values(of: $0)) }
             for i in 0..<n {
-                for source in sources { rows[i].fields.append(Field(source.name, source.value(i))) }
+                for source in sources { rows[i].fields.append(Field(source.name, source.values[i])) }
             }
         } else {
             try fillColumnByColumn(c, rows: &rows, names: &names)
@@ -192,28 +192,6 @@ extension Columnar {
                 for (j, b) in column.bytesValues.enumerated() { rows[row(j)].fields.append(Field(column.name, .bytes(Array(b)))) }
             } else {
                 for (j, v) in column.values.enumerated() { rows[row(j)].fields.append(Field(column.name, FieldValue(wire: v))) }
-            }
-        }
-    }
-
-    /// A column with a value in every row, its values read out of the message once.
-    private struct DenseColumn {
-        let name: String
-        let values: ColumnValues
-
-        init(_ column: Telemetry_V1_Column) {
-            name = column.name
-            values = Columnar.values(of: column)
-        }
-
-        @inline(__always) func value(_ i: Int) -> FieldValue {
-            switch values {
-            case .doubles(let v): return .double(v[i])
-            case .ints(let v): return .int(v[i])
-            case .bools(let v): return .bool(v[i])
-            case .strings(let v): return .string(v[i])
-            case .bytes(let v): return .bytes(v[i])
-            case .mixed(let v): return v[i]
             }
         }
     }
