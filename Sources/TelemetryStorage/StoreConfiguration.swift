@@ -9,6 +9,14 @@ public struct StoreConfiguration: Sendable, Hashable {
     /// Width of a time partition in ms, fixed when a store is created (later opens read
     /// the stored value). Default 1 hour: see docs/decisions/0002-time-partitions.md.
     public var partitionWidthMs: Int64 = 3_600_000
+    /// Width of a key slot in ms, fixed when a store is created: record keys put the slot
+    /// before the vehicle, so ingest writes into a narrow band of keys and LevelDB's compaction
+    /// does not rewrite the whole open partition on every flush
+    /// (docs/decisions/0006-key-slots.md). Used only when it divides the partition width;
+    /// otherwise, and when nil, a slot is a whole partition. Default 10 minutes: a range
+    /// over an open partition takes one seek per slot, and 1-minute slots made those ranges
+    /// 30 % slower for no clear gain in ingest (docs/BENCHMARKS.md).
+    public var keySlotWidthMs: Int64? = 600_000
     /// How long a partition stays open for late records before `sealPartitions()` turns it
     /// into sealed blocks, in partition widths: a partition is sealed once its end is more
     /// than this many widths older than the newest timestamp the store has seen. Default 1

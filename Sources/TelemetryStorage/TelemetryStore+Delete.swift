@@ -48,7 +48,7 @@ extension TelemetryStore {
             }
             if includeRaw {
                 try scanRaw(db: db, code: code, vehicle: vehicle, first: from, last: last) { ts, _ throws(StorageError) in
-                    batch.delete(KeyLayout.recordKey(.raw, partition: KeyLayout.partition(of: ts, width: width), vehicle: code, timestamp: ts))
+                    batch.delete(recordKeys.key(.raw, vehicle: code, timestamp: ts))
                     return true
                 }
             }
@@ -145,18 +145,15 @@ extension TelemetryStore {
                         if kept.isEmpty { batch.delete(key) } else { batch.put(key, SealedBlockCodec.encode(kept)) }
                     }
                 }
-                var prefix: [UInt8] = [Keyspace.canonical.rawValue]
-                prefix.appendOrderedInt64(p)
-                prefix.appendBigEndian(code)
-                it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: first))
-                while it.isValid {
-                    let key = it.key
-                    guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix),
-                        let ts = key.withUnsafeBufferPointer({ KeyLayout.parseRecordKey($0) })?.timestamp, ts <= last
-                    else { break }
-                    batch.delete(key)
-                    gone.insert(ts)
-                    it.next()
+                if let slots = recordKeys.slots(of: p, between: first, and: last) {
+                    _ = try visitRecordKeys(
+                        it, .canonical, code: code, slots: slots, first: first, last: last, order: .ascending,
+                        reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)"
+                    ) { ts in
+                        batch.delete(it.key)
+                        gone.insert(ts)
+                        return true
+                    }
                 }
                 try it.checkStatus(reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)")
                 if !gone.isEmpty { touched.insert(p) }

@@ -183,8 +183,8 @@ extension TelemetryStore {
             let p1 = KeyLayout.partition(of: last, width: partitionWidthMs)
             for k in [Keyspace.canonical, .raw] {
                 ranges.append(
-                    (k.description, KeyLayout.recordKey(k, partition: p0, vehicle: code, timestamp: .min),
-                        KeyLayout.recordKey(k, partition: p1, vehicle: code, timestamp: .max)))
+                    (k.description, KeyLayout.recordKey(k, slot: recordKeys.slots(of: p0).lowerBound, vehicle: code, timestamp: .min),
+                        KeyLayout.recordKey(k, slot: recordKeys.slots(of: p1).upperBound, vehicle: code, timestamp: .max)))
             }
             ranges.append(
                 (Keyspace.sealed.description, KeyLayout.blockKey(partition: p0, vehicle: code), KeyLayout.blockKey(partition: p1, vehicle: code)))

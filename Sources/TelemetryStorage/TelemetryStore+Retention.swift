@@ -80,7 +80,7 @@ extension TelemetryStore {
         }
         if let age = policy.rawMs {
             let cutoff = retentionCutoff(now: now, age: age)
-            let end = KeyLayout.recordKey(.raw, partition: KeyLayout.partition(of: cutoff, width: partitionWidthMs), vehicle: 0, timestamp: .min)
+            let end = KeyLayout.recordKey(.raw, slot: recordKeys.slot(of: cutoff), vehicle: 0, timestamp: .min)
             summary.rawRecords = try deleteKeys(db: db, .raw, before: cutoff == .max ? Keyspace.raw.upperBound : end, dryRun: dryRun) {
                 try progress("raw", $0, 0, "records")
             }

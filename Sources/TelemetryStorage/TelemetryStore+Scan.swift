@@ -93,35 +93,15 @@ extension TelemetryStore {
                 return true
             }
 
-            var prefix: [UInt8] = [Keyspace.canonical.rawValue]
-            prefix.appendOrderedInt64(p)
-            prefix.appendBigEndian(code)
-            if order == .ascending {
-                it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: first))
-            } else {
-                // The first key after `last` in this partition, then step back.
-                if last == .max {
-                    var after = prefix
-                    after.append(contentsOf: [UInt8](repeating: 0xFF, count: 9))
-                    it.seek(after)
-                } else {
-                    it.seek(KeyLayout.recordKey(.canonical, partition: p, vehicle: code, timestamp: last + 1))
+            if let slots = recordKeys.slots(of: p, between: first, and: last) {
+                let goOn = try visitRecordKeys(
+                    it, .canonical, code: code, slots: slots, first: first, last: last, order: order,
+                    reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)"
+                ) { ts throws(StorageError) in
+                    if try !blockRows(before: ts) { return false }
+                    return try it.withUnsafeValueTyped { value throws(StorageError) in try visit(ts, .record(value)) }
                 }
-                if it.isValid { it.previous() } else { it.seekToLast() }
-            }
-            while it.isValid {
-                let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
-                    guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
-                    var ts: UInt64 = 0
-                    for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
-                    let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
-                    return (t, t >= first && t <= last)
-                }
-                guard let step, step.inRange else { break }
-                if try !blockRows(before: step.ts) { return }
-                let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, .record(value)) }
                 if !goOn { return }
-                if order == .ascending { it.next() } else { it.previous() }
             }
             try it.checkStatus(reading: "canonical records of vehicle \(vehicle) between \(first) and \(last)")
             if try !blockRows(before: nil) { return }
@@ -195,54 +175,119 @@ extension TelemetryStore {
         visit: (Int64, UnsafeBufferPointer<UInt8>) throws(StorageError) -> Bool
     ) throws(StorageError) {
         let keyspace = Keyspace.raw
-        let width = partitionWidthMs
-        let p0 = KeyLayout.partition(of: first, width: width)
-        let p1 = KeyLayout.partition(of: last, width: width)
-        /// The partition of the raw key the iterator is on; nil past the keyspace.
-        func boundPartition() throws(StorageError) -> Int64? {
+        /// The slot of the raw key the iterator is on; nil past the keyspace.
+        func boundSlot() throws(StorageError) -> Int64? {
             // Checked even when the iterator is valid: LevelDB steps over a table block that fails
             // its checksum and lands on a further key, or on none, so damage at either end would
             // look like a narrower raw keyspace, or an empty one, and its records like no records.
             try it.checkStatus(reading: "the bounds of the raw keyspace")
             guard it.isValid else { return nil }
-            let key: (isRaw: Bool, partition: Int64?) = it.withUnsafeKey { key in
-                (key.first == keyspace.rawValue, KeyLayout.parseRecordKey(key)?.partition)
+            let key: (isRaw: Bool, slot: Int64?) = it.withUnsafeKey { key in
+                (key.first == keyspace.rawValue, KeyLayout.parseRecordKey(key)?.slot)
             }
             guard key.isRaw else { return nil }
-            guard let partition = key.partition else {
+            guard let slot = key.slot else {
                 throw StorageError(code: .dataLoss, message: "damaged key in the raw keyspace")
             }
-            return partition
+            return slot
         }
-        // Clamp to the partitions the keyspace holds at all, so an open range stays finite.
+        // Clamp to the slots the keyspace holds at all, so an open range stays finite.
         it.seek(keyspace.lowerBound)
-        guard let lowest = try boundPartition() else { return }
+        guard let lowest = try boundSlot() else { return }
         it.seek(keyspace.upperBound)
         if it.isValid { it.previous() } else { it.seekToLast() }
-        guard let highest = try boundPartition() else { return }
-        let a = max(p0, lowest)
-        let b = min(p1, highest)
+        guard let highest = try boundSlot() else { return }
+        let a = max(recordKeys.slot(of: first), lowest)
+        let b = min(recordKeys.slot(of: last), highest)
         guard a <= b else { return }
-        for p in a...b {
-            var prefix: [UInt8] = [keyspace.rawValue]
-            prefix.appendOrderedInt64(p)
-            prefix.appendBigEndian(code)
-            it.seek(KeyLayout.recordKey(keyspace, partition: p, vehicle: code, timestamp: first))
-            while it.isValid {
-                let step: (ts: Int64, inRange: Bool)? = it.withUnsafeKey { key in
-                    guard key.count == KeyLayout.recordKeyLength, key.starts(with: prefix) else { return nil }
-                    var ts: UInt64 = 0
-                    for i in 13..<21 { ts = (ts << 8) | UInt64(key[i]) }
-                    let t = Int64(bitPattern: ts ^ 0x8000_0000_0000_0000)
-                    return (t, t >= first && t <= last)
-                }
-                guard let step, step.inRange else { break }
-                let goOn = try it.withUnsafeValueTyped { value throws(StorageError) in try visit(step.ts, value) }
-                if !goOn { return }
-                it.next()
-            }
-            try it.checkStatus(reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)")
+        _ = try visitRecordKeys(
+            it, keyspace, code: code, slots: a...b, first: first, last: last, order: .ascending,
+            reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)"
+        ) { ts throws(StorageError) in
+            try it.withUnsafeValueTyped { value throws(StorageError) in try visit(ts, value) }
         }
+        try it.checkStatus(reading: "\(keyspace) records of vehicle \(vehicle) between \(first) and \(last)")
+    }
+
+    /// Visits the record keys of vehicle `code` in `keyspace` (canonical or raw) whose slot is
+    /// in `slots` and whose timestamp is in [first, last], in `order`. The iterator is on the
+    /// key when `visit(timestamp)` runs; `visit` returns false to stop. `what` names the
+    /// records for a read error.
+    ///
+    /// A vehicle's keys are contiguous within each slot, so each slot takes a seek. Where the
+    /// seek lands tells which slots hold nothing for the vehicle: when it lands in a later slot
+    /// (earlier, descending), every slot in between is empty for every vehicle, and that slot
+    /// too when the key it landed on belongs to a higher vehicle code (lower, descending). A
+    /// sealed partition without late records thus costs one seek, as it did when a slot was a
+    /// whole partition.
+    /// - Returns: false when `visit` stopped the walk.
+    func visitRecordKeys(
+        _ it: LevelDBIterator, _ keyspace: Keyspace, code: UInt32, slots: ClosedRange<Int64>, first: Int64, last: Int64,
+        order: TimeOrder, reading what: @autoclosure () -> String, visit: (Int64) throws(StorageError) -> Bool
+    ) throws(StorageError) -> Bool {
+        /// The key under the iterator, if it is a record key of `keyspace`.
+        func current() -> (slot: Int64, code: UInt32, ts: Int64)? {
+            guard it.isValid else { return nil }
+            return it.withUnsafeKey { key in
+                guard key.first == keyspace.rawValue, let k = KeyLayout.parseRecordKey(key) else { return nil }
+                return (k.slot, k.vehicle, k.timestamp)
+            }
+        }
+        if order == .ascending {
+            var s = slots.lowerBound
+            while s <= slots.upperBound {
+                it.seek(KeyLayout.recordKey(keyspace, slot: s, vehicle: code, timestamp: first))
+                var landed = current()
+                while let k = landed, k.slot == s, k.code == code {
+                    guard k.ts <= last else { return true }
+                    if try !visit(k.ts) { return false }
+                    it.next()
+                    landed = current()
+                }
+                try it.checkStatus(reading: what())
+                // Nothing further in the keyspace: no later slot holds anything.
+                guard let k = landed else { return true }
+                if k.slot <= s {
+                    guard s < slots.upperBound else { return true }
+                    s += 1
+                } else if k.code > code {
+                    guard k.slot < slots.upperBound else { return true }
+                    s = k.slot + 1
+                } else {
+                    guard k.slot <= slots.upperBound else { return true }
+                    s = k.slot
+                }
+            }
+        } else {
+            var s = slots.upperBound
+            while s >= slots.lowerBound {
+                // The first key after (s, code, last), then one step back.
+                var after = KeyLayout.recordKey(keyspace, slot: s, vehicle: code, timestamp: last)
+                after.append(0)
+                it.seek(after)
+                if it.isValid { it.previous() } else { it.seekToLast() }
+                var landed = current()
+                while let k = landed, k.slot == s, k.code == code {
+                    guard k.ts >= first else { return true }
+                    if try !visit(k.ts) { return false }
+                    it.previous()
+                    landed = current()
+                }
+                try it.checkStatus(reading: what())
+                guard let k = landed else { return true }
+                if k.slot >= s {
+                    guard s > slots.lowerBound else { return true }
+                    s -= 1
+                } else if k.code < code {
+                    guard k.slot > slots.lowerBound else { return true }
+                    s = k.slot - 1
+                } else {
+                    guard k.slot >= slots.lowerBound else { return true }
+                    s = k.slot
+                }
+            }
+        }
+        return true
     }
 }
 

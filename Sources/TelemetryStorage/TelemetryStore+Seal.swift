@@ -73,7 +73,7 @@ extension TelemetryStore {
                     code: .degraded,
                     message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
             }
-            let found: (partition: Int64, code: UInt32, rows: [BlockRow], block: SealedBlock?)? =
+            let found: (partition: Int64, code: UInt32, slot: Int64, rows: [BlockRow], block: SealedBlock?)? =
                 try db.withIterator(fillCache: false) { it throws(StorageError) in
                     it.seek(cursor)
                     guard it.isValid else {
@@ -82,7 +82,7 @@ extension TelemetryStore {
                     }
                     guard let head = it.withUnsafeKey({ key in
                         key.first == Keyspace.canonical.rawValue ? KeyLayout.parseRecordKey(key) : nil
-                    }), head.partition <= lastPartition else {
+                    }), case let partition = recordKeys.partition(ofSlot: head.slot), partition <= lastPartition else {
                         // The seek may have stepped over a damaged table block: an error, not the
                         // end of what there is to seal.
                         try it.checkStatus(reading: "the canonical keyspace")
@@ -90,32 +90,31 @@ extension TelemetryStore {
                     }
                     let vehicle = w.dictionaries.vehicles[head.vehicle]
                     let name = vehicle?.rawValue ?? "code \(head.vehicle)"
+                    // The vehicle's keys in every slot of the partition.
                     var rows = [BlockRow]()
-                    let prefix = Array(it.key.prefix(13))
-                    while it.isValid {
-                        let parsed = it.withUnsafeKey { key in
-                            key.count == KeyLayout.recordKeyLength && key.starts(with: prefix) ? KeyLayout.parseRecordKey(key) : nil
-                        }
-                        guard let parsed else { break }
+                    _ = try visitRecordKeys(
+                        it, .canonical, code: head.vehicle, slots: recordKeys.slots(of: partition), first: .min, last: .max,
+                        order: .ascending, reading: "canonical records of vehicle \(name) in partition \(partition)"
+                    ) { ts throws(StorageError) in
                         let decoded: Result<RecordCodec.Decoded, ByteDecodingError> = it.withUnsafeValue { v in
                             Result { () throws(ByteDecodingError) in try RecordCodec.decode(v) }
                         }
                         switch decoded {
                         case .success(let d):
-                            rows.append(BlockRow(timestamp: parsed.timestamp, receivedDelta: d.receivedDelta, provenance: d.provenance, fields: d.fields))
+                            rows.append(BlockRow(timestamp: ts, receivedDelta: d.receivedDelta, provenance: d.provenance, fields: d.fields))
                         case .failure(let e):
-                            throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(name) at \(parsed.timestamp): \(e.reason)")
+                            throw StorageError(code: .dataLoss, message: "damaged record of vehicle \(name) at \(ts): \(e.reason)")
                         }
-                        it.next()
+                        return true
                     }
-                    try it.checkStatus(reading: "canonical records of vehicle \(name) in partition \(head.partition)")
+                    try it.checkStatus(reading: "canonical records of vehicle \(name) in partition \(partition)")
                     let block: SealedBlock?
                     if let vehicle {
-                        block = try sealedBlock(it, partition: head.partition, code: head.vehicle, vehicle: vehicle, keep: nil)
+                        block = try sealedBlock(it, partition: partition, code: head.vehicle, vehicle: vehicle, keep: nil)
                     } else {
                         throw StorageError(code: .dataLoss, message: "canonical records of vehicle code \(head.vehicle) have no dictionary entry")
                     }
-                    return (head.partition, head.vehicle, rows, block)
+                    return (partition, head.vehicle, head.slot, rows, block)
                 }
             guard let found else { return nil }
 
@@ -129,21 +128,15 @@ extension TelemetryStore {
             }
             let batch = WriteBatch()
             batch.put(KeyLayout.blockKey(partition: found.partition, vehicle: found.code), SealedBlockCodec.encode(merged))
-            // The keys taken in, rebuilt in one buffer: the batch copies each as it is added.
-            var key = KeyLayout.recordKey(.canonical, partition: found.partition, vehicle: found.code, timestamp: 0)
-            for row in found.rows {
-                let bits = UInt64(bitPattern: row.timestamp) ^ 0x8000_0000_0000_0000
-                for i in 0..<8 { key[13 + i] = UInt8(truncatingIfNeeded: bits >> UInt64(56 - 8 * i)) }
-                batch.delete(key)
-            }
+            for row in found.rows { batch.delete(recordKeys.key(.canonical, vehicle: found.code, timestamp: row.timestamp)) }
             try commit(batch, db: db, durability: configuration.durability, writer: &w)
             w.highestSealedPartition = max(w.highestSealedPartition ?? found.partition, found.partition)
             summary.blocks += 1
             summary.records += found.rows.count
 
-            // Past every key of this (partition, vehicle): its 13-byte prefix, then more than
-            // any 8-byte timestamp.
-            var next = KeyLayout.recordKey(.canonical, partition: found.partition, vehicle: found.code, timestamp: .max)
+            // Past the vehicle's keys in the slot where it was found: vehicles with lower codes
+            // in the partition's later slots are found further on (keys sort by slot first).
+            var next = KeyLayout.recordKey(.canonical, slot: found.slot, vehicle: found.code, timestamp: .max)
             next.append(0)
             return next
         }

@@ -34,7 +34,7 @@ extension TelemetryStore {
         var prepared = [PreparedRecord?]()
         prepared.reserveCapacity(change.records.count)
         for record in change.records {
-            prepared.append(try Self.prepare(record, codes: &readOnly, layout: &prepareLayout, width: width))
+            prepared.append(try Self.prepare(record, codes: &readOnly, layout: &prepareLayout, keys: recordKeys))
         }
         return try writer.withLock { (w: inout WriterState) throws(StorageError) -> WriteSummary in
             if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
@@ -164,7 +164,7 @@ extension TelemetryStore {
             if prepared[index] == nil {
                 // Assigning codes never answers nil (it throws when none is left), so prepare
                 // always encodes here.
-                prepared[index] = try Self.prepare(change.records[index], codes: &assigning, layout: &layout, width: width)
+                prepared[index] = try Self.prepare(change.records[index], codes: &assigning, layout: &layout, keys: recordKeys)
             }
             guard let p = prepared[index] else { continue }
             let code = p.code
@@ -217,7 +217,7 @@ extension TelemetryStore {
                 if state.count == 0 || KeyLayout.partition(of: state.last, width: width) != partition || isLate {
                     batch.put(KeyLayout.partitionIndexKey(vehicle: code, partition: partition), [])
                 }
-                puts.append((partition, code, timestamp, index))
+                puts.append((recordKeys.slot(of: timestamp), code, timestamp, index))
                 pending?[PendingKey(vehicle: code, timestamp: timestamp)] = p.value
                 summary.written += 1
                 if !exists { state.count += 1 }
@@ -227,7 +227,7 @@ extension TelemetryStore {
                 if !state.mustPersist { state.unpersisted += 1 }
             }
         }
-        // Key order (partition, vehicle, time; then batch order, so that of two records at one
+        // Key order (slot, vehicle, time; then batch order, so that of two records at one
         // key the later still wins): LevelDB inserts each entry into its memtable by a search
         // from the top of a skip list, and an insert next to the previous one finds its path
         // in the cache. In arrival order a batch jumps between a thousand vehicles' regions and
@@ -285,25 +285,25 @@ extension TelemetryStore {
         for (index, raw) in change.raw.enumerated() {
             let code = try assigning.dictionaries.vehicleCode(raw.record.vehicle, batch: batch)
             let ts = raw.record.timestamp
-            rawPuts.append((KeyLayout.partition(of: ts, width: width), code, ts, index))
+            rawPuts.append((recordKeys.slot(of: ts), code, ts, index))
         }
         rawPuts.sort(by: Self.inKeyOrder)
         var rawLayout = FieldLayoutCache()
         for put in rawPuts {
             batch.put(
-                KeyLayout.recordKey(.raw, partition: put.partition, vehicle: put.code, timestamp: put.timestamp),
+                KeyLayout.recordKey(.raw, slot: put.slot, vehicle: put.code, timestamp: put.timestamp),
                 try RawRecordCodec.encode(
                     change.raw[put.index], dictionaries: &assigning.dictionaries, layout: &rawLayout, batch: batch))
         }
     }
 
     /// A record put's place in a batch: its key's parts, and its index in the write.
-    typealias PutOrder = (partition: Int64, code: UInt32, timestamp: Int64, index: Int)
+    typealias PutOrder = (slot: Int64, code: UInt32, timestamp: Int64, index: Int)
 
-    /// Key order (partition, vehicle, time), then write order: of two records at one key, the
+    /// Key order (slot, vehicle, time), then write order: of two records at one key, the
     /// later is put later and wins.
     private static func inKeyOrder(_ a: PutOrder, _ b: PutOrder) -> Bool {
-        if a.partition != b.partition { return a.partition < b.partition }
+        if a.slot != b.slot { return a.slot < b.slot }
         if a.code != b.code { return a.code < b.code }
         if a.timestamp != b.timestamp { return a.timestamp < b.timestamp }
         return a.index < b.index
@@ -383,7 +383,7 @@ extension TelemetryStore {
 
     /// Encodes one record's key and value; nil when `codes` lacks a code it needs.
     static func prepare<Codes: CodeSource>(
-        _ record: TelemetryRecord, codes: inout Codes, layout: inout FieldLayoutCache, width: Int64
+        _ record: TelemetryRecord, codes: inout Codes, layout: inout FieldLayoutCache, keys: RecordKeys
     ) throws(StorageError) -> PreparedRecord? {
         guard let code = try codes.vehicleCode(record.vehicle) else { return nil }
         var fields = [EncodedField]()
@@ -426,8 +426,8 @@ extension TelemetryStore {
         let value = RecordCodec.encode(
             receivedDelta: record.provenance.receivedAt &- record.timestamp, provenance: provenance, fields: fields,
             exponentHints: &layout.exponentHints)
-        let partition = KeyLayout.partition(of: record.timestamp, width: width)
-        let key = KeyLayout.recordKey(.canonical, partition: partition, vehicle: code, timestamp: record.timestamp)
+        let partition = keys.partition(of: record.timestamp)
+        let key = keys.key(.canonical, vehicle: code, timestamp: record.timestamp)
         return PreparedRecord(code: code, timestamp: record.timestamp, fields: fields, value: value, key: key, partition: partition)
     }
 

@@ -15,18 +15,27 @@ public final class TelemetryStore: Sendable {
     ///    dead-letter ids are never reused.
     /// 4: the mapping layer's per-vehicle state has its own keyspace (0x08) instead of riding
     ///    in the latest state, which it made rewrite with every batch.
-    /// Formats 2 and 3 are upgraded in place when opened.
-    public static let formatVersion: UInt32 = 4
+    /// 5: record keys (canonical and raw) are keyed by key slot, a fraction of a partition
+    ///    (`key-slot-ms`, docs/decisions/0006-key-slots.md).
+    /// Formats 2 to 4 are upgraded in place when opened.
+    public static let formatVersion: UInt32 = 5
     /// The older formats this build upgrades when it opens a folder: format 3 adds the
     /// dead-letter sequence entry, which a scan of the dead-letter keyspace provides; format 4
-    /// moves each vehicle's derived state from its latest state into its own key.
-    static let upgradableFormatVersions: [UInt32] = [2, 3]
+    /// moves each vehicle's derived state from its latest state into its own key; format 5
+    /// records that the folder's record keys have one slot per partition, the layout they
+    /// always had (no key is rewritten).
+    static let upgradableFormatVersions: [UInt32] = [2, 3, 4]
 
     /// The data folder, with symbolic links resolved (`resolvedFolder`).
     public let path: String
     public let configuration: StoreConfiguration
     /// The partition width the store was created with.
     public let partitionWidthMs: Int64
+    /// The key slot width the store was created with (the partition width for a folder
+    /// created before format 5).
+    public var keySlotWidthMs: Int64 { recordKeys.slotWidth }
+    /// How record keys place timestamps.
+    let recordKeys: RecordKeys
 
     let handle: Mutex<LevelDB?>
     /// The writer's state: dictionaries and vehicles as it assigns and updates them.
@@ -82,6 +91,7 @@ public final class TelemetryStore: Sendable {
         }
         let loaded = try Self.load(db, path: path, configuration: configuration)
         self.partitionWidthMs = loaded.partitionWidth
+        self.recordKeys = RecordKeys(width: loaded.partitionWidth, slotWidth: loaded.slotWidth)
         self.handle = Mutex(db)
         let highestSealed: Int64?
         do { highestSealed = try Self.highestSealedPartition(db) } catch { throw Self.readError(error, what: "the sealed keyspace") }
@@ -218,6 +228,7 @@ public final class TelemetryStore: Sendable {
 
     struct Loaded {
         var partitionWidth: Int64
+        var slotWidth: Int64
         var dictionaries = Dictionaries()
         var vehicles: [UInt32: VehicleState] = [:]
         var gateways: [String: UInt64] = [:]
@@ -266,7 +277,21 @@ public final class TelemetryStore: Sendable {
         else {
             throw StorageError(code: .dataLoss, message: "\(path): the partition width entry is missing or damaged")
         }
-        var loaded = Loaded(partitionWidth: w)
+        // Before format 5 a record key's slot was its partition.
+        var slotWidth = w
+        if version >= 5 {
+            let slot: [UInt8]?
+            do { slot = try db.get(KeyLayout.metadataKey(KeyLayout.Meta.keySlotWidth)) } catch {
+                throw Self.readError(error, what: "the key slot width")
+            }
+            guard let slot, slot.count == 8,
+                case let s = Int64(bitPattern: slot.reduce(0) { ($0 << 8) | UInt64($1) }), s > 0, s <= w, w % s == 0
+            else {
+                throw StorageError(code: .dataLoss, message: "\(path): the key slot width entry is missing or damaged")
+            }
+            slotWidth = s
+        }
+        var loaded = Loaded(partitionWidth: w, slotWidth: slotWidth)
         var deadLetterSequence: UInt64? = nil
 
         // Dictionaries, gateway resume points and the dead-letter sequence from the metadata keyspace.
@@ -369,11 +394,15 @@ public final class TelemetryStore: Sendable {
             batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), deadLetterSequence.bigEndianBytes)
             // Format 4: each derived state into its own key. The latest states keep their copy
             // until they are next written (without one); a format 4 open does not read it.
-            for (code, state) in loaded.vehicles where !state.derived.isEmpty {
-                batch.put(KeyLayout.derivedKey(vehicle: code), state.derived)
-                // A latest state kept only for its derived state (no records) has no use left.
-                if state.count == 0 { batch.delete(KeyLayout.latestKey(vehicle: code)) }
+            if version < 4 {
+                for (code, state) in loaded.vehicles where !state.derived.isEmpty {
+                    batch.put(KeyLayout.derivedKey(vehicle: code), state.derived)
+                    // A latest state kept only for its derived state (no records) has no use left.
+                    if state.count == 0 { batch.delete(KeyLayout.latestKey(vehicle: code)) }
+                }
             }
+            // Format 5: the folder's record keys stay as they are, one slot per partition.
+            batch.put(KeyLayout.metadataKey(KeyLayout.Meta.keySlotWidth), UInt64(bitPattern: slotWidth).bigEndianBytes)
             do { try db.write(batch, sync: true) } catch {
                 throw StorageError(code: .io, message: "cannot upgrade the store in \(path) to format \(formatVersion): \(error.message)")
             }
@@ -398,14 +427,17 @@ public final class TelemetryStore: Sendable {
         guard configuration.partitionWidthMs > 0 else {
             throw StorageError(code: .invalidArgument, message: "partition width must be positive")
         }
+        let width = configuration.partitionWidthMs
+        let slotWidth = RecordKeys.slotWidth(forNewStoreWith: width, preferred: configuration.keySlotWidthMs)
         let batch = WriteBatch()
         batch.put(KeyLayout.metadataKey(KeyLayout.Meta.format), formatVersion.bigEndianBytes)
-        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.partitionWidth), UInt64(bitPattern: configuration.partitionWidthMs).bigEndianBytes)
+        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.partitionWidth), UInt64(bitPattern: width).bigEndianBytes)
+        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.keySlotWidth), UInt64(bitPattern: slotWidth).bigEndianBytes)
         batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), UInt64(0).bigEndianBytes)
         do { try db.write(batch, sync: true) } catch {
             throw StorageError(code: .io, message: "cannot initialise the store in \(path): \(error.message)")
         }
-        return Loaded(partitionWidth: configuration.partitionWidthMs)
+        return Loaded(partitionWidth: width, slotWidth: slotWidth)
     }
 
     /// A LevelDB read error as a storage error: corruption is data loss.

@@ -102,7 +102,7 @@ struct DerivedStateTests {
                 #expect(try allRecords(store, "v0").map(\.timestamp) == [1000, 2000])
                 store.close()
             }
-            #expect(try Self.entries(path, .metadata)[KeyLayout.metadataKey(KeyLayout.Meta.format)] == UInt32(4).bigEndianBytes)
+            #expect(try Self.entries(path, .metadata)[KeyLayout.metadataKey(KeyLayout.Meta.format)] == TelemetryStore.formatVersion.bigEndianBytes)
             let derived = try Self.entries(path, .derived)
             #expect(derived[KeyLayout.derivedKey(vehicle: 1)] == [5, 5, 5])
             #expect(derived[KeyLayout.derivedKey(vehicle: 2)] == [9])

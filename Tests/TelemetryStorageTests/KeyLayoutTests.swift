@@ -4,28 +4,52 @@ import TelemetryCore
 
 @Suite("Key coding")
 struct KeyLayoutTests {
-    @Test("record keys sort by partition, vehicle, then time, negatives first")
+    @Test("record keys sort by key slot, vehicle, then time, negatives first")
     func ordering() {
-        let timestamps: [Int64] = [.min, -3_600_001, -3_600_000, -1, 0, 1, 3_599_999, 3_600_000, .max]
+        let keysLayout = RecordKeys(width: 3_600_000, slotWidth: 60_000)
+        let timestamps: [Int64] = [.min, -3_600_001, -3_600_000, -60_001, -60_000, -1, 0, 1, 59_999, 60_000, 3_599_999, 3_600_000, .max]
         var keys: [(Int64, UInt32, [UInt8])] = []
         for ts in timestamps {
             for vehicle: UInt32 in [1, 2, 255, 256, .max] {
-                let p = KeyLayout.partition(of: ts, width: 3_600_000)
-                keys.append((ts, vehicle, KeyLayout.recordKey(.canonical, partition: p, vehicle: vehicle, timestamp: ts)))
+                keys.append((ts, vehicle, keysLayout.key(.canonical, vehicle: vehicle, timestamp: ts)))
             }
         }
         let byBytes = keys.sorted { $0.2.lexicographicallyPrecedes($1.2) }
         let byMeaning = keys.sorted {
-            let pa = KeyLayout.partition(of: $0.0, width: 3_600_000)
-            let pb = KeyLayout.partition(of: $1.0, width: 3_600_000)
-            return (pa, $0.1, $0.0) < (pb, $1.1, $1.0)
+            (keysLayout.slot(of: $0.0), $0.1, $0.0) < (keysLayout.slot(of: $1.0), $1.1, $1.0)
         }
         #expect(byBytes.map(\.2) == byMeaning.map(\.2))
         for (ts, vehicle, key) in keys {
             let parsed = key.withUnsafeBufferPointer { KeyLayout.parseRecordKey($0) }
             #expect(parsed?.timestamp == ts)
             #expect(parsed?.vehicle == vehicle)
+            #expect(parsed?.slot == keysLayout.slot(of: ts))
         }
+    }
+
+    @Test("key slots tile partitions, to the ends of Int64", arguments: [
+        Int64.min, -3_600_001, -3_600_000, -60_001, -60_000, -1, 0, 1, 59_999, 60_000, 3_599_999, 3_600_000, 1_700_000_000_000, .max,
+    ])
+    func slotsTilePartitions(_ ts: Int64) {
+        let keys = RecordKeys(width: 3_600_000, slotWidth: 60_000)
+        let slot = keys.slot(of: ts)
+        let p = keys.partition(of: ts)
+        #expect(keys.partition(ofSlot: slot) == p)
+        let slots = keys.slots(of: p)
+        #expect(slots.count == 60)
+        #expect(slots.contains(slot))
+        // The slots of a partition are exactly those whose partition it is.
+        #expect(keys.partition(ofSlot: slots.lowerBound) == p)
+        #expect(keys.partition(ofSlot: slots.upperBound) == p)
+        #expect(keys.slots(of: p, between: ts, and: ts) == slot...slot)
+    }
+
+    @Test("a new store's slot width divides its partition width, else a slot is a partition", arguments: [
+        (Int64(3_600_000), Int64?(60_000), Int64(60_000)), (3_600_000, 7_000, 3_600_000), (30_000, 60_000, 30_000),
+        (3_600_000, nil, 3_600_000), (3_600_000, 0, 3_600_000), (3_600_000, 3_600_000, 3_600_000),
+    ])
+    func newStoreSlotWidth(_ width: Int64, _ preferred: Int64?, _ expected: Int64) {
+        #expect(RecordKeys.slotWidth(forNewStoreWith: width, preferred: preferred) == expected)
     }
 
     @Test("partitions use floor division", arguments: [

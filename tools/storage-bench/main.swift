@@ -1,10 +1,11 @@
 // Storage-layer benchmark: loads the shared fleet dataset (gen_dataset.py's telemetry.bin,
-// 96-byte packed records in arrival order) through TelemetryStore in process, seals every
-// partition, compacts, then measures disk bytes per record, one-vehicle range queries, latest-state lookups
-// and 1-minute downsampling. Prints a table and one JSON line.
+// 96-byte packed records in arrival order) through TelemetryStore in process, runs the range
+// queries once on the open (unsealed) partitions, seals every partition, compacts, then
+// measures disk bytes per record, one-vehicle range queries, latest-state lookups and 1-minute
+// downsampling. Prints a table and one JSON line.
 //
 // Usage: telemetry-storage-bench [--data /tmp/peers-data] [--db /tmp/telemetry-bench-db]
-//        [--batch 1000] [--partition-ms 3600000] [--write-buffer-mb N] [--writers N] [--sync] [--limit N]
+//        [--batch 1000] [--partition-ms 3600000] [--slot-ms 60000] [--write-buffer-mb N] [--writers N] [--sync] [--limit N]
 //        [--ingest-only]   (stop after ingest: for profiling the write path)
 import Foundation
 import Synchronization
@@ -16,6 +17,8 @@ struct Options {
     var db = "/tmp/telemetry-bench-db"
     var batch = 1000
     var partitionMs: Int64 = 3_600_000
+    /// nil: the store's default key slot.
+    var slotMs: Int64? = nil
     var sync = false
     var limit = Int.max
     var writeBufferMB = 0
@@ -35,6 +38,7 @@ struct Options {
             case "--db": db = value()
             case "--batch": guard let n = Int(value()), n > 0 else { fail("--batch takes a positive number") }; batch = n
             case "--partition-ms": guard let n = Int64(value()), n > 0 else { fail("--partition-ms takes a positive number") }; partitionMs = n
+            case "--slot-ms": guard let n = Int64(value()), n > 0 else { fail("--slot-ms takes a positive number") }; slotMs = n
             case "--sync": sync = true
             case "--ingest-only": ingestOnly = true
             case "--writers": guard let n = Int(value()), n > 0 else { fail("--writers takes a positive number") }; writers = n
@@ -136,6 +140,7 @@ let names = ["lat", "lon", "speed_kmh", "heading_deg", "altitude_m", "odometer_k
 try? FileManager.default.removeItem(atPath: options.db)
 var configuration = StoreConfiguration(durability: options.sync ? .sync : .buffered)
 configuration.partitionWidthMs = options.partitionMs
+if let slot = options.slotMs { configuration.keySlotWidthMs = slot }
 if options.writeBufferMB > 0 { configuration.leveldb.writeBufferBytes = options.writeBufferMB << 20 }
 let store = try TelemetryStore(path: options.db, configuration: configuration)
 
@@ -175,6 +180,23 @@ if options.ingestOnly {
     print(String(format: "ingest        %10.0f records/s (%d records in %.2f s, batches of %d, %d writers, %d late)", Double(count) / ingestSeconds, count, ingestSeconds, options.batch, options.writers, lateTotal.load(ordering: .relaxed)))
     exit(0)
 }
+// Queries: the shared 1000 specs (vehicle + 1-hour window).
+let specs: [(VehicleID, Int64, Int64)] = ((try? String(contentsOfFile: options.data + "/queries.tsv", encoding: .utf8)) ?? "")
+    .split(separator: "\n").compactMap { line in
+        let p = line.split(separator: "\t")
+        guard p.count == 3, let v = try? VehicleID(String(p[0])), let a = Int64(p[1]), let b = Int64(p[2]) else { return nil }
+        return (v, a, b)
+    }
+guard !specs.isEmpty else { fail("no query specs in \(options.data)/queries.tsv") }
+// The same range queries on the records as ingest left them: record keys in open partitions,
+// read slot by slot (docs/storage-format.md, section 5), while LevelDB may still be compacting.
+var headRangeMs = [Double]()
+for (vehicle, from, to) in specs {
+    let s = now()
+    let page = try store.range(RangeQuery(vehicle: vehicle, from: from, to: to))
+    headRangeMs.append((now() - s) * 1e3)
+    guard !page.records.isEmpty else { fail("no records for \(vehicle) in [\(from), \(to)) before sealing") }
+}
 let bytesBefore = directoryBytes(options.db)
 // Seal every partition, the newest included: ingest is over, so all of it is history now.
 // (A server seals only partitions older than the grace period; see StoreConfiguration.)
@@ -187,14 +209,6 @@ try store.compact()
 let compactSeconds = now() - c0
 let bytesAfter = directoryBytes(options.db)
 
-// Queries: the shared 1000 specs (vehicle + 1-hour window).
-let specs: [(VehicleID, Int64, Int64)] = ((try? String(contentsOfFile: options.data + "/queries.tsv", encoding: .utf8)) ?? "")
-    .split(separator: "\n").compactMap { line in
-        let p = line.split(separator: "\t")
-        guard p.count == 3, let v = try? VehicleID(String(p[0])), let a = Int64(p[1]), let b = Int64(p[2]) else { return nil }
-        return (v, a, b)
-    }
-guard !specs.isEmpty else { fail("no query specs in \(options.data)/queries.tsv") }
 var rangeMs = [Double](), latestMs = [Double](), downsampleMs = [Double]()
 var points = 0
 var checksum = 0.0
@@ -225,13 +239,14 @@ store.close()
 let total = count
 close(fd)
 let result: [String: Any] = [
-    "records": total, "written": written, "batch": options.batch, "partition_ms": options.partitionMs, "sync": options.sync, "writers": options.writers, "write_buffer_mb": options.writeBufferMB,
+    "records": total, "written": written, "batch": options.batch, "partition_ms": options.partitionMs, "slot_ms": store.keySlotWidthMs, "sync": options.sync, "writers": options.writers, "write_buffer_mb": options.writeBufferMB,
     "ingest_s": ingestSeconds, "late": lateTotal.load(ordering: .relaxed), "ingest_rec_s": Double(total) / ingestSeconds,
     "disk_bytes_before_compact": bytesBefore, "seal_s": sealSeconds, "sealed_blocks": sealSummary.blocks,
     "sealed_records": sealSummary.records, "disk_bytes_after_seal": bytesAfterSeal, "compact_s": compactSeconds, "disk_bytes": bytesAfter,
     "bytes_per_record": Double(bytesAfter) / Double(total),
     "range_queries": specs.count, "range_points_avg": Double(points) / Double(specs.count),
     "range_median_ms": percentile(rangeMs, 0.5), "range_p99_ms": percentile(rangeMs, 0.99),
+    "open_range_median_ms": percentile(headRangeMs, 0.5), "open_range_p99_ms": percentile(headRangeMs, 0.99),
     "latest_median_ms": percentile(latestMs, 0.5), "latest_p99_ms": percentile(latestMs, 0.99),
     "downsample_median_ms": percentile(downsampleMs, 0.5), "downsample_p99_ms": percentile(downsampleMs, 0.99),
     "vmhwm_kib_after_ingest": rssAfterIngest, "peak_rss_kib": peakRSSKiB(), "checksum": checksum,
@@ -240,6 +255,7 @@ print(String(format: "ingest        %10.0f records/s (%d records in %.2f s, batc
 print(String(format: "seal          %10.2f s (%d blocks, %d records)", sealSeconds, sealSummary.blocks, sealSummary.records))
 print(String(format: "disk          %10.2f bytes/record after seal and compaction (%.2f before; compaction %.2f s)", Double(bytesAfter) / Double(total), Double(bytesBefore) / Double(total), compactSeconds))
 print(String(format: "range (1 h)   %10.3f ms median, %.3f ms p99, %.0f points", percentile(rangeMs, 0.5), percentile(rangeMs, 0.99), Double(points) / Double(specs.count)))
+print(String(format: "open range    %10.3f ms median, %.3f ms p99 (before sealing, key slots of %d ms)", percentile(headRangeMs, 0.5), percentile(headRangeMs, 0.99), store.keySlotWidthMs))
 print(String(format: "latest        %10.4f ms median, %.4f ms p99", percentile(latestMs, 0.5), percentile(latestMs, 0.99)))
 print(String(format: "downsample    %10.3f ms median, %.3f ms p99 (1-min avg speed, whole range)", percentile(downsampleMs, 0.5), percentile(downsampleMs, 0.99)))
 print(String(format: "peak RSS      %10.0f MiB", Double(peakRSSKiB()) / 1024))

@@ -5,7 +5,7 @@
 public enum Keyspace: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Format version, dictionaries, gateway resume points.
     case metadata = 0x01
-    /// Canonical records: partition, vehicle, timestamp.
+    /// Canonical records: key slot, vehicle, timestamp.
     case canonical = 0x02
     /// Latest state per vehicle.
     case latest = 0x03
@@ -49,13 +49,13 @@ enum KeyLayout {
         return (timestamp % width < 0) ? q - 1 : q
     }
 
-    /// `| 0x02 | partition: i64 | vehicle code: u32 | timestamp: i64 |` (21 bytes); raw records
-    /// use the same layout behind 0x04.
-    static func recordKey(_ keyspace: Keyspace, partition: Int64, vehicle: UInt32, timestamp: Int64) -> [UInt8] {
+    /// `| 0x02 | slot: i64 | vehicle code: u32 | timestamp: i64 |` (21 bytes); raw records
+    /// use the same layout behind 0x04. The slot is the timestamp's key slot (`RecordKeys`).
+    static func recordKey(_ keyspace: Keyspace, slot: Int64, vehicle: UInt32, timestamp: Int64) -> [UInt8] {
         var key = [UInt8]()
         key.reserveCapacity(21)
         key.append(keyspace.rawValue)
-        key.appendOrderedInt64(partition)
+        key.appendOrderedInt64(slot)
         key.appendBigEndian(vehicle)
         key.appendOrderedInt64(timestamp)
         return key
@@ -64,14 +64,14 @@ enum KeyLayout {
     static let recordKeyLength = 21
 
     /// Decodes a record key of the given keyspace.
-    static func parseRecordKey(_ key: UnsafeBufferPointer<UInt8>) -> (partition: Int64, vehicle: UInt32, timestamp: Int64)? {
+    static func parseRecordKey(_ key: UnsafeBufferPointer<UInt8>) -> (slot: Int64, vehicle: UInt32, timestamp: Int64)? {
         guard key.count == recordKeyLength else { return nil }
         var reader = ByteReader(key, offset: 1)
-        guard let partition = try? reader.readOrderedInt64(),
+        guard let slot = try? reader.readOrderedInt64(),
             let vehicle = try? reader.readBigEndianUInt32(),
             let timestamp = try? reader.readOrderedInt64()
         else { return nil }
-        return (partition, vehicle, timestamp)
+        return (slot, vehicle, timestamp)
     }
 
     /// `| 0x06 | vehicle code: u32 | partition: i64 |`, empty value.
@@ -135,6 +135,8 @@ enum KeyLayout {
     enum Meta {
         static let format = "format"
         static let partitionWidth = "partition-width-ms"
+        /// Width of a key slot in ms (u64 BE), since format 5: see `RecordKeys`.
+        static let keySlotWidth = "key-slot-ms"
         /// Present (empty value) when the store was closed with every latest state persisted;
         /// removed when it is opened again. Without it, opening replays the records written
         /// after each vehicle's checkpoint.
@@ -151,5 +153,64 @@ enum KeyLayout {
         static let provenancePrefix = "provenance/"
         /// `gateway/<gateway id bytes>` -> last committed sequence (u64 BE)
         static let gatewayPrefix = "gateway/"
+    }
+}
+
+/// Where record keys (canonical 0x02, raw 0x04) put a timestamp: in the key slot that holds
+/// it, a span of `slotWidth` ms, before the vehicle code (docs/storage-format.md, section 5).
+///
+/// Slots are narrower than partitions (10 minutes in a one-hour partition by default) so that
+/// the keys ingest writes at a time, every vehicle's newest records, fall into a narrow band of
+/// the key space: each memtable LevelDB flushes then overlaps the previous ones only at its
+/// edge, and compaction moves files down instead of rewriting the whole partition every time
+/// (docs/decisions/0006-key-slots.md). Partitions, which sealing, the partition index and
+/// retention work on, are whole numbers of slots. Stores of formats 2 to 4 have one slot per
+/// partition, which is the layout they always had.
+struct RecordKeys: Sendable, Hashable {
+    /// Partition width, ms.
+    let width: Int64
+    /// Key slot width, ms: divides `width`.
+    let slotWidth: Int64
+    /// Slots per partition.
+    let slotsPerPartition: Int64
+
+    /// - Precondition: `slotWidth` > 0 and divides `width` (checked when a store is opened).
+    init(width: Int64, slotWidth: Int64) {
+        self.width = width
+        self.slotWidth = slotWidth
+        self.slotsPerPartition = width / slotWidth
+    }
+
+    /// The slot width a new store gets: `preferred` when it divides the partition width,
+    /// else one slot per partition.
+    static func slotWidth(forNewStoreWith width: Int64, preferred: Int64?) -> Int64 {
+        guard let preferred, preferred > 0, preferred <= width, width % preferred == 0 else { return width }
+        return preferred
+    }
+
+    func slot(of timestamp: Int64) -> Int64 { KeyLayout.partition(of: timestamp, width: slotWidth) }
+
+    func partition(of timestamp: Int64) -> Int64 { KeyLayout.partition(of: timestamp, width: width) }
+
+    /// The partition a slot belongs to.
+    func partition(ofSlot slot: Int64) -> Int64 { KeyLayout.partition(of: slot, width: slotsPerPartition) }
+
+    /// The slots of partition `p`. A partition holds whole slots, so p * (slots per partition)
+    /// stays in range whenever p * width does (every partition of an Int64 timestamp).
+    func slots(of p: Int64) -> ClosedRange<Int64> {
+        let first = p &* slotsPerPartition
+        return first...(first &+ (slotsPerPartition - 1))
+    }
+
+    /// The slots of partition `p` that hold timestamps in [first, last] (empty when none).
+    func slots(of p: Int64, between first: Int64, and last: Int64) -> ClosedRange<Int64>? {
+        let all = slots(of: p)
+        let lo = max(all.lowerBound, slot(of: first))
+        let hi = min(all.upperBound, slot(of: last))
+        return lo <= hi ? lo...hi : nil
+    }
+
+    func key(_ keyspace: Keyspace, vehicle: UInt32, timestamp: Int64) -> [UInt8] {
+        KeyLayout.recordKey(keyspace, slot: slot(of: timestamp), vehicle: vehicle, timestamp: timestamp)
     }
 }
