@@ -29,6 +29,8 @@ MAPPING=${MAPPING:-identity}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/bench/peers}
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 LOAD=${LOAD:-}
 if [ -z "$LOAD" ]; then
   if [ -x "$1/telemetry-load" ]; then LOAD="$1/telemetry-load"; else LOAD="$ROOT/.build/release/telemetry-load"; fi
@@ -49,12 +51,7 @@ mkdir -p "$OUT"
 for r in $(seq 1 "$RUNS"); do
   for b in "$@"; do
     rm -rf "$OUT/db"
-    "$b/telemetryd" --data "$OUT/db" --listen 127.0.0.1 --port "$PORT" --http-port off --log-level warning --mapping "$MAPPING" &
-    PID=$!
-    for _ in $(seq 1 50); do
-      (echo > /dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break
-      sleep 0.2
-    done
+    start_telemetryd "$b" "$OUT/db" "$PORT" "$MAPPING"
     RESULT=$("$LOAD" --port "$PORT" --data "$DATA" --connections "$CONNECTIONS" --window "$WINDOW" \
       --batch "$BATCH" --server-pid "$PID" --queries 1 "${EXTRA[@]}")
     # Fields 14 and 15 of /proc/PID/stat: user and system time in clock ticks.

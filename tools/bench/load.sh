@@ -22,6 +22,8 @@ BATCH=${BATCH:-5000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/bench/peers}
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 
 if [ ! -f "$DATA/telemetry.lp" ]; then
   python3 "$PEERS/gen_dataset.py" --out "$DATA"
@@ -41,12 +43,7 @@ for r in $(seq 1 "$RUNS"); do
   rm -rf "$OUT/load-db"
   # The identity mapping: the records are stored as they come, as the peers store them. No
   # monitoring endpoint: its fixed port would clash with other servers on a shared machine.
-  "$BIN/telemetryd" --data "$OUT/load-db" --listen 127.0.0.1 --port "$PORT" --http-port off --log-level warning --mapping identity &
-  PID=$!
-  for _ in $(seq 1 50); do
-    (echo > /dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break
-    sleep 0.2
-  done
+  start_telemetryd "$BIN" "$OUT/load-db" "$PORT" identity
   "$BIN/telemetry-load" --port "$PORT" --data "$DATA" --connections "$CONNECTIONS" --window "$WINDOW" \
     --batch "$BATCH" --server-pid "$PID" --compact >> "$OUT/load.jsonl"
   kill -TERM "$PID"

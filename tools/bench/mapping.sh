@@ -21,6 +21,8 @@ BATCH=${BATCH:-5000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/bench/peers}
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 LIMIT_ARG=()
 if [ -n "${LIMIT:-}" ]; then LIMIT_ARG=(--limit "$LIMIT"); fi
 
@@ -38,12 +40,7 @@ for r in $(seq 1 "$RUNS"); do
   for mode in identity fleeti; do
     echo "run $r/$RUNS: $mode" >&2
     rm -rf "$OUT/db"
-    "$BIN/telemetryd" --data "$OUT/db" --listen 127.0.0.1 --port "$PORT" --http-port off --log-level warning --mapping "$mode" &
-    PID=$!
-    for _ in $(seq 1 50); do
-      (echo > /dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break
-      sleep 0.2
-    done
+    start_telemetryd "$BIN" "$OUT/db" "$PORT" "$mode"
     "$BIN/telemetry-load" --port "$PORT" --data "$DATA" --connections "$CONNECTIONS" --window "$WINDOW" \
       --batch "$BATCH" --server-pid "$PID" --shape navixy --queries 1 "${LIMIT_ARG[@]}" \
       | python3 -c "import json,sys; o=json.load(sys.stdin); o['mode']='$mode'; o['run']=$r; print(json.dumps(o))" >> "$OUT/mapping.jsonl"

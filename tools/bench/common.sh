@@ -1,0 +1,16 @@
+# Shared by the benchmark scripts in this folder (sourced, not run).
+
+# start_telemetryd BUILD DATA_FOLDER PORT MAPPING: starts BUILD/telemetryd on 127.0.0.1:PORT
+# with a data folder of its own, no monitoring endpoint (its fixed port would clash with other
+# servers on a shared machine) and warnings-only logs, sets PID, and returns once the port
+# accepts connections (10 s at the most).
+start_telemetryd() {
+  "$1/telemetryd" --data "$2" --listen 127.0.0.1 --port "$3" --http-port off --log-level warning --mapping "$4" &
+  PID=$!
+  for _ in $(seq 1 50); do
+    (echo > /dev/tcp/127.0.0.1/"$3") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "telemetryd did not listen on 127.0.0.1:$3 within 10 s" >&2
+  return 1
+}
