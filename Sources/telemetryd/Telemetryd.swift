@@ -161,12 +161,13 @@ struct Telemetryd: AsyncParsableCommand {
         if let mappingService {
             let hangups = await UnixSignalsSequence(trapping: .sighup)
             services.append(.init(service: MappingReloadService(service: mappingService, signals: hangups, logger: logger)))
-            if !file.mapping.sweepOff {
+            let stateIdle: Duration? = file.mapping.stateIdleOff ? nil : .seconds(file.mapping.stateIdleSeconds ?? 3600)
+            if !file.mapping.sweepOff || stateIdle != nil {
                 services.append(
                     .init(
                         service: ConnectivitySweepService(
                             service: mappingService, store: { stores.current }, interval: .seconds(file.mapping.sweepIntervalSeconds ?? 60),
-                            logger: logger)))
+                            sweep: !file.mapping.sweepOff, stateIdle: stateIdle, logger: logger)))
             }
         }
         services.append(.init(service: MaintenanceService(stores: stores, schedule: .init(server), logger: logger, metrics: metrics)))

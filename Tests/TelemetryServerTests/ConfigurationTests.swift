@@ -41,14 +41,16 @@ struct ConfigurationTests {
         try file.server.validate()
     }
 
-    @Test("the mapping section sets mode, folder, assets and the sweep")
+    @Test("the mapping section sets mode, folder, assets, the sweep and how long idle states stay in memory")
     func mappingSection() throws {
         let file = try ConfigurationFile.parse(
-            "mapping:\n  mode: identity\n  folder: /m\n  assets: /a.yaml\n  sweep_interval_seconds: 30\n", source: "t.yaml")
+            "mapping:\n  mode: identity\n  folder: /m\n  assets: /a.yaml\n  sweep_interval_seconds: 30\n  state_idle_seconds: 600\n",
+            source: "t.yaml")
         #expect(file.mapping.mode == "identity" && file.mapping.folder == "/m" && file.mapping.assets == "/a.yaml")
         #expect(file.mapping.sweepIntervalSeconds == 30 && !file.mapping.sweepOff)
-        let off = try ConfigurationFile.parse("mapping:\n  sweep_interval_seconds: off\n", source: "t.yaml")
-        #expect(off.mapping.sweepOff)
+        #expect(file.mapping.stateIdleSeconds == 600 && !file.mapping.stateIdleOff)
+        let off = try ConfigurationFile.parse("mapping:\n  sweep_interval_seconds: off\n  state_idle_seconds: off\n", source: "t.yaml")
+        #expect(off.mapping.sweepOff && off.mapping.stateIdleOff)
     }
 
     @Test("an empty file keeps every default")
@@ -70,6 +72,8 @@ struct ConfigurationTests {
             ("- a\n- b", "t.yaml: the top level must be a mapping of keys"),
             ("mapping:\n  mode: magic", "t.yaml: mapping.mode must be fleeti or identity, not \"magic\""),
             ("mapping:\n  sweep_interval_seconds: 0", "t.yaml: mapping.sweep_interval_seconds must be at least 1 second, or off"),
+            ("mapping:\n  state_idle_seconds: -5", "t.yaml: mapping.state_idle_seconds must be at least 1 second, or off"),
+            ("mapping:\n  state_idle_seconds: soon", "t.yaml: mapping.state_idle_seconds must be a whole number"),
             ("mapping:\n  folders: x", "t.yaml: mapping.folders is not a known setting"),
         ])
     func mistakes(text: String, message: String) {

@@ -291,6 +291,39 @@ struct MappingServiceTests {
         }
     }
 
+    @Test("idle states leave memory only once stored; the vehicle's next record continues its state machines")
+    func idleStatesEvicted() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let service = try folder.service()
+            let pipeline = FleetiPipeline(service: service)
+            try Self.ingest(
+                [try Self.navixy("car-1", at: 1_000, ignition: 1), try Self.navixy("car-2", at: 1_000, ignition: 1)],
+                pipeline: pipeline, store: store, receivedAt: 10_000)
+            try Self.ingest([try Self.navixy("car-2", at: 2_000, ignition: 1)], pipeline: pipeline, store: store, receivedAt: 20_000)
+            #expect(service.statesInMemory == 2)
+            // car-1 last mapped at 10 000, car-2 at 20 000: only car-1 is idle since 15 000.
+            #expect(service.evictIdleStates(idleSince: 15_000, store: store) == 1)
+            #expect(service.statesInMemory == 1)
+            // A batch mapped but not yet written: its state is newer than the stored one and
+            // must stay, or the next batch would be mapped from the stored, older state.
+            let pending = pipeline.map([(0, try Self.navixy("car-2", at: 3_000, ignition: 0))], receivedAt: 30_000, store: store)
+            #expect(service.evictIdleStates(idleSince: .max, store: store) == 0)
+            #expect(service.statesInMemory == 1)
+            _ = try store.write(pending.write)
+            #expect(service.evictIdleStates(idleSince: .max, store: store) == 1)
+            #expect(service.statesInMemory == 0)
+            // Read back from the store: ignition stayed on for car-1 since 1000, went off for car-2 at 3000.
+            try Self.ingest(
+                [try Self.navixy("car-1", at: 61_000, ignition: 1), try Self.navixy("car-2", at: 61_000, ignition: 0)],
+                pipeline: pipeline, store: store, receivedAt: 70_000)
+            #expect(try Self.field("ignition_last_changed_at", of: "car-1", at: 61_000, in: store) == .int(1_000))
+            #expect(try Self.field("ignition_last_changed_at", of: "car-2", at: 61_000, in: store) == .int(3_000))
+            #expect(service.statesInMemory == 2)
+        }
+    }
+
     static func acme(_ version: String, unit: String) -> String {
         """
         version: "\(version)"

@@ -38,6 +38,7 @@ import Yams
 ///   folder: ./data/mappings
 ///   assets: ./data/assets.yaml
 ///   sweep_interval_seconds: 60   # or off
+///   state_idle_seconds: 3600     # or off
 /// ```
 public struct ConfigurationFile: Sendable, Hashable {
     public var server = ServerConfiguration()
@@ -63,6 +64,11 @@ public struct ConfigurationFile: Sendable, Hashable {
         /// offline); nil in `sweepOff` turns them off. Default 60.
         public var sweepIntervalSeconds: Int?
         public var sweepOff = false
+        /// Seconds without a record after which a vehicle's mapping state leaves memory (it
+        /// stays stored and is read back with the next record); nil in `stateIdleOff` keeps
+        /// every state. Default 3600.
+        public var stateIdleSeconds: Int?
+        public var stateIdleOff = false
 
         public init() {}
     }
@@ -177,13 +183,11 @@ public struct ConfigurationFile: Sendable, Hashable {
                     case "folder": file.mapping.folder = try reader.string(v, name)
                     case "assets": file.mapping.assets = try reader.string(v, name)
                     case "sweep_interval_seconds":
-                        if v.scalar?.string == "off" {
-                            file.mapping.sweepOff = true
-                        } else {
-                            let n = try reader.int(v, name)
-                            guard n >= 1 else { throw reader.error(name, "must be at least 1 second, or off") }
-                            file.mapping.sweepIntervalSeconds = n
-                        }
+                        file.mapping.sweepIntervalSeconds = try reader.secondsOrOff(v, name)
+                        file.mapping.sweepOff = file.mapping.sweepIntervalSeconds == nil
+                    case "state_idle_seconds":
+                        file.mapping.stateIdleSeconds = try reader.secondsOrOff(v, name)
+                        file.mapping.stateIdleOff = file.mapping.stateIdleSeconds == nil
                     default: throw reader.error(name, "is not a known setting")
                     }
                 }
@@ -216,6 +220,14 @@ public struct ConfigurationFile: Sendable, Hashable {
                 if let n = Int64(s.dropLast(suffix.count)), n > 0, n <= Int64.max / factor { return n * factor }
             }
             throw error(key, "must be a positive duration such as 400d, 12h, 90m, 30s or off, not \"\(s)\"")
+        }
+
+        /// At least 1 second; nil for `off`.
+        func secondsOrOff(_ node: Node, _ key: String) throws(ConfigurationError) -> Int? {
+            if node.scalar?.string == "off" { return nil }
+            let n = try int(node, key)
+            guard n >= 1 else { throw error(key, "must be at least 1 second, or off") }
+            return n
         }
 
         func int(_ node: Node, _ key: String) throws(ConfigurationError) -> Int {

@@ -15,7 +15,9 @@ public import TelemetryStorage
 ///   keeps serving.
 /// - Vehicle states are kept in memory, authoritative, and written with every record that
 ///   changes them. A vehicle's records are mapped one at a time under its stripe's lock, so
-///   two connections sending the same vehicle never map from the same state twice.
+///   two connections sending the same vehicle never map from the same state twice. A state
+///   idle for a while, and stored as it is in memory, can be dropped from memory
+///   (`evictIdleStates`): the vehicle's next record reads it back from the store.
 public final class MappingService: Sendable {
     /// Where the service finds and keeps its files.
     public struct Configuration: Sendable {
@@ -77,6 +79,9 @@ public final class MappingService: Sendable {
         var generation: UInt64
         /// The provider of the vehicle's newest mapped record, for the connectivity sweep.
         var provider: String
+        /// When a batch last mapped a record of the vehicle (its received time, ms); 0 for a
+        /// state read back from the store and not used since.
+        var lastUsed: Int64 = 0
     }
 
     public let configuration: Configuration
@@ -491,6 +496,7 @@ public final class MappingService: Sendable {
             var slot = (commit ? slots.removeValue(forKey: vehicle) : nil) ?? slot(for: vehicle, in: slots, store: store)
             let beforeProvider = slot.provider
             var mappedAny = false
+            if commit { slot.lastUsed = receivedAt }
             for i in groups[vehicle]! {
                 let (index, record) = records[i]
                 let outcome = mapper.map(record, state: &slot.state, receivedAt: receivedAt)
@@ -554,6 +560,46 @@ public final class MappingService: Sendable {
     /// Forgets every in-memory state (the store was replaced or reopened).
     public func forgetAll() {
         for s in stripes { s.slots.withLock { $0.removeAll() } }
+    }
+
+    /// How many vehicle states are held in memory.
+    public var statesInMemory: Int {
+        stripes.reduce(0) { n, s in n + s.slots.withLock { $0.count } }
+    }
+
+    /// Drops from memory the states of vehicles with no record mapped since `cutoff` (ms, the
+    /// batches' received times) whose stored state is the one in memory: the store holds
+    /// their latest generation, so their next record reads it back and every state machine
+    /// goes on where it stood. A state whose write has not committed yet (the store has an
+    /// older generation) stays, or the vehicle's next batch would map from the older one.
+    /// - Returns: how many states were dropped.
+    @discardableResult
+    public func evictIdleStates(idleSince cutoff: Int64, store: TelemetryStore) -> Int {
+        var evicted = 0
+        for s in stripes {
+            s.slots.withLock { slots in
+                // Checked under the stripe's lock, which mapping holds while it changes a state,
+                // so a state cannot move between the check and the removal.
+                let idle = slots.filter { $0.value.lastUsed < cutoff }
+                for (vehicle, slot) in idle {
+                    // A store that cannot answer (closed, being reopened) cannot confirm the
+                    // state is stored: it stays, and the next pass looks again.
+                    guard let stored = try? store.derivedState(of: vehicle),
+                        Self.derivedGeneration(stored) == slot.generation
+                    else { continue }
+                    slots.removeValue(forKey: vehicle)
+                    evicted += 1
+                }
+            }
+        }
+        if evicted > 0 { metrics.evictedStates.increment(by: Int64(evicted)) }
+        recordStatesInMemory()
+        return evicted
+    }
+
+    /// Sets the `telemetry_mapping_states_in_memory` gauge to the states held now.
+    public func recordStatesInMemory() {
+        metrics.statesInMemory.record(statesInMemory)
     }
 
     // MARK: - Connectivity sweep
@@ -620,10 +666,16 @@ public final class MappingMetrics: Sendable {
     private let factory: any MetricsFactory
     private let counters = Mutex<[String: Counter]>([:])
     let damagedStates: Counter
+    /// States dropped from memory after being idle (`evictIdleStates`).
+    let evictedStates: Counter
+    /// Vehicle states held in memory, as of the last eviction pass.
+    let statesInMemory: Gauge
 
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
         damagedStates = Counter(label: "telemetry_mapping_damaged_states_total", factory: factory)
+        evictedStates = Counter(label: "telemetry_mapping_states_evicted_total", factory: factory)
+        statesInMemory = Gauge(label: "telemetry_mapping_states_in_memory", factory: factory)
     }
 
     private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
