@@ -6,7 +6,9 @@
 //
 // Usage: telemetry-load --port 7400 [--data /tmp/peers-data] [--connections 4] [--window 4]
 //        [--batch 5000] [--limit N] [--token T] [--server-pid PID] [--queries 1000] [--compact]
-//        [--shape as-is|bench|navixy]
+//        [--shape as-is|bench|navixy] [--probe-ms N]
+// --probe-ms: while ingest runs, a separate connection sends a ping and a latest query every
+// N ms and reports their latencies (what a health check or a dashboard sees during a burst).
 // --shape: the records as the file has them (provider `telemetry`), as provider `bench`
 // (bench.yaml maps them), or as Navixy packets (BenchmarkDataset.navixyRecord: the same
 // values under the names navixy.yaml reads), for the mapping figure of issue 4.
@@ -33,6 +35,7 @@ struct Options {
     var queries = 1000
     var compact = false
     var shape = "as-is"
+    var probeMs: Int?
 
     init(_ args: [String]) {
         var i = 1
@@ -58,6 +61,7 @@ struct Options {
             case "--server-pid": serverPID = Int32(positive("--server-pid"))
             case "--queries": queries = positive("--queries")
             case "--compact": compact = true
+            case "--probe-ms": probeMs = positive("--probe-ms")
             case "--shape":
                 shape = value()
                 guard ["as-is", "bench", "navixy"].contains(shape) else { fail("--shape takes as-is, bench or navixy") }
@@ -65,6 +69,34 @@ struct Options {
             }
             i += 1
         }
+    }
+}
+
+/// Tells the probe that ingest is over.
+final class ProbeStop: Sendable {
+    let over = Atomic<Bool>(false)
+}
+
+/// Sends a ping, then a latest query for `vehicle`, every `intervalMs` until `stop`; returns
+/// their latencies in ms.
+func runProbe(
+    _ configuration: ClientConfiguration, vehicle: VehicleID?, intervalMs: Int, stop: ProbeStop
+) async throws -> (ping: [Double], latest: [Double]) {
+    try await withTelemetryClient(configuration) { client in
+        _ = try await client.ping()
+        var ping = [Double](), latest = [Double]()
+        while !stop.over.load(ordering: .relaxed) {
+            var s = now()
+            _ = try await client.ping()
+            ping.append((now() - s) * 1e3)
+            if let vehicle {
+                s = now()
+                _ = try await client.latest([vehicle])
+                latest.append((now() - s) * 1e3)
+            }
+            try await Task.sleep(for: .milliseconds(intervalMs))
+        }
+        return (ping, latest)
     }
 }
 
@@ -215,6 +247,20 @@ let helloFrame = try EnvelopeCodec.encode(helloEnvelope, compress: false, alloca
 
 let state = IngestState()
 let group = MultiThreadedEventLoopGroup.singleton
+
+// The probe: its own connection, opened before the clock starts, one request at a time.
+// The vehicle of the first shared query spec: one the dataset has.
+let probeVehicle: VehicleID? = ((try? String(contentsOfFile: options.data + "/queries.tsv", encoding: .utf8)) ?? "")
+    .split(separator: "\n").first.flatMap { $0.split(separator: "\t").first }.flatMap { try? VehicleID(String($0)) }
+let probeStop = ProbeStop()
+let probe: Task<(ping: [Double], latest: [Double]), any Error>? = options.probeMs.map { interval in
+    var configuration = ClientConfiguration(host: options.host, port: options.port, token: options.token, clientName: "telemetry-load-probe")
+    configuration.requestTimeout = .seconds(600)
+    return Task { [configuration, probeVehicle, probeStop] in
+        try await runProbe(configuration, vehicle: probeVehicle, intervalMs: interval, stop: probeStop)
+    }
+}
+if probe != nil { try await Task.sleep(for: .milliseconds(200)) }
 let sharedFrames = frames
 frames = []
 let rssBefore = options.serverPID.map(vmHWMKiB) ?? -1
@@ -240,6 +286,8 @@ for _ in 0..<options.connections {
 }
 for d in dones { try await d.get() }
 let ingestSeconds = now() - t0
+probeStop.over.store(true, ordering: .relaxed)
+let probed = try await probe?.value
 for c in channels { c.close(promise: nil) }
 if let failure = state.failures.withLock({ $0.first }) { fail("ingest failed: \(failure)") }
 let acked = state.acknowledged.load(ordering: .relaxed)
@@ -334,6 +382,17 @@ output["ingest_s"] = ingestSeconds
 output["ingest_rec_s"] = rate
 output["stored"] = state.stored.load(ordering: .relaxed)
 output["duplicates"] = state.duplicates.load(ordering: .relaxed)
+if let probed, !probed.ping.isEmpty {
+    output["probe_pings"] = probed.ping.count
+    output["probe_ping_median_ms"] = percentile(probed.ping, 0.5)
+    output["probe_ping_p99_ms"] = percentile(probed.ping, 0.99)
+    output["probe_ping_max_ms"] = probed.ping.max() ?? 0
+    if !probed.latest.isEmpty {
+        output["probe_latest_median_ms"] = percentile(probed.latest, 0.5)
+        output["probe_latest_p99_ms"] = percentile(probed.latest, 0.99)
+        output["probe_latest_max_ms"] = probed.latest.max() ?? 0
+    }
+}
 if let pid = options.serverPID {
     output["server_vmhwm_kib_before_ingest"] = rssBefore
     output["server_peak_rss_kib"] = vmHWMKiB(pid: pid)
