@@ -4,6 +4,7 @@ import ServiceLifecycleTestKit
 import UnixSignals
 import Logging
 import MetricsTestKit
+import Synchronization
 import Testing
 import TelemetryCore
 import TelemetryMapping
@@ -322,6 +323,45 @@ struct MappingServiceTests {
             #expect(try Self.field("ignition_last_changed_at", of: "car-2", at: 61_000, in: store) == .int(3_000))
             #expect(service.statesInMemory == 2)
         }
+    }
+
+    @Test("the sweep service drops states idle past the setting on its timer, keeps recent ones, and does not sweep when the sweep is off")
+    func sweepServiceEvicts() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-mapping-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path + "/mappings", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let folder = Folder(path: path)
+        let store = try TelemetryStore(path: folder.store)
+        defer { store.close() }
+        let t0: Int64 = 1_800_000_000_000
+        let now = Mutex<Int64>(t0)
+        let service = try folder.service(clock: { now.withLock { $0 } })
+        let pipeline = FleetiPipeline(service: service)
+        try Self.ingest([try Self.navixy("car-1", at: t0 - 1_000, ignition: 1)], pipeline: pipeline, store: store, receivedAt: t0)
+        #expect(service.statesInMemory == 1)
+        // Two days later: idle for far more than the 1-minute setting, and past the offline
+        // threshold, which must not be acted on with the sweep off.
+        now.withLock { $0 = t0 + 2 * 86_400_000 }
+        // car-2 sent 30 s ago: within the minute, it stays.
+        try Self.ingest(
+            [try Self.navixy("car-2", at: t0 + 2 * 86_400_000 - 31_000, ignition: 1)], pipeline: pipeline, store: store,
+            receivedAt: t0 + 2 * 86_400_000 - 30_000)
+        #expect(service.statesInMemory == 2)
+        let running = Task {
+            try await ConnectivitySweepService(
+                service: service, store: { store }, interval: .milliseconds(20), sweep: false, stateIdle: .seconds(60),
+                logger: Self.logger
+            ).run()
+        }
+        defer { running.cancel() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while service.statesInMemory > 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        // A few more passes: car-2 must survive them.
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(service.statesInMemory == 1)
+        // And a pass with the same cutoff by hand finds nothing more to drop.
+        #expect(service.evictIdleStates(idleSince: t0 + 2 * 86_400_000 - 60_000, store: store) == 0)
+        #expect(try store.range(RangeQuery(vehicle: try VehicleID("car-1"), from: .min, to: .max)).records.count == 1, "no offline record")
     }
 
     static func acme(_ version: String, unit: String) -> String {
