@@ -30,10 +30,21 @@ struct MappingServiceTests {
     }
 
     func withFolder(_ body: (Folder) throws -> Void) throws {
+        let folder = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder.path) }
+        try body(folder)
+    }
+
+    func withFolder(_ body: (Folder) async throws -> Void) async throws {
+        let folder = try Self.makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder.path) }
+        try await body(folder)
+    }
+
+    static func makeFolder() throws -> Folder {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-mapping-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path + "/mappings", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try body(Folder(path: path))
+        return Folder(path: path)
     }
 
     static func navixy(_ vehicle: String, at t: Int64, ignition: Int64, speed: Double = 30) throws -> ProviderRecord {
@@ -327,10 +338,10 @@ struct MappingServiceTests {
 
     @Test("the sweep service drops states idle past the setting on its timer, keeps recent ones, and does not sweep when the sweep is off")
     func sweepServiceEvicts() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-mapping-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path + "/mappings", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let folder = Folder(path: path)
+        try await withFolder { folder in try await Self.sweepServiceEvicts(folder) }
+    }
+
+    static func sweepServiceEvicts(_ folder: Folder) async throws {
         let store = try TelemetryStore(path: folder.store)
         defer { store.close() }
         let t0: Int64 = 1_800_000_000_000
