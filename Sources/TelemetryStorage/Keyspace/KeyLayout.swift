@@ -84,7 +84,7 @@ enum KeyLayout {
     }
 
     /// `| 0x07 | partition: i64 | vehicle code: u32 |` (13 bytes): the sealed block of one
-    /// vehicle in one partition. Partition first, like record keys, so sealing a partition
+    /// vehicle in one partition. Partition first (record keys put their slot first), so sealing a partition
     /// writes its blocks in key order.
     static func blockKey(partition: Int64, vehicle: UInt32) -> [UInt8] {
         var key: [UInt8] = [Keyspace.sealed.rawValue]
