@@ -49,6 +49,10 @@ public struct StoreStats: Sendable, Hashable {
     public var deadLetters: UInt64
     public var deadLettersByReason: [NamedCount]
     public var activeMappings: [NamedCount]
+    /// The data folder's storage format, and its partition and key slot widths in ms.
+    public var storageFormat: UInt32
+    public var partitionWidthMs: Int64
+    public var keySlotWidthMs: Int64
 }
 
 /// What a compaction did.
@@ -109,7 +113,8 @@ extension TelemetryClient {
             topVehicles: top, recordsIngested: s.recordsIngested, recordsRejected: s.recordsRejected, recordsLate: s.recordsLate,
             ingestRecordsPerSecond: s.ingestRecordsPerSecond, rejectRecordsPerSecond: s.rejectRecordsPerSecond,
             deadLetters: s.deadLetters, deadLettersByReason: s.deadLettersByReason.map { NamedCount(name: $0.name, count: $0.count) },
-            activeMappings: s.activeMappings.map { NamedCount(name: $0.name, count: $0.count) })
+            activeMappings: s.activeMappings.map { NamedCount(name: $0.name, count: $0.count) },
+            storageFormat: s.storageFormat, partitionWidthMs: s.partitionWidthMs, keySlotWidthMs: s.keySlotWidthMs)
     }
 
     /// Compacts the store, or one keyspace (admin role).

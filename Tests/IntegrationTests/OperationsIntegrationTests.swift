@@ -83,6 +83,9 @@ struct OperationsIntegrationTests {
                 #expect(stats.keyspaces.first { $0.name == "raw" }?.entries != nil)
                 #expect(stats.topVehicles.map(\.vehicle.rawValue) == ["flow", "busy", "quiet"])
                 #expect(stats.leveldbStats.contains("Compactions"))
+                // A new store: the current format, hourly partitions, 10-minute key slots.
+                #expect(stats.storageFormat == TelemetryStore.formatVersion)
+                #expect(stats.partitionWidthMs == 3_600_000 && stats.keySlotWidthMs == 600_000)
                 let page = try await client.range(RangeQuery(vehicle: vid("flow"), from: .min, to: .max))
                 #expect(page.records.count == 10_000)
                 await #expect(throws: StatusError.self) { try await client.compact(keyspace: "nope") }

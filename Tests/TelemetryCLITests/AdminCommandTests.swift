@@ -55,5 +55,11 @@ struct AdminCommandTests {
         #expect(AdminRendering.bytes(3 << 20) == "3.0 MiB")
         let c = CompactionResult(bytesBefore: 2048, bytesAfter: 1024, seconds: 0.5, phases: ["compacting raw", "done"])
         #expect(AdminRendering.compaction(c) == "  compacting raw\n  done\ncompacted in 0.50 s: 2.0 KiB -> 1.0 KiB\n")
+        #expect(AdminRendering.duration(3_600_000) == "1 h")
+        #expect(AdminRendering.duration(600_000) == "10 min")
+        #expect(AdminRendering.duration(90_000) == "90 s")
+        #expect(AdminRendering.duration(172_800_000) == "2 d")
+        #expect(AdminRendering.duration(1_500) == "1500 ms")
+        #expect(AdminRendering.duration(0) == "0 ms")
     }
 }

@@ -150,6 +150,7 @@ enum AdminRendering {
         out += "disk            \(bytes(s.diskBytes))\n"
         out += "memory          \(bytes(s.memoryBytes))\n"
         out += "pending compact \(bytes(s.pendingCompactionBytes)) (estimate)\n"
+        out += "storage         format \(s.storageFormat), partitions of \(duration(s.partitionWidthMs)), key slots of \(duration(s.keySlotWidthMs))\n"
         out += "ingested        \(s.recordsIngested) since start, \(rate(s.ingestRecordsPerSecond))/s over the last minute\n"
         out += "rejected        \(s.recordsRejected) since start, \(rate(s.rejectRecordsPerSecond))/s over the last minute\n"
         out += "late            \(s.recordsLate) since start\n"
@@ -186,6 +187,7 @@ enum AdminRendering {
         var fields: [String] = [
             "\"health\":\(JSONText.string(s.health))", "\"vehicles\":\(s.vehicles)", "\"records\":\(s.records)",
             "\"disk_bytes\":\(s.diskBytes)", "\"memory_bytes\":\(s.memoryBytes)", "\"pending_compaction_bytes\":\(s.pendingCompactionBytes)",
+            "\"storage_format\":\(s.storageFormat)", "\"partition_width_ms\":\(s.partitionWidthMs)", "\"key_slot_width_ms\":\(s.keySlotWidthMs)",
             "\"records_ingested\":\(s.recordsIngested)", "\"records_rejected\":\(s.recordsRejected)", "\"records_late\":\(s.recordsLate)",
             "\"ingest_records_per_second\":\(JSONText.number(s.ingestRecordsPerSecond))",
             "\"reject_records_per_second\":\(JSONText.number(s.rejectRecordsPerSecond))", "\"dead_letters\":\(s.deadLetters)",
@@ -241,5 +243,14 @@ enum AdminRendering {
 
     static func rate(_ perSecond: Double) -> String {
         String(format: "%.1f", perSecond)
+    }
+
+    /// A width in ms in the largest unit that divides it: `1 h`, `10 min`, `90 s`, `250 ms`
+    /// (`0 ms` from a server that does not report it).
+    static func duration(_ ms: Int64) -> String {
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] where ms >= size && ms % size == 0 {
+            return "\(ms / size) \(unit)"
+        }
+        return "\(ms) ms"
     }
 }

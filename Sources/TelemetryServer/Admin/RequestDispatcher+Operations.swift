@@ -34,6 +34,9 @@ extension RequestDispatcher {
                 s.leveldbStats = storage.leveldbStats
                 s.memoryBytes = storage.memoryBytes
                 s.pendingCompactionBytes = storage.pendingCompactionBytes
+                s.storageFormat = TelemetryStore.formatVersion
+                s.partitionWidthMs = store.partitionWidthMs
+                s.keySlotWidthMs = store.keySlotWidthMs
                 s.levels = storage.levels.map { l in
                     .with {
                         $0.level = UInt32(l.level)

@@ -1630,6 +1630,23 @@ package nonisolated struct Telemetry_V1_StatsResponse: @unchecked Sendable {
     set {_uniqueStorage()._pendingCompactionBytes = newValue}
   }
 
+  /// The data folder's storage format (docs/storage-format.md) and the widths fixed when it
+  /// was created: time partitions and record key slots, in ms.
+  package var storageFormat: UInt32 {
+    get {_storage._storageFormat}
+    set {_uniqueStorage()._storageFormat = newValue}
+  }
+
+  package var partitionWidthMs: Int64 {
+    get {_storage._partitionWidthMs}
+    set {_uniqueStorage()._partitionWidthMs = newValue}
+  }
+
+  package var keySlotWidthMs: Int64 {
+    get {_storage._keySlotWidthMs}
+    set {_uniqueStorage()._keySlotWidthMs = newValue}
+  }
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -5183,7 +5200,7 @@ nonisolated extension Telemetry_V1_CountByName: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".StatsResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}health\0\u{1}vehicles\0\u{1}records\0\u{3}disk_bytes\0\u{3}leveldb_stats\0\u{1}keyspaces\0\u{1}levels\0\u{3}top_vehicles\0\u{3}memory_bytes\0\u{3}records_ingested\0\u{3}records_rejected\0\u{3}records_late\0\u{3}ingest_records_per_second\0\u{3}reject_records_per_second\0\u{3}dead_letters_by_reason\0\u{3}active_mappings\0\u{3}dead_letters\0\u{3}pending_compaction_bytes\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}health\0\u{1}vehicles\0\u{1}records\0\u{3}disk_bytes\0\u{3}leveldb_stats\0\u{1}keyspaces\0\u{1}levels\0\u{3}top_vehicles\0\u{3}memory_bytes\0\u{3}records_ingested\0\u{3}records_rejected\0\u{3}records_late\0\u{3}ingest_records_per_second\0\u{3}reject_records_per_second\0\u{3}dead_letters_by_reason\0\u{3}active_mappings\0\u{3}dead_letters\0\u{3}pending_compaction_bytes\0\u{3}storage_format\0\u{3}partition_width_ms\0\u{3}key_slot_width_ms\0")
 
   fileprivate class _StorageClass {
     var _health: String = String()
@@ -5204,6 +5221,9 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
     var _activeMappings: [Telemetry_V1_CountByName] = []
     var _deadLetters: UInt64 = 0
     var _pendingCompactionBytes: UInt64 = 0
+    var _storageFormat: UInt32 = 0
+    var _partitionWidthMs: Int64 = 0
+    var _keySlotWidthMs: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -5232,6 +5252,9 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
       _activeMappings = source._activeMappings
       _deadLetters = source._deadLetters
       _pendingCompactionBytes = source._pendingCompactionBytes
+      _storageFormat = source._storageFormat
+      _partitionWidthMs = source._partitionWidthMs
+      _keySlotWidthMs = source._keySlotWidthMs
     }
   }
 
@@ -5268,6 +5291,9 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
         case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._activeMappings) }()
         case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._deadLetters) }()
         case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._pendingCompactionBytes) }()
+        case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._storageFormat) }()
+        case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._partitionWidthMs) }()
+        case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._keySlotWidthMs) }()
         default: break
         }
       }
@@ -5330,6 +5356,15 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
       if _storage._pendingCompactionBytes != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._pendingCompactionBytes, fieldNumber: 18)
       }
+      if _storage._storageFormat != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._storageFormat, fieldNumber: 19)
+      }
+      if _storage._partitionWidthMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._partitionWidthMs, fieldNumber: 20)
+      }
+      if _storage._keySlotWidthMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._keySlotWidthMs, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -5357,6 +5392,9 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
         if _storage._activeMappings != rhs_storage._activeMappings {return false}
         if _storage._deadLetters != rhs_storage._deadLetters {return false}
         if _storage._pendingCompactionBytes != rhs_storage._pendingCompactionBytes {return false}
+        if _storage._storageFormat != rhs_storage._storageFormat {return false}
+        if _storage._partitionWidthMs != rhs_storage._partitionWidthMs {return false}
+        if _storage._keySlotWidthMs != rhs_storage._keySlotWidthMs {return false}
         return true
       }
       if !storagesAreEqual {return false}
