@@ -150,7 +150,11 @@ enum AdminRendering {
         out += "disk            \(bytes(s.diskBytes))\n"
         out += "memory          \(bytes(s.memoryBytes))\n"
         out += "pending compact \(bytes(s.pendingCompactionBytes)) (estimate)\n"
-        out += "storage         format \(s.storageFormat), partitions of \(duration(s.partitionWidthMs)), key slots of \(duration(s.keySlotWidthMs))\n"
+        if s.storageFormat == 0 {
+            out += "storage         not reported (a server older than this telemetryctl)\n"
+        } else {
+            out += "storage         format \(s.storageFormat), partitions of \(duration(s.partitionWidthMs)), key slots of \(duration(s.keySlotWidthMs))\n"
+        }
         out += "ingested        \(s.recordsIngested) since start, \(rate(s.ingestRecordsPerSecond))/s over the last minute\n"
         out += "rejected        \(s.recordsRejected) since start, \(rate(s.rejectRecordsPerSecond))/s over the last minute\n"
         out += "late            \(s.recordsLate) since start\n"
@@ -245,8 +249,7 @@ enum AdminRendering {
         String(format: "%.1f", perSecond)
     }
 
-    /// A width in ms in the largest unit that divides it: `1 h`, `10 min`, `90 s`, `250 ms`
-    /// (`0 ms` from a server that does not report it).
+    /// A width in ms in the largest unit that divides it: `1 h`, `10 min`, `90 s`, `250 ms`.
     static func duration(_ ms: Int64) -> String {
         for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] where ms >= size && ms % size == 0 {
             return "\(ms / size) \(unit)"
