@@ -314,9 +314,13 @@ struct MappingServiceTests {
                 [try Self.navixy("car-1", at: 1_000, ignition: 1), try Self.navixy("car-2", at: 1_000, ignition: 1)],
                 pipeline: pipeline, store: store, receivedAt: 10_000)
             try Self.ingest([try Self.navixy("car-2", at: 2_000, ignition: 1)], pipeline: pipeline, store: store, receivedAt: 20_000)
-            #expect(service.statesInMemory == 2)
-            // car-1 last mapped at 10 000, car-2 at 20 000: only car-1 is idle since 15 000.
-            #expect(service.evictIdleStates(idleSince: 15_000, store: store) == 1)
+            // A vehicle whose only record is dead-lettered (unknown provider): its state was never
+            // written, and must not stay in memory for ever either.
+            let unknown = ProviderRecord(vehicle: try VehicleID("ghost"), timestamp: 1_000, provider: "nobody", fields: [Field("x", .int(1))])
+            #expect(try Self.ingest([unknown], pipeline: pipeline, store: store, receivedAt: 10_000).write.deadLetters.count == 1)
+            #expect(service.statesInMemory == 3)
+            // car-1 and ghost last mapped at 10 000, car-2 at 20 000: car-2 is not idle since 15 000.
+            #expect(service.evictIdleStates(idleSince: 15_000, store: store) == 2)
             #expect(service.statesInMemory == 1)
             // A batch mapped but not yet written: its state is newer than the stored one and
             // must stay, or the next batch would be mapped from the stored, older state.

@@ -582,11 +582,16 @@ public final class MappingService: Sendable {
                 // so a state cannot move between the check and the removal.
                 let idle = slots.filter { $0.value.lastUsed < cutoff }
                 for (vehicle, slot) in idle {
-                    // A store that cannot answer (closed, being reopened) cannot confirm the
-                    // state is stored: it stays, and the next pass looks again.
-                    guard let stored = try? store.derivedState(of: vehicle),
-                        Self.derivedGeneration(stored) == slot.generation
-                    else { continue }
+                    let stored: [UInt8]?
+                    do { stored = try store.derivedState(of: vehicle) } catch {
+                        // A store that cannot answer (closed, being reopened) cannot confirm the
+                        // state is stored: it stays, and the next pass looks again.
+                        continue
+                    }
+                    // Nothing stored reads back as a fresh state of generation 0: a vehicle whose
+                    // records all failed never had its state written, and goes too.
+                    let storedGeneration = stored.map { Self.derivedGeneration($0) } ?? 0
+                    guard storedGeneration == slot.generation else { continue }
                     slots.removeValue(forKey: vehicle)
                     evicted += 1
                 }
