@@ -282,9 +282,10 @@ extension TelemetryStore {
         // Raw records too go in in key order (see `puts`).
         var rawPuts: [PutOrder] = []
         rawPuts.reserveCapacity(change.raw.count)
-        for (index, raw) in change.raw.enumerated() {
-            let code = try assigning.dictionaries.vehicleCode(raw.record.vehicle, batch: batch)
-            let ts = raw.record.timestamp
+        // By index: binding each raw record would copy it (five references retained and released).
+        for index in change.raw.indices {
+            let code = try assigning.dictionaries.vehicleCode(change.raw[index].record.vehicle, batch: batch)
+            let ts = change.raw[index].record.timestamp
             rawPuts.append((recordKeys.slot(of: ts), code, ts, index))
         }
         rawPuts.sort(by: Self.inKeyOrder)

@@ -52,6 +52,12 @@ struct StrictDecodingTests {
             [Field("x", .int(3)), Field("y", .double(4.5))],
             [],
             [Field("y", .string("s")), Field("x", .null), Field("y", .int(9))],
+            // One layout whose decimals change from record to record: the exponents the cache
+            // carries over must not change the bytes.
+            [Field("x", .double(48.8566134)), Field("y", .double(2.35))],
+            [Field("x", .double(48.85)), Field("y", .double(3))],
+            [Field("x", .double(-0.0000001)), Field("y", .double(1e300))],
+            [Field("x", .double(48.8566135)), Field("y", .double(0.5))],
         ]
         var shared = FieldLayoutCache()
         for fields in layouts {
@@ -81,6 +87,9 @@ struct StrictDecodingTests {
         var layout = FieldLayoutCache()
         let good = try RawRecordCodec.encode(raw, dictionaries: &dictionaries, layout: &layout, batch: batch)
         #expect(try Self.decodeRaw(good) == raw)
+        // The bytes docs/storage-format.md gives: kind, received delta 2 (zigzag 4), provider,
+        // mapping version, sequence + 1, one field: id 1, int 7 (zigzag 14).
+        #expect(good == [0x02, 0x04, 0x06] + Array("navixy".utf8) + [0x03] + Array("1.0".utf8) + [0x04, 0x01, 0x01, 0x03, 0x0E])
         #expect(throws: ByteDecodingError.self) { try Self.decodeRaw(good + [0]) }
         // | kind | delta 0 | provider: 1 byte, 0xFF | version "" | no sequence | no fields |
         #expect(throws: ByteDecodingError.self) { try Self.decodeRaw([0x02, 0x00, 0x01, 0xFF, 0x00, 0x00, 0x00]) }

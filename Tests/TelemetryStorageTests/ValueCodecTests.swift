@@ -62,6 +62,34 @@ struct ValueCodecTests {
             == RecordCodec.encode(receivedDelta: -1, provenance: 2, fields: mixed))
     }
 
+    @Test("records with strings, bytes and arrays take the pointer writer and give the bytes of the general encoder")
+    func stringsAndBytesThroughTheWriter() {
+        let long = String(repeating: "status-", count: 40)  // 280 bytes: a two-byte length
+        let values: [FieldValue] = [
+            .string(""), .string("online"), .string("Zürich, 東京 🚚"), .string(long), .bytes([]),
+            .bytes(Array(0...255) + [0, 1, 2]), .null, .bool(true), .int(-42), .double(48.8566134), .double(.nan),
+        ]
+        let fields = values.enumerated().map { EncodedField(id: UInt32($0.offset * 70 + 1), value: $0.element) }
+        var hints = [Int](repeating: 0, count: fields.count)
+        let written = RecordCodec.encode(receivedDelta: 300, provenance: 129, fields: fields, exponentHints: &hints)
+        #expect(written == RecordCodec.encode(receivedDelta: 300, provenance: 129, fields: fields))
+        // A substring made into a string, and a string built in pieces, are written alike.
+        let pieces = [EncodedField(id: 1, value: .string(String("xx-north-east".dropFirst(3)))),
+                      EncodedField(id: 2, value: .string("a" + String(7) + "é"))]
+        var two = [0, 0]
+        #expect(RecordCodec.encode(receivedDelta: 0, provenance: 0, fields: pieces, exponentHints: &two)
+            == RecordCodec.encode(receivedDelta: 0, provenance: 0, fields: pieces))
+        // Arrays, empty and nested (geofences, waypoints), with doubles and strings inside.
+        let waypoints = FieldValue.array((0..<150).map { .array([.double(48.85 + Double($0) * 1e-6), .double(-2.35)]) })
+        let nested = fields + [
+            EncodedField(id: 997, value: .array([])), EncodedField(id: 998, value: waypoints),
+            EncodedField(id: 999, value: .array([.string("a"), .int(1), .array([.bytes([1]), .null, .double(0.1 + 0.2)])])),
+        ]
+        var more = [Int](repeating: 0, count: nested.count)
+        #expect(RecordCodec.encode(receivedDelta: 1, provenance: 1, fields: nested, exponentHints: &more)
+            == RecordCodec.encode(receivedDelta: 1, provenance: 1, fields: nested))
+    }
+
     @Test("short decimals take few bytes")
     func decimalsAreCompact() {
         var bytes = [UInt8]()

@@ -15,32 +15,46 @@ enum RawRecordCodec {
     static let kind: UInt8 = 0x02
 
     /// - Throws: `StorageError` when the field dictionary has no code left for a new name.
-    /// - Parameter layout: the previous raw record's field names and ids: a provider sends
-    ///   the same fields in the same order record after record, so comparing names is
-    ///   enough, where looking each one up hashes it.
+    /// - Parameter layout: the previous raw record's field names, ids and decimal exponents:
+    ///   a provider sends the same fields in the same order record after record, so comparing
+    ///   names is enough, where looking each one up hashes it.
     static func encode(
         _ raw: RawRecord, dictionaries: inout Dictionaries, layout: inout FieldLayoutCache, batch: WriteBatch
     ) throws(StorageError) -> [UInt8] {
-        var out = [UInt8]()
         let fields = raw.record.fields
-        out.reserveCapacity(32 + fields.count * 6)
-        out.append(kind)
-        out.appendZigzag(raw.receivedAt &- raw.record.timestamp)
-        out.appendLengthPrefixed(raw.record.provider.utf8)
-        out.appendLengthPrefixed(raw.mappingVersion.utf8)
-        out.appendVarint(raw.record.gatewaySequence.map { $0 &+ 1 } ?? 0)
-        out.appendVarint(UInt64(fields.count))
         if !layout.matches(fields) {
             var ids = [UInt32]()
             ids.reserveCapacity(fields.count)
             for f in fields { ids.append(try dictionaries.fieldID(f.name, batch: batch)) }
             layout.remember(fields, ids: ids)
         }
-        for (i, f) in fields.enumerated() {
-            out.appendVarint(UInt64(layout.ids[i]))
-            ValueCodec.encode(f.value, into: &out)
+        // Exponent hints by position, as for canonical records: the same bytes as a search
+        // from exponent 0, without the search (coordinates have 6 or 7 decimals).
+        if layout.exponentHints.count != fields.count { layout.exponentHints = Array(repeating: 0, count: fields.count) }
+        let provider = raw.record.provider.utf8
+        let version = raw.mappingVersion.utf8
+        var bound = 1 + 10 + (10 + provider.count) + (10 + version.count) + 10 + 10
+        for f in fields { bound += 5 + UnsafeByteWriter.bound(f.value) }
+        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+            var w = UnsafeByteWriter(buffer)
+            w.byte(kind)
+            w.varint(PackedIntegers.zigzag(raw.receivedAt &- raw.record.timestamp))
+            w.varint(UInt64(provider.count))
+            w.bytes(provider)
+            w.varint(UInt64(version.count))
+            w.bytes(version)
+            w.varint(raw.record.gatewaySequence.map { $0 &+ 1 } ?? 0)
+            w.varint(UInt64(fields.count))
+            for i in fields.indices {
+                w.varint(UInt64(layout.ids[i]))
+                if case .double(let d) = fields[i].value {
+                    w.double(d, hint: &layout.exponentHints[i])
+                } else {
+                    w.value(fields[i].value)
+                }
+            }
+            count = w.count
         }
-        return out
     }
 
     static func decode(

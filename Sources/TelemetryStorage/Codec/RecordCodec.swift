@@ -39,31 +39,11 @@ enum RecordCodec {
     /// Produces the same bytes as `encode`.
     static func encode(receivedDelta: Int64, provenance: UInt32, fields: [EncodedField], exponentHints: inout [Int]) -> [UInt8] {
         precondition(exponentHints.count == fields.count, "one exponent hint per field")
-        // Telemetry is scalars: a record of nulls, bools, ints and doubles has a size bound
-        // (kind, delta, provenance, count, then id + tag + 10-byte payload each) and is written
-        // through a pointer, with no capacity or uniqueness check per byte.
-        var scalars = true
-        for f in fields {
-            switch f.value {
-            case .null, .bool, .int, .double: continue
-            case .string, .bytes, .array: scalars = false
-            }
-            if !scalars { break }
-        }
-        guard scalars else {
-            var out = [UInt8]()
-            out.reserveCapacity(32 + fields.count * 8)
-            out.append(kindRecordV1)
-            out.appendZigzag(receivedDelta)
-            out.appendVarint(UInt64(provenance))
-            out.appendVarint(UInt64(fields.count))
-            for i in 0..<fields.count {
-                out.appendVarint(UInt64(fields[i].id))
-                ValueCodec.encode(fields[i].value, into: &out, exponentHint: &exponentHints[i])
-            }
-            return out
-        }
-        let bound = 1 + 10 + 5 + 10 + fields.count * (5 + 1 + 10)
+        // Every value has a size bound (`UnsafeByteWriter.bound`), so the record is written
+        // through a pointer, with no capacity or uniqueness check per byte. Mapped records
+        // carry strings and arrays (status codes, geofences, waypoints): one path for all.
+        var bound = 1 + 10 + 5 + 10
+        for f in fields { bound += 5 + UnsafeByteWriter.bound(f.value) }
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
             var w = UnsafeByteWriter(buffer)
             w.byte(kindRecordV1)
@@ -72,24 +52,10 @@ enum RecordCodec {
             w.varint(UInt64(fields.count))
             for i in 0..<fields.count {
                 w.varint(UInt64(fields[i].id))
-                switch fields[i].value {
-                case .null: w.byte(ValueCodec.Tag.null)
-                case .bool(let b): w.byte(b ? ValueCodec.Tag.true : ValueCodec.Tag.false)
-                case .int(let x):
-                    w.byte(ValueCodec.Tag.int)
-                    w.varint(PackedIntegers.zigzag(x))
-                case .double(let d):
-                    if let (m, e) = ValueCodec.decimalForm(of: d, hint: exponentHints[i]) {
-                        exponentHints[i] = e
-                        w.byte(ValueCodec.Tag.decimalBase + UInt8(e))
-                        w.varint(PackedIntegers.zigzag(m))
-                    } else {
-                        w.byte(ValueCodec.Tag.rawDouble)
-                        let bits = d.bitPattern
-                        for shift in stride(from: 56, through: 0, by: -8) { w.byte(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
-                    }
-                case .string, .bytes, .array:
-                    preconditionFailure("checked above: scalars only")
+                if case .double(let d) = fields[i].value {
+                    w.double(d, hint: &exponentHints[i])
+                } else {
+                    w.value(fields[i].value)
                 }
             }
             count = w.count
@@ -177,5 +143,73 @@ struct UnsafeByteWriter {
             v >>= 7
         }
         byte(UInt8(truncatingIfNeeded: v))
+    }
+
+    /// Most bytes `value(_:)` writes for `v`: tag, a 10-byte payload or length, the bytes.
+    static func bound(_ v: FieldValue) -> Int {
+        switch v {
+        case .null, .bool, .int, .double: return 11
+        case .string(let s): return 11 + s.utf8.count
+        case .bytes(let b): return 11 + b.count
+        case .array(let items):
+            var n = 11
+            for item in items { n += bound(item) }
+            return n
+        }
+    }
+
+    /// A double as `ValueCodec.encode(_:into:exponentHint:)` writes it.
+    @inline(__always) mutating func double(_ d: Double, hint: inout Int) {
+        if let (m, e) = ValueCodec.decimalForm(of: d, hint: hint) {
+            hint = e
+            byte(ValueCodec.Tag.decimalBase + UInt8(e))
+            varint(PackedIntegers.zigzag(m))
+        } else {
+            byte(ValueCodec.Tag.rawDouble)
+            let bits = d.bitPattern
+            for shift in stride(from: 56, through: 0, by: -8) { byte(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+        }
+    }
+
+    /// A value as `ValueCodec.encode(_:into:)` writes it (array elements without hints).
+    mutating func value(_ v: FieldValue) {
+        switch v {
+        case .null: byte(ValueCodec.Tag.null)
+        case .bool(let b): byte(b ? ValueCodec.Tag.true : ValueCodec.Tag.false)
+        case .int(let x):
+            byte(ValueCodec.Tag.int)
+            varint(PackedIntegers.zigzag(x))
+        case .double(let d):
+            var none = 0
+            double(d, hint: &none)
+        case .string(let text):
+            byte(ValueCodec.Tag.string)
+            varint(UInt64(text.utf8.count))
+            bytes(text.utf8)
+        case .bytes(let b):
+            byte(ValueCodec.Tag.bytes)
+            varint(UInt64(b.count))
+            bytes(b)
+        case .array(let items):
+            byte(ValueCodec.Tag.array)
+            varint(UInt64(items.count))
+            for item in items { value(item) }
+        }
+    }
+
+    /// Copies a string's UTF-8 or a byte array, as `Array.appendLengthPrefixed` after its length.
+    @inline(__always) mutating func bytes<C: Collection<UInt8>>(_ source: C) {
+        precondition(count + source.count <= buffer.count, "the caller's size bound is wrong")
+        let done: Void? = source.withContiguousStorageIfAvailable { from in
+            if let base = from.baseAddress { (buffer.baseAddress! + count).update(from: base, count: from.count) }
+        }
+        if done == nil {
+            var i = count
+            for b in source {
+                buffer[i] = b
+                i += 1
+            }
+        }
+        count += source.count
     }
 }
