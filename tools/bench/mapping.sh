@@ -61,7 +61,7 @@ ratios = [f["ingest_rec_s"] / i["ingest_rec_s"] for i, f in zip(by["identity"], 
 print("| figure | identity | navixy mapping |")
 print("|---|---|---|")
 print(f"| ingest over TCP with acks, records/s, median [min-max] | {fmt(ident)} | {fmt(mapped)} |")
-bpr = lambda rs: [r.get("bytes_per_record") for r in rs if r.get("bytes_per_record") is not None]
+bpr = lambda rs: [r["bytes_per_record"] for r in rs if r.get("bytes_per_record")]  # 0: not measured (no compaction in this run)
 if bpr(by["identity"]) and bpr(by["fleeti"]):
     print(f"| bytes on disk per record | {statistics.median(bpr(by['identity'])):.1f} | {statistics.median(bpr(by['fleeti'])):.1f} |")
 rss = lambda rs: [r["server_peak_rss_kib"] / 1024 for r in rs if r.get("server_peak_rss_kib") is not None]

@@ -271,20 +271,27 @@ for _ in 0..<options.connections {
     let loop = group.next()
     let done = loop.makePromise(of: Void.self)
     let window = options.window
-    let channel = try await ClientBootstrap(group: loop)
-        .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        .channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: 1 << 26)))
-                try channel.pipeline.syncOperations.addHandler(
-                    IngestHandler(state: state, frames: sharedFrames, window: window, hello: helloFrame, done: done))
+    let channel: any Channel
+    do {
+        channel = try await ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: 1 << 26)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        IngestHandler(state: state, frames: sharedFrames, window: window, hello: helloFrame, done: done))
+                }
             }
-        }
-        .connect(host: options.host, port: options.port).get()
+            .connect(host: options.host, port: options.port).get()
+    } catch {
+        fail("cannot connect to \(options.host):\(options.port): \(error)")
+    }
     channels.append(channel)
     dones.append(done.futureResult)
 }
-for d in dones { try await d.get() }
+for d in dones {
+    do { try await d.get() } catch { fail("an ingest connection failed: \(error)") }
+}
 let ingestSeconds = now() - t0
 probeStop.over.store(true, ordering: .relaxed)
 let probed = try await probe?.value
