@@ -20,15 +20,12 @@ RECORDS=${RECORDS:-300000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/bench/peers}
+# shellcheck source=bench/common.sh
+. "$HERE/bench/common.sh"
 
-if [ ! -f "$DATA/telemetry.lp" ]; then
-  python3 "$PEERS/gen_dataset.py" --out "$DATA"
-fi
+ensure_dataset "$DATA" "$PEERS"
 mkdir -p "$OUT"
-if [ -z "${BIN:-}" ]; then
-  (cd "$ROOT" && swift build -c release --product telemetryd >&2 && swift build -c release --product telemetry-load >&2)
-  BIN="$ROOT/.build/release"
-fi
+ensure_binaries "$ROOT"
 
 bad=0
 for r in $(seq 1 "$RUNS"); do

@@ -43,9 +43,7 @@ EXTRA=()
 if [ -n "${SHAPE:-}" ]; then EXTRA+=(--shape "$SHAPE"); fi
 if [ -n "${LIMIT:-}" ]; then EXTRA+=(--limit "$LIMIT"); fi
 
-if [ ! -f "$DATA/telemetry.lp" ]; then
-  python3 "$PEERS/gen_dataset.py" --out "$DATA"
-fi
+ensure_dataset "$DATA" "$PEERS"
 mkdir -p "$OUT"
 : > "$OUT/ab.jsonl"
 for r in $(seq 1 "$RUNS"); do

@@ -25,17 +25,12 @@ PEERS=${PEERS:-$ROOT/../shared/bench/peers}
 # shellcheck source=common.sh
 . "$HERE/common.sh"
 
-if [ ! -f "$DATA/telemetry.lp" ]; then
-  python3 "$PEERS/gen_dataset.py" --out "$DATA"
-fi
+ensure_dataset "$DATA" "$PEERS"
 if [ -z "${SKIP_PEER:-}" ] && ! command -v victoria-metrics >/dev/null; then
   apt-get update -qq && apt-get install -y -qq victoria-metrics
 fi
 mkdir -p "$OUT"
-if [ -z "${BIN:-}" ]; then
-  (cd "$ROOT" && swift build -c release --product telemetryd >&2 && swift build -c release --product telemetry-load >&2)
-  BIN="$ROOT/.build/release"
-fi
+ensure_binaries "$ROOT"
 
 : > "$OUT/load.jsonl"
 for r in $(seq 1 "$RUNS"); do

@@ -26,14 +26,9 @@ PEERS=${PEERS:-$ROOT/../shared/bench/peers}
 LIMIT_ARG=()
 if [ -n "${LIMIT:-}" ]; then LIMIT_ARG=(--limit "$LIMIT"); fi
 
-if [ ! -f "$DATA/telemetry.lp" ]; then
-  python3 "$PEERS/gen_dataset.py" --out "$DATA"
-fi
+ensure_dataset "$DATA" "$PEERS"
 mkdir -p "$OUT"
-if [ -z "${BIN:-}" ]; then
-  (cd "$ROOT" && swift build -c release --product telemetryd >&2 && swift build -c release --product telemetry-load >&2)
-  BIN="$ROOT/.build/release"
-fi
+ensure_binaries "$ROOT"
 
 : > "$OUT/mapping.jsonl"
 for r in $(seq 1 "$RUNS"); do
