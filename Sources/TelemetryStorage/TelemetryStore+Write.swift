@@ -222,7 +222,20 @@ extension TelemetryStore {
                 summary.written += 1
                 if !exists { state.count += 1 }
                 state.first = min(state.first, timestamp)
-                let lost = state.merge(timestamp: timestamp, fields: p.fields, value: p.value, replacing: exists)
+                // The common record (in order, same fields as the newest) needs only its ids; any
+                // other reads its values back from the bytes just encoded.
+                var lost: [UInt32] = []
+                if !state.mergeSameLayout(timestamp: timestamp, ids: p.ids, value: p.value) {
+                    let fields: [EncodedField]
+                    do throws(ByteDecodingError) {
+                        fields = try p.value.withUnsafeBufferPointer { (b) throws(ByteDecodingError) in try RecordCodec.decode(b) }.fields
+                    } catch {
+                        throw StorageError(
+                            code: .dataLoss,
+                            message: "record of vehicle \(change.records[index].vehicle) at \(timestamp) does not decode after encoding (a bug): \(error.reason)")
+                    }
+                    lost = state.merge(timestamp: timestamp, fields: fields, value: p.value, replacing: exists)
+                }
                 if !lost.isEmpty { orphaned[code, default: []].formUnion(lost) }
                 if !state.mustPersist { state.unpersisted += 1 }
             }
@@ -387,13 +400,11 @@ extension TelemetryStore {
         _ record: TelemetryRecord, codes: inout Codes, layout: inout FieldLayoutCache, keys: RecordKeys
     ) throws(StorageError) -> PreparedRecord? {
         guard let code = try codes.vehicleCode(record.vehicle) else { return nil }
-        var fields = [EncodedField]()
-        fields.reserveCapacity(record.fields.count)
-        if layout.matches(record.fields) {
-            // The previous record's layout, already checked for duplicates: its fields are
-            // taken in id order, with no sort.
-            for i in layout.sortedOrder { fields.append(EncodedField(id: layout.ids[i], value: record.fields[i].value)) }
-        } else {
+        // The previous record's layout, already checked for duplicates, is reused as it is: its
+        // fields are taken in id order with no sort, and no per-record field array is built.
+        if !layout.matches(record.fields) {
+            var fields = [EncodedField]()
+            fields.reserveCapacity(record.fields.count)
             for f in record.fields {
                 guard let id = try codes.fieldID(f.name) else { return nil }
                 fields.append(EncodedField(id: id, value: f.value))
@@ -423,13 +434,14 @@ extension TelemetryStore {
             layout.provenance = (key, id)
             provenance = id
         }
-        if layout.exponentHints.count != fields.count { layout.exponentHints = Array(repeating: 0, count: fields.count) }
+        let n = layout.sortedIDs.count
+        if layout.exponentHints.count != n { layout.exponentHints = Array(repeating: 0, count: n) }
         let value = RecordCodec.encode(
-            receivedDelta: record.provenance.receivedAt &- record.timestamp, provenance: provenance, fields: fields,
-            exponentHints: &layout.exponentHints)
+            receivedDelta: record.provenance.receivedAt &- record.timestamp, provenance: provenance, ids: layout.sortedIDs,
+            fields: record.fields, order: layout.sortedOrder, exponentHints: &layout.exponentHints)
         let partition = keys.partition(of: record.timestamp)
         let key = keys.key(.canonical, vehicle: code, timestamp: record.timestamp)
-        return PreparedRecord(code: code, timestamp: record.timestamp, fields: fields, value: value, key: key, partition: partition)
+        return PreparedRecord(code: code, timestamp: record.timestamp, ids: layout.sortedIDs, value: value, key: key, partition: partition)
     }
 
     /// The stored value of the record at (`code`, `timestamp`): its own key if it has one (it
@@ -502,11 +514,14 @@ struct FieldLayoutCache {
 
     /// Positions of `ids` in ascending id order: the order a record value lists its fields.
     private(set) var sortedOrder: [Int] = []
+    /// `ids` in ascending order: every record of this layout shares this one array.
+    private(set) var sortedIDs: [UInt32] = []
 
     mutating func remember(_ fields: [Field], ids: [UInt32]) {
         names = fields.map(\.name)
         self.ids = ids
         sortedOrder = ids.indices.sorted { ids[$0] < ids[$1] }
+        sortedIDs = sortedOrder.map { ids[$0] }
         exponentHints = []
     }
 }
@@ -515,7 +530,8 @@ struct FieldLayoutCache {
 struct PreparedRecord {
     var code: UInt32
     var timestamp: Int64
-    var fields: [EncodedField]
+    /// The field ids, sorted: the layout's shared array.
+    var ids: [UInt32]
     var value: [UInt8]
     var key: [UInt8]
     var partition: Int64

@@ -90,6 +90,24 @@ struct ValueCodecTests {
             == RecordCodec.encode(receivedDelta: 1, provenance: 1, fields: nested))
     }
 
+    @Test("a record encoded from its fields in a layout's id order has the bytes of one encoded from sorted EncodedFields")
+    func encodeInLayoutOrder() {
+        // Fields as a provider sends them (not in id order), with the ids a layout assigned.
+        let fields = [Field("speed", .double(52.5)), Field("name", .string("Zürich")), Field("lat", .double(48.8566134)),
+                      Field("on", .bool(true)), Field("tags", .array([.string("a"), .double(0.1)])), Field("n", .int(-3))]
+        let ids: [UInt32] = [9, 2, 40, 7, 1, 300]
+        let order = ids.indices.sorted { ids[$0] < ids[$1] }
+        let sortedIDs = order.map { ids[$0] }
+        let encoded = order.map { EncodedField(id: ids[$0], value: fields[$0].value) }
+        var a = [Int](repeating: 0, count: fields.count)
+        var b = [Int](repeating: 0, count: fields.count)
+        for delta in [0, -5, 1 << 40] as [Int64] {
+            #expect(RecordCodec.encode(receivedDelta: delta, provenance: 3, ids: sortedIDs, fields: fields, order: order, exponentHints: &a)
+                == RecordCodec.encode(receivedDelta: delta, provenance: 3, fields: encoded, exponentHints: &b))
+            #expect(a == b, "the hints move alike")
+        }
+    }
+
     @Test("short decimals take few bytes")
     func decimalsAreCompact() {
         var bytes = [UInt8]()

@@ -39,23 +39,46 @@ enum RecordCodec {
     /// Produces the same bytes as `encode`.
     static func encode(receivedDelta: Int64, provenance: UInt32, fields: [EncodedField], exponentHints: inout [Int]) -> [UInt8] {
         precondition(exponentHints.count == fields.count, "one exponent hint per field")
+        return write(
+            receivedDelta: receivedDelta, provenance: provenance, count: fields.count, exponentHints: &exponentHints,
+            id: { fields[$0].id }, value: { fields[$0].value })
+    }
+
+    /// `encode` of a record's fields taken in id order without building `EncodedField`s:
+    /// field k is `fields[order[k]]` with id `ids[k]` (a layout's sorted order, shared by every
+    /// record of that layout). Produces the same bytes.
+    static func encode(
+        receivedDelta: Int64, provenance: UInt32, ids: [UInt32], fields: [Field], order: [Int], exponentHints: inout [Int]
+    ) -> [UInt8] {
+        precondition(ids.count == order.count && exponentHints.count == ids.count, "one id, position and hint per field")
+        return write(
+            receivedDelta: receivedDelta, provenance: provenance, count: ids.count, exponentHints: &exponentHints,
+            id: { ids[$0] }, value: { fields[order[$0]].value })
+    }
+
+    @inline(__always)
+    private static func write(
+        receivedDelta: Int64, provenance: UInt32, count n: Int, exponentHints: inout [Int],
+        id: (Int) -> UInt32, value: (Int) -> FieldValue
+    ) -> [UInt8] {
         // Every value has a size bound (`UnsafeByteWriter.bound`), so the record is written
         // through a pointer, with no capacity or uniqueness check per byte. Mapped records
         // carry strings and arrays (status codes, geofences, waypoints): one path for all.
         var bound = 1 + 10 + 5 + 10
-        for f in fields { bound += 5 + UnsafeByteWriter.bound(f.value) }
+        for i in 0..<n { bound += 5 + UnsafeByteWriter.bound(value(i)) }
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
             var w = UnsafeByteWriter(buffer)
             w.byte(kindRecordV1)
             w.varint(PackedIntegers.zigzag(receivedDelta))
             w.varint(UInt64(provenance))
-            w.varint(UInt64(fields.count))
-            for i in 0..<fields.count {
-                w.varint(UInt64(fields[i].id))
-                if case .double(let d) = fields[i].value {
+            w.varint(UInt64(n))
+            for i in 0..<n {
+                w.varint(UInt64(id(i)))
+                let v = value(i)
+                if case .double(let d) = v {
                     w.double(d, hint: &exponentHints[i])
                 } else {
-                    w.value(fields[i].value)
+                    w.value(v)
                 }
             }
             count = w.count

@@ -58,6 +58,17 @@ struct VehicleState {
         self.derived = []
     }
 
+    /// `merge`'s common case without the record's values: a record at or after the newest one
+    /// with the newest one's field ids becomes the newest. Returns false, changing nothing,
+    /// for any other record, which then goes through `merge`.
+    /// - Parameter ids: the record's field ids, sorted.
+    mutating func mergeSameLayout(timestamp: Int64, ids: [UInt32], value: [UInt8]) -> Bool {
+        guard newest.isEmpty || timestamp >= last, ids == newestIDs else { return false }
+        newest = value
+        last = timestamp
+        return true
+    }
+
     /// Takes a record into the latest state: each field moves only forward in time.
     /// - Parameters:
     ///   - fields: the record's fields, sorted by id.
