@@ -194,7 +194,8 @@ extension TelemetryStore {
                         existing = p
                     } else {
                         existing = try storedRecord(
-                            db: db, key: p.key, partition: partition, code: code, vehicle: change.records[index].vehicle,
+                            db: db, key: recordKeys.key(.canonical, vehicle: code, timestamp: timestamp), partition: partition,
+                            code: code, vehicle: change.records[index].vehicle,
                             timestamp: timestamp, sealed: highestSealed.map { partition <= $0 } ?? false,
                             blocks: &blocks)
                     }
@@ -247,8 +248,8 @@ extension TelemetryStore {
         // nearly every step of every search is a cache miss.
         puts.sort(by: Self.inKeyOrder)
         for put in puts {
-            guard let p = prepared[put.index] else { continue }
-            batch.put(p.key, p.value)
+            guard let value = prepared[put.index]?.value else { continue }
+            KeyLayout.putRecordKey(.canonical, slot: put.slot, vehicle: put.code, timestamp: put.timestamp, value: value, into: batch)
         }
         for (code, fields) in orphaned {
             // A replacement implies a late record, so `pending` holds every record of this batch.
@@ -304,10 +305,9 @@ extension TelemetryStore {
         rawPuts.sort(by: Self.inKeyOrder)
         var rawLayout = FieldLayoutCache()
         for put in rawPuts {
-            batch.put(
-                KeyLayout.recordKey(.raw, slot: put.slot, vehicle: put.code, timestamp: put.timestamp),
-                try RawRecordCodec.encode(
-                    change.raw[put.index], dictionaries: &assigning.dictionaries, layout: &rawLayout, batch: batch))
+            let value = try RawRecordCodec.encode(
+                change.raw[put.index], dictionaries: &assigning.dictionaries, layout: &rawLayout, batch: batch)
+            KeyLayout.putRecordKey(.raw, slot: put.slot, vehicle: put.code, timestamp: put.timestamp, value: value, into: batch)
         }
     }
 
@@ -440,8 +440,7 @@ extension TelemetryStore {
             receivedDelta: record.provenance.receivedAt &- record.timestamp, provenance: provenance, ids: layout.sortedIDs,
             fields: record.fields, order: layout.sortedOrder, exponentHints: &layout.exponentHints)
         let partition = keys.partition(of: record.timestamp)
-        let key = keys.key(.canonical, vehicle: code, timestamp: record.timestamp)
-        return PreparedRecord(code: code, timestamp: record.timestamp, ids: layout.sortedIDs, value: value, key: key, partition: partition)
+        return PreparedRecord(code: code, timestamp: record.timestamp, ids: layout.sortedIDs, value: value, partition: partition)
     }
 
     /// The stored value of the record at (`code`, `timestamp`): its own key if it has one (it
@@ -533,7 +532,6 @@ struct PreparedRecord {
     /// The field ids, sorted: the layout's shared array.
     var ids: [UInt32]
     var value: [UInt8]
-    var key: [UInt8]
     var partition: Int64
 }
 

@@ -27,6 +27,24 @@ struct KeyLayoutTests {
         }
     }
 
+    @Test("the write path's in-place record key has recordKey's bytes")
+    func keyWrittenInPlace() {
+        let values: [Int64] = [.min, -3_600_001, -1, 0, 1, 1_704_067_200_001, .max]
+        for keyspace in [Keyspace.canonical, .raw] {
+            for slot in values {
+                for vehicle in [0, 1, 0x0102_0304, .max] as [UInt32] {
+                    for ts in values {
+                        let inPlace = [UInt8](unsafeUninitializedCapacity: KeyLayout.recordKeyLength) { buffer, count in
+                            KeyLayout.fillRecordKey(buffer, keyspace, slot: slot, vehicle: vehicle, timestamp: ts)
+                            count = KeyLayout.recordKeyLength
+                        }
+                        #expect(inPlace == KeyLayout.recordKey(keyspace, slot: slot, vehicle: vehicle, timestamp: ts))
+                    }
+                }
+            }
+        }
+    }
+
     @Test("key slots tile partitions, to the ends of Int64", arguments: [
         Int64.min, -3_600_001, -3_600_000, -60_001, -60_000, -1, 0, 1, 59_999, 60_000, 3_599_999, 3_600_000, 1_700_000_000_000, .max,
     ])

@@ -63,6 +63,34 @@ enum KeyLayout {
 
     static let recordKeyLength = 21
 
+    /// Puts the record key `recordKey` builds, through a 21-byte buffer on the stack: the
+    /// write path puts a key per record and needs no array for it.
+    @inline(__always)
+    static func putRecordKey(
+        _ keyspace: Keyspace, slot: Int64, vehicle: UInt32, timestamp: Int64, value: [UInt8], into batch: WriteBatch
+    ) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: recordKeyLength) { key in
+            fillRecordKey(key, keyspace, slot: slot, vehicle: vehicle, timestamp: timestamp)
+            value.withUnsafeBufferPointer { batch.put(UnsafeBufferPointer(key), $0) }
+        }
+    }
+
+    /// Writes `recordKey`'s 21 bytes into `key`.
+    @inline(__always)
+    static func fillRecordKey(
+        _ key: UnsafeMutableBufferPointer<UInt8>, _ keyspace: Keyspace, slot: Int64, vehicle: UInt32, timestamp: Int64
+    ) {
+        precondition(key.count >= recordKeyLength, "a record key takes 21 bytes")
+        key[0] = keyspace.rawValue
+        let s = UInt64(bitPattern: slot) ^ 0x8000_0000_0000_0000
+        let t = UInt64(bitPattern: timestamp) ^ 0x8000_0000_0000_0000
+        for i in 0..<8 {
+            key[1 + i] = UInt8(truncatingIfNeeded: s >> UInt64(56 - 8 * i))
+            key[13 + i] = UInt8(truncatingIfNeeded: t >> UInt64(56 - 8 * i))
+        }
+        for i in 0..<4 { key[9 + i] = UInt8(truncatingIfNeeded: vehicle >> UInt32(24 - 8 * i)) }
+    }
+
     /// Decodes a record key of the given keyspace.
     static func parseRecordKey(_ key: UnsafeBufferPointer<UInt8>) -> (slot: Int64, vehicle: UInt32, timestamp: Int64)? {
         guard key.count == recordKeyLength else { return nil }
