@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 import TelemetryCore
 import TelemetryMapping
-import TelemetryServer
+@testable import TelemetryServer
 import TelemetryStorage
 
 /// The mapping pipeline between the wire and the store, without a network: what a batch
@@ -146,6 +146,26 @@ struct MappingServiceTests {
             #expect(letter.reason == "unknown_provider")
             #expect(letter.receivedAt == 5_000)
             #expect(try store.range(RangeQuery(vehicle: try VehicleID("car-2"), from: 0, to: 10_000)).records.isEmpty)
+        }
+    }
+
+    @Test("ingest keeps only the failed outcomes of a batch; a dry run lists them all")
+    func outcomesKeptForIngestAreTheFailures() throws {
+        try withFolder { folder in
+            let store = try TelemetryStore(path: folder.store)
+            defer { store.close() }
+            let service = try folder.service()
+            let records: [(index: Int, record: ProviderRecord)] = [
+                (0, try Self.navixy("car-1", at: 1_000, ignition: 0)),
+                (1, ProviderRecord(vehicle: try VehicleID("car-2"), timestamp: 1_000, provider: "acme", fields: [Field("x", .int(7))])),
+                (2, try Self.navixy("car-3", at: 1_000, ignition: 1)),
+            ]
+            let ingest = service.mapBatch(records, set: service.mappingSet, receivedAt: 5_000, store: store, commit: true, mappedOutcomes: false)
+            #expect(ingest.outcomes.map(\.index) == [1])
+            #expect(Set(ingest.write.records.map(\.vehicle.rawValue)) == ["car-1", "car-3"])
+            #expect(ingest.write.deadLetters.map(\.vehicleID) == ["car-2"])
+            let dryRun = service.mapBatch(records, set: service.mappingSet, receivedAt: 5_000, store: store, commit: false)
+            #expect(dryRun.outcomes.map(\.index).sorted() == [0, 1, 2])
         }
     }
 

@@ -73,7 +73,8 @@ public struct FleetiPipeline: IngestPipeline {
     public var deadLettersIncompleteRecords: Bool { true }
 
     public func map(_ records: [(index: Int, record: ProviderRecord)], receivedAt: Int64, store: TelemetryStore) -> MappedBatch {
-        let (write, outcomes) = service.mapBatch(records, set: service.mappingSet, receivedAt: receivedAt, store: store, commit: true)
+        let (write, outcomes) = service.mapBatch(
+            records, set: service.mappingSet, receivedAt: receivedAt, store: store, commit: true, mappedOutcomes: false)
         var deadLettered: [(index: Int, error: StatusError)] = []
         for item in outcomes {
             guard case .failed(let f) = item.outcome else { continue }

@@ -466,9 +466,12 @@ public final class MappingService: Sendable {
 
     /// Maps records of many vehicles with `set`, each vehicle's records in order and under its
     /// stripe's lock, keeping the new states in memory (`commit`) or not (a dry run).
+    /// - Parameter mappedOutcomes: whether `outcomes` lists mapped records too, or only the
+    ///   failed ones (ingest, whose ack needs only those: the mapped records are in `write`,
+    ///   and a second reference to each of their field arrays is only copying and releasing).
     func mapBatch(
         _ records: [(index: Int, record: ProviderRecord)], set: MappingSet, receivedAt: Int64, store: TelemetryStore,
-        commit: Bool, countMetrics: Bool = true
+        commit: Bool, countMetrics: Bool = true, mappedOutcomes: Bool = true
     ) -> (write: StoreWrite, outcomes: [(index: Int, outcome: MappingOutcome)]) {
         var write = StoreWrite()
         write.records.reserveCapacity(records.count)
@@ -507,6 +510,7 @@ public final class MappingService: Sendable {
                     write.records.append(m.telemetryRecord(from: record, receivedAt: receivedAt))
                     write.raw.append(RawRecord(record: record, receivedAt: receivedAt, mappingVersion: m.mappingVersion))
                     slot.provider = record.provider
+                    if mappedOutcomes { outcomes.append((index, outcome)) }
                 case .failed(let f):
                     tally.failed.append((f.provider, f.reason.rawValue))
                     write.deadLetters.append(
@@ -514,8 +518,8 @@ public final class MappingService: Sendable {
                             vehicleID: record.vehicle.rawValue, timestamp: record.timestamp, provider: record.provider,
                             fields: record.fields, gatewaySequence: record.gatewaySequence, receivedAt: receivedAt,
                             reason: f.reason.rawValue, message: f.message, mappingVersion: f.mappingVersion ?? ""))
+                    outcomes.append((index, outcome))
                 }
-                outcomes.append((index, outcome))
             }
             guard commit else { return }
             // A failed record leaves the state as it was (MappingEngine.map), so only a mapped
