@@ -44,6 +44,9 @@ struct ValueCodecTests {
             }
         }
         doubles += [0.5, 2.5, -2.5, 1e14 + 0.5, 123.456, .leastNonzeroMagnitude, 0.1 + 0.2, 1e15, 9.999999999]
+        // Computed values (no short form) and values near the bound of the exponent-9 check.
+        doubles += [2.0 / 3.0, 39.6 / 3.6, 100.0 * 0.07, 1.000000001, -1.000000001, 999_999.123_456_789_1,
+                    1_234_567.123_456_789, 1_125_899.906_842_624, 0.000_000_001, 0.000_000_000_1, -0.0, .nan, .infinity]
         for d in doubles {
             let plain = ValueCodec.decimalForm(of: d)
             for hint in -1...11 {
@@ -60,6 +63,21 @@ struct ValueCodecTests {
         var two = [7, 7]
         #expect(RecordCodec.encode(receivedDelta: -1, provenance: 2, fields: mixed, exponentHints: &two)
             == RecordCodec.encode(receivedDelta: -1, provenance: 2, fields: mixed))
+    }
+
+    @Test("one field's hint carried from record to record, through values with and without a decimal form, never changes the bytes")
+    func exponentHintAcrossRecords() {
+        let series: [Double] = [2.0 / 3.0, 48.5, 0.1 + 0.2, 1.000000001, 1e300, 7, 999_999.123_456_789_1, -0.0, .nan,
+                                12.25, 39.6 / 3.6, 39.6, 1_234_567.123_456_789, 0.000_000_001, 2.0 / 3.0, 3]
+        var hints = [0, 0, 0]
+        for (i, d) in series.enumerated() {
+            // The third field is an array (waypoints): its elements share the field's hint.
+            let waypoints = FieldValue.array((0..<i).map { .array([.double(series[$0]), .double(series[($0 + 3) % series.count])]) })
+            let fields = [EncodedField(id: 1, value: .double(d)), EncodedField(id: 2, value: .double(series[(i + 5) % series.count])),
+                          EncodedField(id: 3, value: waypoints)]
+            #expect(RecordCodec.encode(receivedDelta: 0, provenance: 1, fields: fields, exponentHints: &hints)
+                == RecordCodec.encode(receivedDelta: 0, provenance: 1, fields: fields), "record \(i): \(d)")
+        }
     }
 
     @Test("records with strings, bytes and arrays take the pointer writer and give the bytes of the general encoder")

@@ -47,11 +47,7 @@ enum RawRecordCodec {
             w.varint(UInt64(fields.count))
             for i in fields.indices {
                 w.varint(UInt64(layout.ids[i]))
-                if case .double(let d) = fields[i].value {
-                    w.double(d, hint: &layout.exponentHints[i])
-                } else {
-                    w.value(fields[i].value)
-                }
+                w.value(fields[i].value, hint: &layout.exponentHints[i])
             }
             count = w.count
         }

@@ -74,12 +74,7 @@ enum RecordCodec {
             w.varint(UInt64(n))
             for i in 0..<n {
                 w.varint(UInt64(id(i)))
-                let v = value(i)
-                if case .double(let d) = v {
-                    w.double(d, hint: &exponentHints[i])
-                } else {
-                    w.value(v)
-                }
+                w.value(value(i), hint: &exponentHints[i])
             }
             count = w.count
         }
@@ -188,14 +183,23 @@ struct UnsafeByteWriter {
             byte(ValueCodec.Tag.decimalBase + UInt8(e))
             varint(PackedIntegers.zigzag(m))
         } else {
+            hint = -1
             byte(ValueCodec.Tag.rawDouble)
             let bits = d.bitPattern
             for shift in stride(from: 56, through: 0, by: -8) { byte(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
         }
     }
 
-    /// A value as `ValueCodec.encode(_:into:)` writes it (array elements without hints).
+    /// A value as `ValueCodec.encode(_:into:)` writes it.
     mutating func value(_ v: FieldValue) {
+        var hint = 0
+        value(v, hint: &hint)
+    }
+
+    /// `value(_:)` with a decimal exponent hint, carried through an array's elements too:
+    /// a waypoint list's hundreds of coordinates share one precision, so each costs two
+    /// multiplications instead of a search. Hints never change the bytes.
+    mutating func value(_ v: FieldValue, hint: inout Int) {
         switch v {
         case .null: byte(ValueCodec.Tag.null)
         case .bool(let b): byte(b ? ValueCodec.Tag.true : ValueCodec.Tag.false)
@@ -203,8 +207,7 @@ struct UnsafeByteWriter {
             byte(ValueCodec.Tag.int)
             varint(PackedIntegers.zigzag(x))
         case .double(let d):
-            var none = 0
-            double(d, hint: &none)
+            double(d, hint: &hint)
         case .string(let text):
             byte(ValueCodec.Tag.string)
             varint(UInt64(text.utf8.count))
@@ -216,7 +219,7 @@ struct UnsafeByteWriter {
         case .array(let items):
             byte(ValueCodec.Tag.array)
             varint(UInt64(items.count))
-            for item in items { value(item) }
+            for item in items { value(item, hint: &hint) }
         }
     }
 

@@ -54,7 +54,19 @@ enum ValueCodec {
     /// instead of a search from 0. The result is the same: with mantissas below 2^50 a value
     /// that has a decimal form at e has one at e + 1, so if it has one at the hint and none
     /// just below, the hint is the shortest.
+    /// A negative hint says the field's previous value had no decimal form (a computed double,
+    /// a unit conversion): exponent 9 is tried first, and a value with no form there has none
+    /// at all (the same rule read backwards, with |value| x 10^9 below 10^15), so it costs one
+    /// try instead of the whole search.
     static func decimalForm(of value: Double, hint: Int) -> (mantissa: Int64, exponent: Int)? {
+        if hint < 0, value.isFinite {
+            let x = value * powersOfTen[9]
+            if abs(x) < 1.0e15 {
+                let scaled = Double(Int64(x + (x < 0 ? -0.5 : 0.5)))
+                if scaled / powersOfTen[9] != value { return nil }
+            }
+            return decimalForm(of: value)
+        }
         if hint > 0, hint < 10, value.isFinite {
             let x = value * powersOfTen[hint]
             if abs(x) < 1.0e15 {
@@ -82,6 +94,7 @@ enum ValueCodec {
             out.append(Tag.decimalBase + UInt8(e))
             out.appendZigzag(m)
         } else {
+            hint = -1
             out.append(Tag.rawDouble)
             out.appendBigEndian(d.bitPattern)
         }
