@@ -27,22 +27,28 @@ struct KeyLayoutTests {
         }
     }
 
-    @Test("the write path's in-place record key has recordKey's bytes")
-    func keyWrittenInPlace() {
+    @Test("record keys have the documented bytes: keyspace, slot and time sign-flipped big-endian, vehicle big-endian")
+    func recordKeyBytes() {
         let values: [Int64] = [.min, -3_600_001, -1, 0, 1, 1_704_067_200_001, .max]
+        // docs/storage-format.md, section 5, written out byte by byte.
+        func documented(_ k: Keyspace, _ slot: Int64, _ vehicle: UInt32, _ ts: Int64) -> [UInt8] {
+            let s = UInt64(bitPattern: slot) ^ (1 << 63)
+            let t = UInt64(bitPattern: ts) ^ (1 << 63)
+            return [k.rawValue] + (0..<8).map { UInt8(truncatingIfNeeded: s >> (56 - 8 * UInt64($0))) }
+                + (0..<4).map { UInt8(truncatingIfNeeded: vehicle >> (24 - 8 * UInt32($0))) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: t >> (56 - 8 * UInt64($0))) }
+        }
         for keyspace in [Keyspace.canonical, .raw] {
             for slot in values {
                 for vehicle in [0, 1, 0x0102_0304, .max] as [UInt32] {
                     for ts in values {
-                        let inPlace = [UInt8](unsafeUninitializedCapacity: KeyLayout.recordKeyLength) { buffer, count in
-                            KeyLayout.fillRecordKey(buffer, keyspace, slot: slot, vehicle: vehicle, timestamp: ts)
-                            count = KeyLayout.recordKeyLength
-                        }
-                        #expect(inPlace == KeyLayout.recordKey(keyspace, slot: slot, vehicle: vehicle, timestamp: ts))
+                        #expect(KeyLayout.recordKey(keyspace, slot: slot, vehicle: vehicle, timestamp: ts) == documented(keyspace, slot, vehicle, ts))
                     }
                 }
             }
         }
+        #expect(KeyLayout.recordKey(.canonical, slot: 0, vehicle: 0x0102_0304, timestamp: -1)
+            == [0x02, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
     }
 
     @Test("key slots tile partitions, to the ends of Int64", arguments: [

@@ -163,7 +163,7 @@ struct UnsafeByteWriter {
         byte(UInt8(truncatingIfNeeded: v))
     }
 
-    /// Most bytes `value(_:)` writes for `v`: tag, a 10-byte payload or length, the bytes.
+    /// Most bytes `value(_:hint:)` writes for `v`: tag, a 10-byte payload or length, the bytes.
     static func bound(_ v: FieldValue) -> Int {
         switch v {
         case .null, .bool, .int, .double: return 11
@@ -176,7 +176,8 @@ struct UnsafeByteWriter {
         }
     }
 
-    /// A double as `ValueCodec.encode(_:into:exponentHint:)` writes it.
+    /// A double as `ValueCodec.encode(_:into:)` writes it, trying the exponent `hint` first
+    /// (`ValueCodec.decimalForm(of:hint:)`) and leaving there the one used (-1: no decimal form).
     @inline(__always) mutating func double(_ d: Double, hint: inout Int) {
         if let (m, e) = ValueCodec.decimalForm(of: d, hint: hint) {
             hint = e
@@ -190,15 +191,10 @@ struct UnsafeByteWriter {
         }
     }
 
-    /// A value as `ValueCodec.encode(_:into:)` writes it.
-    mutating func value(_ v: FieldValue) {
-        var hint = 0
-        value(v, hint: &hint)
-    }
-
-    /// `value(_:)` with a decimal exponent hint, carried through an array's elements too:
-    /// a waypoint list's hundreds of coordinates share one precision, so each costs two
-    /// multiplications instead of a search. Hints never change the bytes.
+    /// A value as `ValueCodec.encode(_:into:)` writes it, with a decimal exponent hint carried
+    /// through an array's elements too: a waypoint list's hundreds of coordinates share one
+    /// precision, so each costs two multiplications instead of a search. Hints never change
+    /// the bytes.
     mutating func value(_ v: FieldValue, hint: inout Int) {
         switch v {
         case .null: byte(ValueCodec.Tag.null)

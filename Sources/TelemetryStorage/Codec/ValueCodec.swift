@@ -83,23 +83,6 @@ enum ValueCodec {
         return decimalForm(of: value)
     }
 
-    /// `encode(_:into:)` with a per-field exponent hint, updated to the exponent used.
-    static func encode(_ value: FieldValue, into out: inout [UInt8], exponentHint hint: inout Int) {
-        guard case .double(let d) = value else {
-            encode(value, into: &out)
-            return
-        }
-        if let (m, e) = decimalForm(of: d, hint: hint) {
-            hint = e
-            out.append(Tag.decimalBase + UInt8(e))
-            out.appendZigzag(m)
-        } else {
-            hint = -1
-            out.append(Tag.rawDouble)
-            out.appendBigEndian(d.bitPattern)
-        }
-    }
-
     static func encode(_ value: FieldValue, into out: inout [UInt8]) {
         switch value {
         case .null:

@@ -52,13 +52,10 @@ enum KeyLayout {
     /// `| 0x02 | slot: i64 | vehicle code: u32 | timestamp: i64 |` (21 bytes); raw records
     /// use the same layout behind 0x04. The slot is the timestamp's key slot (`RecordKeys`).
     static func recordKey(_ keyspace: Keyspace, slot: Int64, vehicle: UInt32, timestamp: Int64) -> [UInt8] {
-        var key = [UInt8]()
-        key.reserveCapacity(21)
-        key.append(keyspace.rawValue)
-        key.appendOrderedInt64(slot)
-        key.appendBigEndian(vehicle)
-        key.appendOrderedInt64(timestamp)
-        return key
+        [UInt8](unsafeUninitializedCapacity: recordKeyLength) { buffer, count in
+            fillRecordKey(buffer, keyspace, slot: slot, vehicle: vehicle, timestamp: timestamp)
+            count = recordKeyLength
+        }
     }
 
     static let recordKeyLength = 21
@@ -75,7 +72,8 @@ enum KeyLayout {
         }
     }
 
-    /// Writes `recordKey`'s 21 bytes into `key`.
+    /// Writes a record key's 21 bytes into `key`: the slot and time as `appendOrderedInt64`
+    /// (sign bit flipped, big-endian), the vehicle code big-endian.
     @inline(__always)
     static func fillRecordKey(
         _ key: UnsafeMutableBufferPointer<UInt8>, _ keyspace: Keyspace, slot: Int64, vehicle: UInt32, timestamp: Int64
