@@ -149,4 +149,6 @@ public struct RemapResult: Sendable, Hashable {
     public var failures: [String] = []
     /// Raw records before the range mapped to bring the rules' state forward (the warm-up).
     public var warmupRecords: UInt64 = 0
+    /// Raw records of another provider than the `provider@version` asked for: left as stored.
+    public var otherProvider: UInt64 = 0
 }

@@ -151,7 +151,8 @@ extension TelemetryClient {
                             field: $0.field, before: $0.hasBefore ? FieldValue(wire: $0.before) : nil,
                             after: $0.hasAfter ? FieldValue(wire: $0.after) : nil)
                     })
-            }, dryRun: r.dryRun, failures: r.failures, warmupRecords: r.warmupRecords)
+            }, dryRun: r.dryRun, failures: r.failures, warmupRecords: r.warmupRecords,
+            otherProvider: r.otherProvider)
     }
 
     static func wireFile(_ f: (name: String, yaml: String)) -> Telemetry_V1_MappingFileContent {

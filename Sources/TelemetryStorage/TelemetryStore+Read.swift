@@ -461,7 +461,11 @@ struct BucketAggregator {
 
     /// Starts a row at `timestamp`: a row in a new bucket closes the current one.
     mutating func startRow(at timestamp: Int64, names: [UInt32: String]) {
-        let start = KeyLayout.partition(of: timestamp, width: bucketMs) &* bucketMs
+        // floor(timestamp / bucket) x bucket is below Int64.min only for the lowest bucket of
+        // the time line, which then starts at Int64.min: wrapping would put it at a huge
+        // positive time, out of order.
+        let (product, overflow) = KeyLayout.partition(of: timestamp, width: bucketMs).multipliedReportingOverflow(by: bucketMs)
+        let start = overflow ? Int64.min : product
         guard start != current else { return }
         close(names: names)
         current = start

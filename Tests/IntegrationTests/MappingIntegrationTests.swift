@@ -200,15 +200,42 @@ struct MappingIntegrationTests {
                 let back = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "acme@1.0.0")
                 #expect(back.changed == 3)
                 #expect(back.unchanged == 2)
-                await #expect(throws: StatusError.self) {
+                let missing = await #expect(throws: StatusError.self) {
                     try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "acme@9.9.9")
                 }
-                // A version the provider does not have: every record is refused, reported, and left as stored.
-                let refused = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "9.9.9")
+                #expect(missing?.code == .notFound)
+                // A version no provider has is named up front, not refused record by record.
+                let nowhere = await #expect(throws: StatusError.self) {
+                    try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "9.9.9")
+                }
+                #expect(nowhere?.code == .notFound)
+                #expect(nowhere?.message.contains("9.9.9") == true)
+                // Another provider's version: acme has no 2.5.0, so every record is refused, reported, and left as stored.
+                _ = try await client.loadMappings([("other.yaml", Self.acme100.replacingOccurrences(of: "provider: acme", with: "provider: other")
+                    .replacingOccurrences(of: "1.0.0", with: "2.5.0"))])
+                let refused = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "2.5.0")
                 #expect(refused.failed == 5)
                 #expect(refused.changed == 0)
                 #expect(refused.failures.first?.contains("no_active_mapping") == true)
-                #expect(try await client.range(RangeQuery(vehicle: vehicle, from: 0, to: .max)).records.count == 5)
+                // Naming that provider is a mistake: none of car-1's records is from it, and nothing is written.
+                let wrongProvider = await #expect(throws: StatusError.self) {
+                    try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 5000, mappingVersion: "other@2.5.0")
+                }
+                #expect(wrongProvider?.code == .failedPrecondition)
+                #expect(wrongProvider?.message.contains("provider other") == true)
+                let after = try await client.range(RangeQuery(vehicle: vehicle, from: 0, to: .max)).records
+                #expect(after.count == 5)
+                #expect(after.map(\.provenance.mappingVersion) == ["1.0.0", "1.0.0", "1.0.0", "1.0.0", "1.0.0"])
+                // A vehicle that changed device: only the named provider's records are remapped.
+                _ = try await client.ingest((5..<7).map {
+                    ProviderRecord(vehicle: vehicle, timestamp: Self.t0 + Int64($0) * 1000, provider: "other", fields: [Field("x", .double(1))])
+                })
+                let mixed = try await client.remap(vehicle: vehicle, from: Self.t0, to: Self.t0 + 7000, mappingVersion: "acme@1.1.0")
+                #expect(mixed.rawRecords == 7)
+                #expect(mixed.otherProvider == 2)
+                #expect(mixed.changed == 5)
+                let versions = try await client.range(RangeQuery(vehicle: vehicle, from: 0, to: .max)).records.map(\.provenance.mappingVersion)
+                #expect(versions == ["1.1.0", "1.1.0", "1.1.0", "1.1.0", "1.1.0", "2.5.0", "2.5.0"])
                 #expect(try await client.deadLetters().entries.isEmpty, "a remap does not dead-letter")
             }
         }

@@ -438,6 +438,63 @@ struct MappingServiceTests {
         }
     }
 
+    @Test("a refused file in the folder stops the start instead of changing which version is active")
+    func refusedFileStopsTheStart() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
+            // The active version's file is damaged: starting would make 1.0.0 active.
+            let active = folder.mappings + "/acme-1.1.0.yaml"
+            try (Self.acme("1.1.0", unit: "m/s") + "\n  broken: [").write(toFile: active, atomically: true, encoding: .utf8)
+            service.reload()
+            #expect(Self.active(service, "acme") == "1.1.0", "a reload keeps the running version")
+            let damaged = #expect(throws: MappingValidationError.self) { try folder.service() }
+            #expect(damaged?.problems.contains { $0.file == "acme-1.1.0.yaml" } == true)
+
+            // Two files that give one version different definitions: which one a record named
+            // would depend on file names.
+            try Self.acme("1.1.0", unit: "m/s").write(toFile: active, atomically: true, encoding: .utf8)
+            #expect(Self.active(try folder.service(), "acme") == "1.1.0")
+            try Self.acme("1.1.0", unit: "km/h").write(toFile: folder.mappings + "/0-copy.yaml", atomically: true, encoding: .utf8)
+            let conflict = #expect(throws: MappingValidationError.self) { try folder.service() }
+            #expect(conflict?.description.contains("different definition") == true)
+            try FileManager.default.removeItem(atPath: folder.mappings + "/0-copy.yaml")
+
+            // A rollback to a version whose file is gone.
+            _ = try folder.service().activate(provider: "acme", version: "1.0.0")
+            try FileManager.default.removeItem(atPath: folder.mappings + "/acme-1.0.0.yaml")
+            let pinned = #expect(throws: MappingValidationError.self) { try folder.service() }
+            #expect(pinned?.description.contains("pinned version 1.0.0") == true)
+        }
+    }
+
+    @Test("validate names what load would refuse: a loaded version redefined, or one version given twice; load returns warnings")
+    func validateAgreesWithLoad() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h"))])
+            #expect(service.validate(files: [("same.yaml", Self.acme("1.0.0", unit: "km/h"))]).isEmpty, "the same definition loads as a no-op")
+            let redefined = service.validate(files: [("changed.yaml", Self.acme("1.0.0", unit: "m/s"))])
+            #expect(redefined.map(\.file) == ["changed.yaml"])
+            #expect(redefined.first?.reason.contains("already loaded with a different definition") == true)
+            #expect(throws: StatusError.self) { try service.load(files: [("changed.yaml", Self.acme("1.0.0", unit: "m/s"))]) }
+
+            let twice = service.validate(files: [("x.yaml", Self.acme("2.0.0", unit: "km/h")), ("y.yaml", Self.acme("2.0.0", unit: "m/s"))])
+            #expect(twice.map(\.file) == ["y.yaml"])
+            #expect(Self.active(service, "acme") == "1.0.0", "validate loads nothing")
+
+            let unknownName = Self.acme("2.1.0", unit: "km/h") + """
+
+                  not_in_the_catalog:
+                    type: direct
+                    sources: [{field: y, path: y, unit: none}]
+                    data_type: number
+                """
+            let warnings = try service.load(files: [("w.yaml", unknownName)]).warnings
+            #expect(warnings.contains { $0.severity == .warning && $0.mapping == "not_in_the_catalog" })
+        }
+    }
+
     @Test("SIGHUP reloads the mapping folder while the server runs")
     func hangupReloads() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-hup-\(UUID().uuidString)").path

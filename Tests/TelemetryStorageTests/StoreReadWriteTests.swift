@@ -246,6 +246,21 @@ struct StoreReadWriteTests {
         }
     }
 
+    @Test("buckets at the ends of the time line stay in order: the lowest starts at Int64.min")
+    func aggregateAtTheEndsOfTime() throws {
+        try withTemporaryStore { store, _ in
+            try store.write([Int64.min, .min + 7_200_000, 0].map { record("v", $0, ["x": .int(1)]) })
+            let hours = try store.aggregate(vehicle: vid("v"), from: .min, to: .max, bucketMs: 3_600_000, fields: ["x"])
+            // floor(min / 1 h) x 1 h is below Int64.min; the next bucket is representable.
+            let second = (Int64.min + 7_200_000) / 3_600_000 * 3_600_000 - 3_600_000
+            #expect(hours.map(\.start) == [.min, second, 0])
+            let widest = try store.aggregate(vehicle: vid("v"), from: .min, to: .max, bucketMs: .max, fields: ["x"])
+            // min / max floors to -2 (clamped); min + 2 h floors to -1, so -max.
+            #expect(widest.map(\.start) == [.min, -.max, 0])
+            #expect(widest.map { $0.fields[0].count } == [1, 1, 1])
+        }
+    }
+
     @Test("deleting a time range keeps counts, span and latest state right")
     func deleteRange() throws {
         var config = StoreConfiguration()

@@ -315,6 +315,9 @@ extension TelemetryCommand.Admin {
             let verb = dryRun ? "would change" : "changed"
             write("warm-up: \(r.warmupRecords) raw records before the range mapped into the state\n")
             write("\(r.rawRecords) raw records: \(r.changed) \(verb), \(r.unchanged) unchanged, \(r.failed) failing (left as stored)\n")
+            if r.otherProvider > 0 {
+                write("\(r.otherProvider) of another provider than --mapping's (left as stored)\n")
+            }
             for f in r.failures { write("  failing: \(f)\n") }
             for c in r.changes {
                 let versions = c.mappingVersionBefore == c.mappingVersionAfter ? c.mappingVersionAfter : "\(c.mappingVersionBefore.isEmpty ? "-" : c.mappingVersionBefore) -> \(c.mappingVersionAfter)"

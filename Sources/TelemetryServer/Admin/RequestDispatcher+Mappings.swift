@@ -324,6 +324,12 @@ extension RequestDispatcher {
         if let pinnedProvider, let v = version, set.engine(for: pinnedProvider, version: v) == nil {
             throw StatusError(.notFound, "mapping \(pinnedProvider)@\(v) is not loaded")
         }
+        // A bare version that no provider has would refuse every record one by one.
+        if pinnedProvider == nil, let v = version,
+            !set.summaries.contains(where: { $0.versions.contains { $0.version == v } })
+        {
+            throw StatusError(.notFound, "no provider has mapping version \(v) loaded (admin mappings list)")
+        }
         let warmup = r.hasWarmupMs ? r.warmupMs : Self.defaultRemapWarmupMs
         guard warmup >= 0 else { throw StatusError(.invalidArgument, "warmup_ms \(warmup) must be 0 or more") }
         var response = Telemetry_V1_RemapResponse()
@@ -361,6 +367,14 @@ extension RequestDispatcher {
             try await progress.report("remapping", done: response.rawRecords, unit: "records")
             guard let next = page.next else { break }
             from = next
+        }
+        // Only records of other providers were found, so nothing was written: a remap with
+        // another provider's mapping is a mistake to name, not a silent "0 changed".
+        if let pinnedProvider, response.rawRecords > 0, response.otherProvider == response.rawRecords {
+            throw StatusError(
+                .failedPrecondition,
+                "none of the \(response.rawRecords) raw records of vehicle \(vehicle) in [\(r.fromMs), \(r.toMs)) is from provider "
+                    + "\(pinnedProvider) (mapping_version \(r.mappingVersion)); nothing was remapped")
         }
         return response
     }
@@ -412,8 +426,14 @@ extension RequestDispatcher {
         var mapper = set.batch()
         for rawRecord in raw {
             let record = rawRecord.record
-            let useVersion = (pinnedProvider == nil || pinnedProvider == record.provider) ? version : nil
-            switch mapper.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: useVersion) {
+            if let pinnedProvider, pinnedProvider != record.provider {
+                // Another provider's record (a vehicle that changed device) still moves the
+                // vehicle's state, as it did when it was stored, but is neither compared nor written.
+                _ = mapper.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: nil)
+                response.otherProvider += 1
+                continue
+            }
+            switch mapper.map(record, state: &state, receivedAt: rawRecord.receivedAt, version: version) {
             case .failed(let f):
                 // The stored record stays: a remap replaces what it can compute, and a record it
                 // cannot is reported (it was stored once; its raw copy remains).

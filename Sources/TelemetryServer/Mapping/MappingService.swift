@@ -95,7 +95,9 @@ public final class MappingService: Sendable {
 
     /// Loads the defaults, the folder and the asset file.
     /// - Throws: `MappingValidationError` when a built-in default is broken (a build defect),
-    ///   or when the asset file exists but is invalid (the operator must fix it first).
+    ///   when the asset file exists but is invalid, or when a file of the folder is refused
+    ///   (invalid, or a loaded version with another definition) or the pin file names a version
+    ///   no file provides: the operator must fix it first.
     public init(
         configuration: Configuration, metrics: MappingMetrics = MappingMetrics(), logger: Logger,
         clock: (@Sendable () -> Int64)? = nil
@@ -124,8 +126,14 @@ public final class MappingService: Sendable {
         stripes = (0..<Self.stripeCount).map { _ in Stripe() }
         if configuration.folder != nil {
             let report = reload(readAssets: false)
+            // At start there is no previous version to keep serving: skipping a refused file
+            // would silently make another version active (an older one, or the built-in), and
+            // records would be mapped by rules nobody chose. Like an invalid configuration
+            // file, it stops the start; on reload (SIGHUP) it changes nothing instead.
+            let errors = report.problems.filter { $0.severity == .error }
+            if !errors.isEmpty { throw MappingValidationError(problems: errors) }
             for p in report.problems {
-                logger.error("mapping file refused", metadata: ["telemetry.mapping.problem": "\(p)"])
+                logger.warning("mapping file warning", metadata: ["telemetry.mapping.problem": "\(p)"])
             }
         }
     }
@@ -223,7 +231,11 @@ public final class MappingService: Sendable {
         var problems: [MappingProblem] = []
         var reports: [(MappingSet.LoadReport, name: String, yaml: String)] = []
         for f in files {
-            do { reports.append((try copy.set.load(yaml: f.yaml, file: f.name), f.name, f.yaml)) } catch { problems += error.problems }
+            do {
+                let report = try copy.set.load(yaml: f.yaml, file: f.name)
+                reports.append((report, f.name, f.yaml))
+                problems += report.warnings
+            } catch { problems += error.problems }
         }
         let errors = problems.filter { $0.severity == .error }
         guard errors.isEmpty else {
@@ -304,10 +316,21 @@ public final class MappingService: Sendable {
         try Self.writeAtomically(String(decoding: data, as: UTF8.self), to: (folder as NSString).appendingPathComponent(Self.pinFileName))
     }
 
-    /// Every problem of files, loading nothing.
+    /// Every problem of files, loading nothing: what `load` of the same files would refuse.
     public func validate(files: [(name: String, yaml: String)]) -> [MappingProblem] {
-        let set = registry.withLock { $0.set }
-        return files.flatMap { set.validate(yaml: $0.yaml, file: $0.name) }
+        // Loaded into a copy, in order, so that a version already loaded with another
+        // definition, or given twice in these files, is named as `load` would name it.
+        var set = registry.withLock { $0.set }
+        var problems: [MappingProblem] = []
+        for f in files {
+            let own = set.validate(yaml: f.yaml, file: f.name)
+            problems += own
+            guard !own.contains(where: { $0.severity == .error }) else { continue }
+            do { _ = try set.load(yaml: f.yaml, file: f.name) } catch {
+                problems += error.problems.filter { $0.severity == .error }
+            }
+        }
+        return problems
     }
 
     /// Every loaded version, with whether it is the active one, by provider then version.

@@ -2451,6 +2451,9 @@ package nonisolated struct Telemetry_V1_RemapRequest: Sendable {
   package var toMs: Int64 = 0
 
   /// "provider@version" or "version" of a loaded mapping; empty: the active one.
+  /// "provider@version": only that provider's raw records are remapped (NOT_FOUND when it is
+  /// not loaded; FAILED_PRECONDITION when the range holds raw records but none of that provider).
+  /// "version": NOT_FOUND when no provider has that version loaded.
   package var mappingVersion: String = String()
 
   package var dryRun: Bool = false
@@ -2554,6 +2557,10 @@ package nonisolated struct Telemetry_V1_RemapResponse: Sendable {
 
   /// Raw records mapped before from_ms to bring the state forward (warmup_ms).
   package var warmupRecords: UInt64 = 0
+
+  /// Raw records of another provider than mapping_version's "provider@" (a vehicle that
+  /// changed device): neither mapped nor written, their stored records stay as they are.
+  package var otherProvider: UInt64 = 0
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -7212,7 +7219,7 @@ nonisolated extension Telemetry_V1_RecordChange: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RemapResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}raw_records\0\u{1}changed\0\u{1}unchanged\0\u{1}failed\0\u{1}changes\0\u{3}dry_run\0\u{1}failures\0\u{3}warmup_records\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}raw_records\0\u{1}changed\0\u{1}unchanged\0\u{1}failed\0\u{1}changes\0\u{3}dry_run\0\u{1}failures\0\u{3}warmup_records\0\u{3}other_provider\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7228,6 +7235,7 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
       case 6: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.failures) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.warmupRecords) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.otherProvider) }()
       default: break
       }
     }
@@ -7258,6 +7266,9 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
     if self.warmupRecords != 0 {
       try visitor.visitSingularUInt64Field(value: self.warmupRecords, fieldNumber: 8)
     }
+    if self.otherProvider != 0 {
+      try visitor.visitSingularUInt64Field(value: self.otherProvider, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7270,6 +7281,7 @@ nonisolated extension Telemetry_V1_RemapResponse: SwiftProtobuf.Message, SwiftPr
     if lhs.dryRun != rhs.dryRun {return false}
     if lhs.failures != rhs.failures {return false}
     if lhs.warmupRecords != rhs.warmupRecords {return false}
+    if lhs.otherProvider != rhs.otherProvider {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
