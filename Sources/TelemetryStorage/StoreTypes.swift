@@ -87,7 +87,11 @@ public struct WriteSummary: Sendable, Hashable {
     public var replaced = 0
     /// Of `written`, how many were older than their vehicle's newest record.
     public var late = 0
+    /// Records kept as dead letters, by this write or (counted in `deadLettersAlreadyKept`
+    /// too) by an earlier one: an identical failing record is kept once.
     public var deadLettered = 0
+    /// Of `deadLettered`, how many were already kept (a re-sent batch): not added again.
+    public var deadLettersAlreadyKept = 0
     public var durability: Durability = .buffered
 
     public init() {}

@@ -356,9 +356,18 @@ extension TelemetryStore {
             guard seen.insert(key).inserted else { continue }
             let existing: [UInt8]?
             do throws(LevelDBError) { existing = try db.get(key) } catch { throw Self.readError(error, what: "dead letter \(id)") }
-            if existing != nil {
+            if let existing {
                 found += 1
                 batch.delete(key)
+                // Its digest entry goes too, when it names this letter (section 11). A letter
+                // too damaged to decode is still purged (that is how it goes away); its digest
+                // entry then stays, naming nothing, which the write path reads as absent.
+                if let letter = try? existing.withUnsafeBufferPointer({ v throws(ByteDecodingError) in try DeadLetterCodec.decode(v, receivedAt: t) }) {
+                    let digestKey = KeyLayout.deadLetterDigestKey(letter)
+                    let named: [UInt8]?
+                    do throws(LevelDBError) { named = try db.get(digestKey) } catch { throw Self.readError(error, what: "dead letter \(id)'s digest entry") }
+                    if named.map({ [Keyspace.deadLetter.rawValue] + $0 }) == key { batch.delete(digestKey) }
+                }
             }
         }
         guard batch.count > 0 else { return 0 }

@@ -91,8 +91,28 @@ extension TelemetryStore {
             summary.deadLetters = try deleteKeys(db: db, .deadLetter, before: end, dryRun: dryRun) {
                 try progress("dead letters", $0, 0, "letters")
             }
+            if !dryRun { try deleteDeadLetterDigests(db: db, before: end) }
         }
         return summary
+    }
+
+    /// Deletes the digest entries of the dead letters before `end` (a dead-letter key): the
+    /// letters are gone, and their digests would only take space (section 11).
+    private func deleteDeadLetterDigests(db: LevelDB, before end: [UInt8]) throws {
+        let prefix = KeyLayout.metadataKey(KeyLayout.Meta.deadLetterDigestPrefix)
+        let batch = try db.withIterator(fillCache: false) { it throws(StorageError) -> WriteBatch in
+            let batch = WriteBatch()
+            it.seek(prefix)
+            while it.isValid {
+                let key = it.key
+                guard key.starts(with: prefix) else { break }
+                if ([Keyspace.deadLetter.rawValue] + it.value).lexicographicallyPrecedes(end) { batch.delete(key) }
+                it.next()
+            }
+            try it.checkStatus(reading: "the dead-letter digest entries")
+            return batch
+        }
+        if batch.count > 0 { try writeMaintenance(batch, db: db) }
     }
 
     /// Canonical records before `cutoff` (a partition start), vehicle by vehicle.

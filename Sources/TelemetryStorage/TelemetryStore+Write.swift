@@ -61,7 +61,7 @@ extension TelemetryStore {
                     highestSealed: w.highestSealedPartition, batch: batch, assigning: &assigning, vehicles: &w.vehicles,
                     undo: &undo, touched: &touched, summary: &summary)
                 deadLetterSequence = try Self.addDeadLetters(
-                    change.deadLetters, after: w.deadLetterSequence, batch: batch, summary: &summary)
+                    change.deadLetters, after: w.deadLetterSequence, db: db, batch: batch, summary: &summary)
             } catch {
                 for saved in undo.reversed() { w.vehicles[saved.code] = saved.state }
                 throw error
@@ -114,25 +114,58 @@ extension TelemetryStore {
     /// Adds the dead letters to `batch`, numbered on from `sequence`, with the new highest
     /// sequence in the same batch: ids are never issued twice, whatever the received times and
     /// whatever has been purged (docs/storage-format.md, section 11).
+    ///
+    /// A letter whose identity (`DeadLetterCodec.identity`) is already kept, by an earlier
+    /// write or earlier in this one, is counted as dead-lettered but not added again: a
+    /// gateway that re-sends a batch whose answer it lost gets the same answer, and the
+    /// dead-letter store holds each failing record once.
     /// - Returns: the highest sequence issued.
     /// - Throws: `.dataLoss` when the sequence has run out, which only a damaged metadata entry
-    ///   can make happen; it must not trap.
+    ///   can make happen; it must not trap. `.io` / `.dataLoss` when a digest lookup fails.
     private static func addDeadLetters(
-        _ letters: [DeadLetter], after sequence: UInt64, batch: WriteBatch, summary: inout WriteSummary
+        _ letters: [DeadLetter], after sequence: UInt64, db: LevelDB, batch: WriteBatch, summary: inout WriteSummary
     ) throws(StorageError) -> UInt64 {
         guard !letters.isEmpty else { return sequence }
         var next = sequence
+        var added = Set<[UInt8]>()
         for letter in letters {
+            let digestKey = KeyLayout.deadLetterDigestKey(letter)
+            summary.deadLettered += 1
+            if added.contains(digestKey) {
+                summary.deadLettersAlreadyKept += 1
+                continue
+            }
+            if try deadLetterIsKept(digestKey: digestKey, db: db) {
+                summary.deadLettersAlreadyKept += 1
+                continue
+            }
             guard next < .max else {
                 throw StorageError(
                     code: .dataLoss, message: "the dead-letter sequence has run out (\(next)); its metadata entry is probably damaged")
             }
             next += 1
             batch.put(KeyLayout.deadLetterKey(receivedAt: letter.receivedAt, sequence: next), DeadLetterCodec.encode(letter))
-            summary.deadLettered += 1
+            var id: [UInt8] = []
+            id.appendOrderedInt64(letter.receivedAt)
+            id.appendBigEndian(next)
+            batch.put(digestKey, id)
+            added.insert(digestKey)
         }
-        batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), next.bigEndianBytes)
+        if next != sequence {
+            batch.put(KeyLayout.metadataKey(KeyLayout.Meta.deadLetterSequence), next.bigEndianBytes)
+        }
         return next
+    }
+
+    /// Whether the letter a digest entry names is still stored: a digest left behind by a
+    /// letter that was purged, replayed or expired names nothing, and the record is kept again.
+    private static func deadLetterIsKept(digestKey: [UInt8], db: LevelDB) throws(StorageError) -> Bool {
+        do throws(LevelDBError) {
+            guard let id = try db.get(digestKey), id.count == KeyLayout.deadLetterKeyLength - 1 else { return false }
+            return try db.get([Keyspace.deadLetter.rawValue] + id) != nil
+        } catch {
+            throw readError(error, what: "a dead letter's digest entry")
+        }
     }
 
     /// Adds a write's records, derived states and raw records to `batch`, updating `vehicles`

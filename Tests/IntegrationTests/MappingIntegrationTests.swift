@@ -64,6 +64,12 @@ struct MappingIntegrationTests {
                 #expect(ack.deadLetters.first?.reason.contains("unknown_provider") == true)
                 #expect(ack.rejected.isEmpty)
 
+                // The gateway lost the answer and re-sends the batch: same answer, no second letter.
+                let again = try await client.ingest([navixy, try Self.acme("car-2", Self.t0, x: 10), try Self.acme("car-2", Self.t0 + 1000, x: 20)])
+                #expect(again.duplicates == 1)
+                #expect(again.deadLettered == 2)
+                #expect(again.deadLetters.map(\.index) == [1, 2])
+
                 let page = try await client.deadLetters(DeadLetterSelection(provider: "acme"))
                 #expect(page.entries.count == 2)
                 #expect(page.entries.map(\.reason) == ["unknown_provider", "unknown_provider"])

@@ -198,7 +198,7 @@ struct DamagedStoreTests {
                 }
                 // Two dead letters, so that keys follow the raw keyspace: stepping backwards, LevelDB
                 // reads one entry ahead, and opening the store looks for the last key.
-                _ = try store.write(StoreWrite(raw: raw, deadLetters: [DeadLetterTests.letter(at: 1), DeadLetterTests.letter(at: 2)]))
+                _ = try store.write(StoreWrite(raw: raw, deadLetters: [DeadLetterTests.letter(at: 1, "a"), DeadLetterTests.letter(at: 2, "b")]))
                 try store.compact()
                 store.close()
             }

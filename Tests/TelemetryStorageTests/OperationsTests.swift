@@ -22,7 +22,7 @@ struct OperationsTests {
         }
         let letters = (0..<10).map { i in
             DeadLetter(
-                vehicleID: "a", timestamp: nil, provider: "p", fields: [], receivedAt: Int64(i) * Self.hour,
+                vehicleID: "a-\(i)", timestamp: nil, provider: "p", fields: [], receivedAt: Int64(i) * Self.hour,
                 reason: i % 3 == 0 ? "unknown_provider" : "bad_value", message: "m", mappingVersion: "1")
         }
         try _ = store.write(StoreWrite(deadLetters: letters))

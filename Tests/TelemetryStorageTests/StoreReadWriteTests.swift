@@ -292,11 +292,13 @@ struct StoreReadWriteTests {
         try withTemporaryStore { store, _ in
             let provider = ProviderRecord(vehicle: vid("v"), timestamp: 10, provider: "navixy", fields: [Field("params.can_speed", .int(42))], gatewaySequence: 7)
             let letter = DeadLetter(vehicleID: "", timestamp: nil, provider: "nope", fields: [Field("x", .bool(true))], receivedAt: -5, reason: "no_vehicle_id", message: "record 3 has no vehicle id", mappingVersion: "1.0.3")
-            let s = try store.write(StoreWrite(raw: [RawRecord(record: provider, receivedAt: 12, mappingVersion: "1.0.3")], deadLetters: [letter, letter], gatewaySequences: ["gw-1": 7]))
+            var second = letter
+            second.fields = [Field("x", .bool(false))]
+            let s = try store.write(StoreWrite(raw: [RawRecord(record: provider, receivedAt: 12, mappingVersion: "1.0.3")], deadLetters: [letter, second], gatewaySequences: ["gw-1": 7]))
             #expect(s.deadLettered == 2)
             #expect(try store.rawRecords(vehicle: vid("v"), from: .min, to: .max) == [RawRecord(record: provider, receivedAt: 12, mappingVersion: "1.0.3")])
             let letters = try store.deadLetters()
-            #expect(letters.map(\.letter) == [letter, letter])
+            #expect(letters.map(\.letter) == [letter, second])
             #expect(letters.map(\.id) == ["-5-1", "-5-2"])
             #expect(try store.deadLetters(after: "-5-1").map(\.id) == ["-5-2"])
             #expect(try store.deleteDeadLetters(ids: ["-5-1", "-5-9"]) == 1)

@@ -95,10 +95,7 @@ enum DeadLetterCodec {
 
     static func encode(_ d: DeadLetter) -> [UInt8] {
         var out: [UInt8] = [kind]
-        out.appendLengthPrefixed(Array(d.vehicleID.utf8))
-        out.append(d.timestamp == nil ? 0 : 1)
-        out.appendZigzag(d.timestamp ?? 0)
-        out.appendLengthPrefixed(Array(d.provider.utf8))
+        appendRecordHead(d, into: &out)
         out.appendVarint(d.gatewaySequence.map { $0 &+ 1 } ?? 0)
         out.appendLengthPrefixed(Array(d.reason.utf8))
         out.appendLengthPrefixed(Array(d.message.utf8))
@@ -109,6 +106,32 @@ enum DeadLetterCodec {
             ValueCodec.encode(f.value, into: &out)
         }
         return out
+    }
+
+    /// The bytes that make two letters the same record failing the same way: vehicle id,
+    /// timestamp, provider, reason, mapping version and the fields sorted by name. Left out:
+    /// when it was received, its gateway sequence and the message (which may name times), so
+    /// a re-sent batch gives the same identity (docs/storage-format.md, section 11).
+    static func identity(_ d: DeadLetter) -> [UInt8] {
+        var out: [UInt8] = [kind]
+        appendRecordHead(d, into: &out)
+        out.appendLengthPrefixed(Array(d.reason.utf8))
+        out.appendLengthPrefixed(Array(d.mappingVersion.utf8))
+        out.appendVarint(UInt64(d.fields.count))
+        for f in d.fields.sorted(by: { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }) {
+            out.appendLengthPrefixed(Array(f.name.utf8))
+            ValueCodec.encode(f.value, into: &out)
+        }
+        return out
+    }
+
+    /// Vehicle id, has-timestamp byte, timestamp and provider: how both the value and the
+    /// identity begin.
+    private static func appendRecordHead(_ d: DeadLetter, into out: inout [UInt8]) {
+        out.appendLengthPrefixed(Array(d.vehicleID.utf8))
+        out.append(d.timestamp == nil ? 0 : 1)
+        out.appendZigzag(d.timestamp ?? 0)
+        out.appendLengthPrefixed(Array(d.provider.utf8))
     }
 
     /// The reason code of a dead letter, read from the value's head without decoding its

@@ -1,3 +1,4 @@
+import Crypto
 /// The keyspaces of one store and how their keys are laid out (docs/storage-format.md).
 ///
 /// Every key starts with a one-byte keyspace prefix; integers are big-endian and signed
@@ -147,6 +148,11 @@ enum KeyLayout {
 
     static let deadLetterKeyLength = 17
 
+    /// The digest entry of a dead letter (`Meta.deadLetterDigestPrefix`).
+    static func deadLetterDigestKey(_ letter: DeadLetter) -> [UInt8] {
+        metadataKey(Meta.deadLetterDigestPrefix, Array(SHA256.hash(data: DeadLetterCodec.identity(letter)).prefix(16)))
+    }
+
     /// `| 0x01 | name (UTF-8) |`
     static func metadataKey(_ name: String) -> [UInt8] {
         [Keyspace.metadata.rawValue] + Array(name.utf8)
@@ -171,6 +177,10 @@ enum KeyLayout {
         /// adds dead letters (format 3). The next letter continues after it, so an id is never
         /// issued twice: not after a purge, nor when received times arrive out of order.
         static let deadLetterSequence = "dead-letter-sequence"
+        /// `dead-letter-digest/<first 16 bytes of SHA-256 of the letter's identity>` -> the
+        /// letter's id (received time i64, sequence u64): one letter per failing record, so a
+        /// re-sent batch is not dead-lettered twice (section 11).
+        static let deadLetterDigestPrefix = "dead-letter-digest/"
         /// `vehicle/<id bytes>` -> code (u32 BE)
         static let vehiclePrefix = "vehicle/"
         /// `field/<name bytes>` -> id (u32 BE)
