@@ -194,7 +194,7 @@ extension TelemetryStore {
         }
         for (i, (name, begin, end)) in ranges.enumerated() {
             try progress("compacting \(name)", UInt64(i), UInt64(ranges.count))
-            db.compactRange(begin: begin, end: end)
+            try compactFully(db: db, begin: begin, end: end)
         }
         try progress("done", UInt64(ranges.count), UInt64(ranges.count))
     }

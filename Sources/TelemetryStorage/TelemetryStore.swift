@@ -457,12 +457,37 @@ extension TelemetryStore {
     public func compact() throws {
         let db = try database()
         if configuration.sealOnCompact { try sealPartitions() }
-        db.compactRange(begin: nil, end: nil)
+        try compactFully(db: db, begin: nil, end: nil)
     }
 
     /// Compacts one keyspace.
     public func compact(_ keyspace: Keyspace) throws {
-        try database().compactRange(begin: keyspace.lowerBound, end: keyspace.upperBound)
+        try compactFully(db: try database(), begin: keyspace.lowerBound, end: keyspace.upperBound)
+    }
+
+    /// Compacts [begin, end] (nil: open) down to its deepest level, so that what deletes and
+    /// replacements made obsolete leaves the disk.
+    ///
+    /// LevelDB's `CompactRange` compacts every level above the deepest one holding files in the
+    /// range into the next, but never takes the deepest level itself as an input. A record and
+    /// its delete that reach disk together (records written and expired before any flush: the
+    /// flushed table goes straight to level 2 when nothing overlaps it) then stay there for
+    /// good, however often the range is compacted. So after a first pass, a put and a delete of
+    /// a key just past each end (the end plus a 0x00 byte: no keyspace has a key of that form,
+    /// see docs/storage-format.md section 3) give the range a new upper-level table that
+    /// overlaps every deepest-level table in it, and a second pass merges them all: obsolete
+    /// entries are dropped at the deepest level, the markers with them. Readers never see a
+    /// marker (its put and delete are one batch). The cost is one rewrite of the range's
+    /// deepest level, which a full compaction is expected to do.
+    func compactFully(db: LevelDB, begin: [UInt8]?, end: [UInt8]?) throws(StorageError) {
+        db.compactRange(begin: begin, end: end)
+        let markers = WriteBatch()
+        for marker in [(begin ?? [0x00]) + [0x00], (end ?? [0xFF]) + [0x00]] {
+            markers.put(marker, [])
+            markers.delete(marker)
+        }
+        try writeMaintenance(markers, db: db)
+        db.compactRange(begin: begin, end: end)
     }
 }
 
