@@ -4,6 +4,7 @@ import Testing
 import TelemetryCLI
 import TelemetryClient
 import TelemetryCore
+import TelemetryServer
 import TelemetryStorage
 
 @Suite("telemetryctl against a live server")
@@ -40,6 +41,32 @@ struct CommandLineTests {
                 try await run(["query", "--port", "\(server.port)", "truck-17", "--format", "jsonl"])
                 try await run(["latest", "--port", "\(server.port)", "truck-17"])
                 try await run(["aggregate", "--port", "\(server.port)", "truck-17", "--fields", "speed_kmh"])
+            }
+        }
+    }
+
+    @Test("ingest stops at a bad line or a failed batch; the batches before it are stored, nothing after it is sent")
+    func ingestStops() async throws {
+        let tokens = [AccessToken(secret: "ingest-token-0123456789", role: .ingest), AccessToken(secret: "query-token-0123456789", role: .query)]
+        try await withServer({ $0.tokens = tokens }) { server in
+            try await withTemporaryDirectory { dir in
+                let file = dir + "/partly-bad.csv"
+                try "vehicle,timestamp,x\nv,1,1\nv,2,2\nv,3\nv,4,4\n".write(toFile: file, atomically: true, encoding: .utf8)
+                let bad = await #expect(throws: ExitCode.self) {
+                    try await run(["ingest", "--port", "\(server.port)", "--token", "ingest-token-0123456789", "--quiet", "--batch", "1", "--window", "1", file])
+                }
+                #expect(bad == ExitCode(65))
+                #expect(try server.store.vehicles().first?.recordCount == 2, "lines 1 and 2 stored, line 4 never sent")
+
+                // The server refuses the batches as a whole (a token without the ingest role):
+                // the command stops with that status after the batches in flight.
+                let big = dir + "/big.csv"
+                try ("vehicle,timestamp,x\n" + (10..<20).map { "w,\($0),1\n" }.joined()).write(toFile: big, atomically: true, encoding: .utf8)
+                let refused = await #expect(throws: ExitCode.self) {
+                    try await run(["ingest", "--port", "\(server.port)", "--token", "query-token-0123456789", "--quiet", "--batch", "3", "--window", "2", big])
+                }
+                #expect(refused == ExitCode(107))
+                #expect(try server.store.vehicles().map(\.vehicle.rawValue) == ["v"])
             }
         }
     }

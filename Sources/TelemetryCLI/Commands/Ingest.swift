@@ -72,69 +72,111 @@ extension TelemetryCommand {
             }
             let progress = Progress(totalBytes: readers.reduce(0) { $0 + ($1.totalBytes ?? 0) }, enabled: !quiet && isatty(2) != 0)
             let started = Date()
-            let (sent, result, inputError) = try await connection.withClient(gatewayID: gatewayID, compress: compress) { client in
-                try await send(readers, client: client, progress: progress)
+            let outcome = try await connection.withClient(gatewayID: gatewayID, compress: compress) { client in
+                let outcome = await send(readers, client: client, progress: progress)
+                if let failure = outcome.failure {
+                    // Said before the error itself (which withClient prints and turns into the
+                    // exit code): what is stored, and how to go on.
+                    progress.finish()
+                    report(outcome, since: started)
+                    printError(
+                        "stopped: a batch failed; the records of the \(outcome.acknowledged) acknowledged batches are stored, "
+                            + "those of the \(outcome.unacknowledged) batches in flight that failed may or may not be. Run the same "
+                            + "command again: records already stored count as duplicates")
+                    throw failure
+                }
+                return outcome
             }
             progress.finish()
+            report(outcome, since: started)
+            if let inputError = outcome.inputError {
+                printError("\(inputError)")
+                printError(
+                    outcome.sent == 0
+                        ? "stopped at this error; nothing was sent"
+                        : "stopped at this error; the \(outcome.sent) records read before its batch were sent (see above), "
+                            + "the rest of the file was not. Fix the line and run the same command again: records already "
+                            + "stored count as duplicates")
+                throw ExitCode(ExitCodes.badInput)
+            }
+            if !outcome.result.rejected.isEmpty { throw ExitCode(ExitCodes.rejectedRecords) }
+        }
+
+        private func report(_ outcome: SendOutcome, since started: Date) {
             let seconds = Date().timeIntervalSince(started)
-            let rate = seconds > 0 ? Double(sent) / seconds : 0
+            let rate = seconds > 0 ? Double(outcome.sent) / seconds : 0
+            let result = outcome.result
             write(
-                "sent \(sent) records in \(String(format: "%.2f", seconds)) s (\(Int(rate)) records/s): "
+                "sent \(outcome.sent) records in \(String(format: "%.2f", seconds)) s (\(Int(rate)) records/s): "
                     + "\(result.accepted) stored, \(result.duplicates) duplicates, \(result.rejected.count) rejected, "
                     + "\(result.deadLettered) dead-lettered; durability \(result.durability.rawValue)\n")
             for r in result.rejected.prefix(20) { printError("rejected: \(r.reason) (\(r.code.name))") }
             if result.rejected.count > 20 { printError("... and \(result.rejected.count - 20) more rejected records") }
-            if let inputError {
-                printError("\(inputError)")
-                printError("stopped at this error; the batches before it were stored")
-                throw ExitCode(ExitCodes.badInput)
-            }
-            if !result.rejected.isEmpty { throw ExitCode(ExitCodes.rejectedRecords) }
         }
 
-        /// Reads batches and keeps up to `window` of them in flight. A bad line stops reading;
-        /// what was sent before it is still awaited and counted.
-        private func send(
-            _ readers: [RecordFileReader], client: TelemetryClient, progress: Progress
-        ) async throws -> (Int, IngestResult, String?) {
-            var total = IngestResult()
+        /// What `send` did: records sent, the acknowledged batches' results summed, the input
+        /// error that stopped reading, and the first failed batch's error.
+        struct SendOutcome: Sendable {
             var sent = 0
-            var inputError: String? = nil
+            var result = IngestResult()
+            var inputError: String?
+            var failure: (any Error)?
+            var acknowledged = 0
+            var unacknowledged = 0
+        }
+
+        /// Reads batches and keeps up to `window` of them in flight. A bad line stops reading,
+        /// and so does a failed batch (the connection lost, a server error); what was sent
+        /// before is still awaited and counted either way.
+        private func send(_ readers: [RecordFileReader], client: TelemetryClient, progress: Progress) async -> SendOutcome {
+            var outcome = SendOutcome()
             var baseBytes: Int64 = 0
-            try await withThrowingTaskGroup(of: (Int, IngestResult).self) { group in
+            await withTaskGroup(of: (offset: Int, result: Result<IngestResult, any Error>).self) { group in
                 var inFlight = 0
                 var batchOffset = 0
-                func collect() async throws {
-                    guard let (offset, r) = try await group.next() else { return }
+                func collect() async {
+                    guard let (offset, result) = await group.next() else { return }
                     inFlight -= 1
-                    total.accepted += r.accepted
-                    total.duplicates += r.duplicates
-                    total.deadLettered += r.deadLettered
-                    total.durability = r.durability
-                    total.rejected += r.rejected.map { RejectedRecord(index: offset + $0.index, code: $0.code, reason: $0.reason) }
-                    if let s = r.committedSequence { total.committedSequence = s }
+                    switch result {
+                    case .success(let r):
+                        outcome.acknowledged += 1
+                        outcome.result.accepted += r.accepted
+                        outcome.result.duplicates += r.duplicates
+                        outcome.result.deadLettered += r.deadLettered
+                        outcome.result.durability = r.durability
+                        outcome.result.rejected += r.rejected.map { RejectedRecord(index: offset + $0.index, code: $0.code, reason: $0.reason) }
+                        if let s = r.committedSequence { outcome.result.committedSequence = s }
+                    case .failure(let error):
+                        outcome.unacknowledged += 1
+                        if outcome.failure == nil { outcome.failure = error }
+                    }
                 }
                 outer: for reader in readers {
-                    while true {
+                    while outcome.failure == nil {
                         let records: [ProviderRecord]?
                         do { records = try reader.nextBatch(maxRecords: batch) } catch {
-                            inputError = "\(error)"
+                            outcome.inputError = "\(error)"
                             break outer
                         }
                         guard let records else { break }
-                        if inFlight >= window { try await collect() }
+                        if inFlight >= window { await collect() }
+                        guard outcome.failure == nil else { break outer }
                         let offset = batchOffset
                         batchOffset += records.count
-                        sent += records.count
+                        outcome.sent += records.count
                         inFlight += 1
-                        group.addTask { (offset, try await client.ingest(records)) }
-                        progress.update(bytes: baseBytes + reader.bytesRead, records: sent)
+                        group.addTask {
+                            do { return (offset, .success(try await client.ingest(records))) } catch {
+                                return (offset, .failure(error))
+                            }
+                        }
+                        progress.update(bytes: baseBytes + reader.bytesRead, records: outcome.sent)
                     }
                     baseBytes += reader.totalBytes ?? reader.bytesRead
                 }
-                while inFlight > 0 { try await collect() }
+                while inFlight > 0 { await collect() }
             }
-            return (sent, total, inputError)
+            return outcome
         }
     }
 }
