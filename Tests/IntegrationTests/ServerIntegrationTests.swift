@@ -251,6 +251,11 @@ struct ServerIntegrationTests {
                 try await withTelemetryClient(server.clientConfiguration(token: "wrong-token-0123456789")) { client in try await client.ping() }
             }
             #expect(refused?.code == .unauthenticated)
+            #expect(refused?.message == "the token is not valid")
+            let none = await #expect(throws: StatusError.self) {
+                try await withTelemetryClient(server.clientConfiguration(token: "")) { client in try await client.ping() }
+            }
+            #expect(none?.message == "this server requires a token; the hello has none")
             try await RawConnection.with(port: server.port) { raw in
                 var ping = Telemetry_V1_RequestEnvelope()
                 ping.requestID = 3

@@ -123,6 +123,14 @@ struct MappingServiceTests {
             #expect(total("telemetry_dead_letters_total", [("provider", "unknown"), ("reason", "unknown_provider")]) == 1)
             #expect(total("telemetry_mapping_field_errors_total", [("provider", "navixy")]) == 4)
             #expect(total("telemetry_mapping_field_errors_total", [("provider", "generic")]) == 0)
+
+            // Records without a vehicle id or timestamp are dead-lettered before mapping: they
+            // count as their provider's dead-lettered outcome too (the runbooks' share).
+            service.countIncomplete([
+                DeadLetter(vehicleID: "", timestamp: 5, provider: "navixy", fields: [], receivedAt: 6, reason: "missing_vehicle_or_timestamp", message: "m", mappingVersion: "")
+            ])
+            #expect(total("telemetry_mapping_records_total", [("provider", "navixy"), ("outcome", "dead_lettered")]) == 1)
+            #expect(total("telemetry_dead_letters_total", [("provider", "navixy"), ("reason", "missing_vehicle_or_timestamp")]) == 1)
         }
     }
 

@@ -76,7 +76,7 @@ extension TelemetryCommand.Admin {
                 let result = try await connection.withClient { try await $0.loadMappings(contents) }
                 for w in result.warnings { printError("\(w)") }
                 for m in result.loaded {
-                    write("\(m.provider) \(m.version): \(m.active ? "active" : "loaded, not active (a newer version is)"), \(m.mappings) mappings\n")
+                    write("\(m.provider) \(m.version): \(m.active ? "active" : "loaded, not active (the active version is newer, or was chosen with admin mappings activate)"), \(m.mappings) mappings\n")
                 }
             }
         }

@@ -148,7 +148,8 @@ extension RequestDispatcher {
         guard !policy.keepsEverything else {
             throw StatusError(
                 .failedPrecondition,
-                "no retention is configured and the request names none: give canonical_ms, raw_ms or dead_letters_ms")
+                "no retention is configured and the request names none: give canonical_ms, raw_ms or dead_letters_ms "
+                    + "(telemetryctl admin retention --canonical, --raw or --dead-letters)")
         }
         let now = clock()
         let summary = try await withStorageProgress(progress) { [store] report in

@@ -71,7 +71,8 @@ final class RequestDispatcher: Sendable {
         guard let role = authenticator.role(for: hello.token) else {
             // The token itself is never logged.
             logger.notice("hello refused: unknown token", metadata: ["telemetry.client.name": "\(hello.clientName)"])
-            return HelloOutcome(response: .status(requestID, .unauthenticated, "the token is not valid"), role: nil)
+            let message = hello.token.isEmpty ? "this server requires a token; the hello has none" : "the token is not valid"
+            return HelloOutcome(response: .status(requestID, .unauthenticated, message), role: nil)
         }
         if !hello.gatewayID.isEmpty {
             guard hello.gatewayID.utf8.count <= 128,

@@ -720,11 +720,15 @@ public final class MappingMetrics: Sendable {
         }
     }
 
+    /// Counts records dead-lettered before mapping (no vehicle id or timestamp) as the mapped
+    /// batch's failures are counted: in the dead-letter counter and as the provider's
+    /// `dead_lettered` outcome, so the runbooks' dead-lettered share sees them.
     func countDeadLetters(_ letters: [(provider: String, reason: String)]) {
         var byKey: [String: Int] = [:]
         for l in letters { byKey[l.provider + "\u{0}" + l.reason, default: 0] += 1 }
         for (key, n) in byKey {
             let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            counter("telemetry_mapping_records_total", [("provider", parts[0]), ("outcome", "dead_lettered")]).increment(by: Int64(n))
             counter("telemetry_dead_letters_total", [("provider", parts[0]), ("reason", parts[1])]).increment(by: Int64(n))
         }
     }
