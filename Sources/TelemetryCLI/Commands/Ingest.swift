@@ -12,7 +12,7 @@ extension TelemetryCommand {
             discussion: """
                 The format follows the file's extension (.csv; .jsonl, .ndjson, .json; .lp, .txt, .influx) \
                 unless --format names it. Batches are pipelined; every acknowledged batch is stored. \
-                Re-running the same file stores nothing twice (the records come back as duplicates).
+                Re-running the same file stores nothing twice (the records come back as duplicates).                 CSV cells carry no type: a cell reads as a bool, an integer, a double or else a string by                 its text, so a string such as "042" or "true" exported with query --format csv comes back                 as a number or a bool. JSON lines keep the types: use them to move records between stores.
                 """)
 
         @OptionGroup var connection: ConnectionOptions
