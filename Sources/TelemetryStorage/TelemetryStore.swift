@@ -479,6 +479,12 @@ extension TelemetryStore {
     /// entries are dropped at the deepest level, the markers with them. Readers never see a
     /// marker (its put and delete are one batch). The cost is one rewrite of the range's
     /// deepest level, which a full compaction is expected to do.
+    ///
+    /// Where the range's deepest level outweighs ten tables (`maxFileBytes`), LevelDB flushes
+    /// the markers to level 0 and they drop out before reaching it, so the second pass changes
+    /// nothing. A table stuck as above is rare there: a flush into a store that holds data
+    /// also carries latest states and partition-index keys, spans keyspaces the deepest level
+    /// already covers, and is merged down by LevelDB's own compactions.
     func compactFully(db: LevelDB, begin: [UInt8]?, end: [UInt8]?) throws(StorageError) {
         db.compactRange(begin: begin, end: end)
         let markers = WriteBatch()
