@@ -126,6 +126,43 @@ struct AssetRegistryTests {
             vehicles: [tractor-7]
         """
 
+    /// A packet without the immobilizer output (or without ignition) leaves that family's code
+    /// null; the top status keeps reading the last known code, as the latest state shows it.
+    @Test func topStatusKeepsTheLastKnownFamilyCodes() throws {
+        let engine = try Fixtures.defaultEngine(assets: try registry(Self.yaml))
+        var state = VehicleMappingState()
+        func top(_ fields: [String: FieldValue], _ s: Int64) throws -> (String?, FieldValue?) {
+            let m = try #require(engine.map(Fixtures.record(fields, at: Fixtures.t0 + s * 1000, vehicle: "tractor-7"), state: &state, receivedAt: Fixtures.t0 + s * 1000).record)
+            return (m["top_status_code"]?.asString, m["top_status_last_changed_at"])
+        }
+        let first = try top(["outputs": .int(2), "speed": .double(0)], 0)
+        #expect(first.0 == "immobilized")
+        // No outputs in this packet, ignition on: still immobilized (SPEC rule 2 before rule 3).
+        let second = try top(["speed": .double(0), "params.avl_io_239": .int(1)], 10)
+        #expect(second.0 == "immobilized")
+        #expect(second.1 == first.1, "the top status did not change")
+        // Released; no ignition in this packet: the last known engine code (running) decides.
+        #expect(try top(["outputs": .int(0), "speed": .double(0)], 20).0 == "running")
+        // The memory survives a restart (the encoded state).
+        state = try VehicleMappingState(encoded: state.encoded())
+        #expect(try top(["speed": .double(0)], 30).0 == "running")
+    }
+
+    /// A driver key spelled another way (case, dashes) is the same driver: no change time.
+    @Test func driverKeySpellingsAreOneDriver() throws {
+        let engine = try Fixtures.defaultEngine(assets: try registry(Self.yaml))
+        var state = VehicleMappingState()
+        var changes: [FieldValue?] = []
+        for (s, key) in [(0, "BA0000002B4D4E01"), (10, "ba0000002b4d4e01"), (20, "BA00-0000-2B4D-4E01")] {
+            let m = engine.map(
+                Fixtures.record(["params.avl_io_78": .string(key)], at: Fixtures.t0 + Int64(s) * 1000, vehicle: "tractor-7"),
+                state: &state, receivedAt: Fixtures.t0 + Int64(s) * 1000)
+            #expect(m.record?["driver_name"] == .string("Jane Doe"))
+            changes.append(m.record?["driver_last_changed_at"])
+        }
+        #expect(changes == [.int(Fixtures.t0), .int(Fixtures.t0), .int(Fixtures.t0)])
+    }
+
     @Test func loadsTheRegistryFormat() throws {
         let r = try registry(Self.yaml)
         let tractor = r.facts(for: try VehicleID("tractor-7"))

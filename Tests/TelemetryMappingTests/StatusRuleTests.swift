@@ -169,6 +169,16 @@ struct StatusRuleTests {
             ]
         ),
         (
+            "switched on while standing: parks 3 minutes after the edge",
+            [
+                Step(at: 0, ignition: false, moving: false, speed: 0, expected: .inTransit),
+                Step(at: 180, ignition: false, moving: false, speed: 0, expected: .parked),
+                Step(at: 200, ignition: true, moving: false, speed: 0, expected: .inTransit),  // the edge, still
+                Step(at: 379, ignition: true, moving: false, speed: 0, expected: .inTransit),
+                Step(at: 380, ignition: true, moving: false, speed: 0, expected: .parked),
+            ]
+        ),
+        (
             "initial state with ignition on",
             [
                 Step(at: 0, ignition: true, moving: false, speed: 0, expected: .inTransit),

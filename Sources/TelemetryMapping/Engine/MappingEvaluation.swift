@@ -422,9 +422,11 @@ struct MappingEvaluation {
             let first = fast.a
             let code = fast.b != 0
             let a = plan.fastArguments
+            let known = StatusRules.knownCodes(
+                immobilization: values[a[first + 1]], engine: values[a[first + 2]], memory: &state.memorySlots[fast.c])
             let top = StatusRules.topStatus(
-                connectivity: values[a[first]].asString, immobilization: values[a[first + 1]].asString,
-                engine: values[a[first + 2]].asString, transit: values[a[first + 3]].asString, asset: asset)
+                connectivity: values[a[first]].asString, immobilization: known.immobilization,
+                engine: known.engine, transit: values[a[first + 3]].asString, asset: asset)
             if code { return top.code.map(FieldValue.string) ?? .null }
             return top.code == nil && top.family == .connectivity ? .null : .string(top.family.rawValue)
         }

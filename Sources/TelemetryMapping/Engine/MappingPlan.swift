@@ -131,7 +131,7 @@ final class MappingPlan: Sendable {
         static func transitCode(compatible: Int, ignition: Int, moving: Int, speed: Int) -> FastRule {
             FastRule(.transitCode, compatible, ignition, moving, speed)
         }
-        static func topStatus(first: Int, code: Bool) -> FastRule { FastRule(.topStatus, first, code ? 1 : 0) }
+        static func topStatus(first: Int, code: Bool, memory: Int) -> FastRule { FastRule(.topStatus, first, code ? 1 : 0, memory) }
         static func tripStartedAt(code: Int, time: Int, memory: Int) -> FastRule {
             FastRule(.tripStartedAt, code, time, memory)
         }
@@ -455,9 +455,9 @@ final class MappingPlan: Sendable {
                 }
                 return .fuelLevel(first: first, count: names.count)
             case .topStatusFamily, .topStatusCode:
-                guard dataType == .string, s.count == 4 else { return nil }
+                guard dataType == .string, s.count == 4, let memory = memorySlotByName[field] else { return nil }
                 fastArguments += s
-                return .topStatus(first: fastArguments.count - 4, code: kind == .topStatusCode)
+                return .topStatus(first: fastArguments.count - 4, code: kind == .topStatusCode, memory: memory)
             }
         }
 

@@ -76,25 +76,27 @@ extension StandardFunctions {
         return MappingFunctionOutput(.string(code.name))
     }
 
-    static func top(_ ctx: MappingFunctionContext) -> (family: StatusFamily, code: String?) {
-        StatusRules.topStatus(
-            connectivity: ctx.fleeti(0).asString, immobilization: ctx.fleeti(1).asString,
-            engine: ctx.fleeti(2).asString,
+    static func top(_ ctx: MappingFunctionContext, _ state: inout VehicleMappingState) -> (family: StatusFamily, code: String?) {
+        var memory = state[memory: ctx.memoryKey]
+        let known = StatusRules.knownCodes(immobilization: ctx.fleeti(1), engine: ctx.fleeti(2), memory: &memory)
+        state[memory: ctx.memoryKey] = memory
+        return StatusRules.topStatus(
+            connectivity: ctx.fleeti(0).asString, immobilization: known.immobilization, engine: known.engine,
             transit: ctx.fleeti(3).asString, asset: ctx.asset)
     }
 
     /// `derive_top_status_family`: the family of the first matching rule (SPEC section 4).
     static let topStatusFamily = MappingFunction(
-        name: "derive_top_status_family", outputTypes: [.string], fleetiParameters: 4...4
-    ) { ctx, _ throws(MappingFunctionError) in
-        let t = top(ctx)
+        name: "derive_top_status_family", outputTypes: [.string], fleetiParameters: 4...4, isStateful: true
+    ) { ctx, state throws(MappingFunctionError) in
+        let t = top(ctx, &state)
         return MappingFunctionOutput(t.code == nil && t.family == .connectivity ? .null : .string(t.family.rawValue))
     }
 
     /// `derive_top_status_code`: the code of that family.
     static let topStatusCode = MappingFunction(
-        name: "derive_top_status_code", outputTypes: [.string], fleetiParameters: 4...4
-    ) { ctx, _ throws(MappingFunctionError) in
-        MappingFunctionOutput(top(ctx).code.map(FieldValue.string) ?? .null)
+        name: "derive_top_status_code", outputTypes: [.string], fleetiParameters: 4...4, isStateful: true
+    ) { ctx, state throws(MappingFunctionError) in
+        MappingFunctionOutput(top(ctx, &state).code.map(FieldValue.string) ?? .null)
     }
 }

@@ -42,7 +42,9 @@ extension StandardFunctions {
     static let driverLastChangedAt = MappingFunction(
         name: "derive_driver_last_changed_at", outputTypes: [.datetime], fleetiParameters: 1...2, isStateful: true
     ) { ctx, state throws(MappingFunctionError) in
-        let key = driverKey(ctx.fleeti(0))
+        // Compared as the catalog compares keys (case, spaces, ':' and '-' aside): one key
+        // spelled two ways is one driver, not a change.
+        let key = driverKey(ctx.fleeti(0)).map(AssetRegistry.normalizedKey)
         return MappingFunctionOutput(
             lastChangedAt(ctx, &state, value: key.map { .string($0) } ?? .null, time: stampTime(ctx)))
     }

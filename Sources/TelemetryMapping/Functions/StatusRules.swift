@@ -1,3 +1,5 @@
+public import TelemetryCore
+
 /// A status family (SPEC section 4).
 public enum StatusFamily: String, Sendable, Hashable, CaseIterable {
     /// `online` / `offline`.
@@ -96,6 +98,24 @@ public enum StatusRules {
         return output ? "immobilized" : "free"
     }
 
+    /// The immobilization and engine codes the top status reads: this packet's, or, where its
+    /// inputs are missing (a null code: no output state, no ignition), the family's last known
+    /// code (SPEC section 4, "status missing inputs -> last known value"), which is also what the
+    /// vehicle's latest state shows for it. A packet without its immobilizer output must not
+    /// make an immobilized vehicle's top status `running`. `memory` holds the last known pair.
+    public static func knownCodes(
+        immobilization: FieldValue, engine: FieldValue, memory: inout FieldMemory?
+    ) -> (immobilization: String?, engine: String?) {
+        var known: [FieldValue] = [.null, .null]
+        if let memory, case .array(let pair) = memory.input, pair.count == 2 { known = pair }
+        let immobilization = immobilization.isNull ? known[0] : immobilization
+        let engine = engine.isNull ? known[1] : engine
+        if !immobilization.isIdentical(to: known[0]) || !engine.isIdentical(to: known[1]) {
+            memory = FieldMemory(input: .array([immobilization, engine]))
+        }
+        return (immobilization.asString, engine.asString)
+    }
+
     /// The top status: the first match wins.
     /// 1. connectivity if offline; 2. immobilization if immobilized; 3. engine if running;
     /// 4. transit (any code) if compatible; 5. connectivity (online).
@@ -154,7 +174,9 @@ public struct TransitStateMachine: Sendable {
 
         if let previous = state.lastIgnition, let ignition, previous != ignition {
             state.code = ignition ? .inTransit : .parked
-            state.stillSince = ignition ? nil : (still ? time : nil)
+            // A still edge packet starts the still timer on either edge: switched on while
+            // standing, the vehicle parks 3 minutes after the edge, as at the first packet.
+            state.stillSince = still ? time : nil
             return state.code!
         }
         if movement {
