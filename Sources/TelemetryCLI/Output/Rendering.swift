@@ -80,7 +80,10 @@ public func render(latest: [LatestState], format: OutputFormat) -> String {
 /// Columns `vehicle`, `bucket_start`, `field`, `count`, `min`, `max`, `avg`, `sum`,
 /// `first`, `last`. The vehicle column repeats on every row so that outputs for several
 /// vehicles can be concatenated. `avg` of an empty bucket is NaN (`nan`, or null in JSON lines).
-/// JSON lines uses the same keys in the same order.
+/// JSON lines uses the same keys in the same order. A bucket whose records hold no numeric
+/// value of the fields (the server sends it with no fields) still gets one row, with a blank
+/// field, count 0 and blank aggregates (in JSON lines: vehicle, bucket_start and count only):
+/// records are there, and "no records" must look different.
 /// - Parameters:
 ///   - buckets: the buckets, in the order to print.
 ///   - vehicle: the vehicle the buckets belong to.
@@ -92,6 +95,14 @@ public func render(buckets: [AggregateBucket], vehicle: VehicleID, format: Outpu
     case .jsonl:
         var text = ""
         for bucket in buckets {
+            guard !bucket.fields.isEmpty else {
+                var object = JSONObjectBuilder()
+                object.add("vehicle", string: vehicle.rawValue)
+                object.add("bucket_start", string: RFC3339.format(milliseconds: bucket.start))
+                object.add("count", json: "0")
+                text += object.json + "\n"
+                continue
+            }
             for aggregate in bucket.fields {
                 var object = JSONObjectBuilder()
                 object.add("vehicle", string: vehicle.rawValue)
@@ -111,6 +122,9 @@ public func render(buckets: [AggregateBucket], vehicle: VehicleID, format: Outpu
     case .table, .csv:
         var table = TextTable(columns: columns)
         for bucket in buckets {
+            if bucket.fields.isEmpty {
+                table.rows.append([vehicle.rawValue, RFC3339.format(milliseconds: bucket.start), "", "0", "", "", "", "", "", ""])
+            }
             for aggregate in bucket.fields {
                 let name = format == .table ? FieldValue.tableSafe(aggregate.field) : aggregate.field
                 table.rows.append([

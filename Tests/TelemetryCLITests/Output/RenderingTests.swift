@@ -249,6 +249,18 @@ private func sampleRecords() throws -> [TelemetryRecord] {
                 """
         )
         #expect(render(buckets: [], vehicle: vehicle, format: .jsonl) == "")
+        // Records, but no numeric value of the fields: the bucket still shows.
+        let textOnly = [AggregateBucket(start: 1_704_067_260_000, fields: [])]
+        #expect(
+            render(buckets: textOnly, vehicle: vehicle, format: .jsonl)
+                == "{\"vehicle\":\"v1\",\"bucket_start\":\"2024-01-01T00:01:00.000Z\",\"count\":0}\n")
+        #expect(
+            render(buckets: textOnly, vehicle: vehicle, format: .csv) == """
+                vehicle,bucket_start,field,count,min,max,avg,sum,first,last
+                v1,2024-01-01T00:01:00.000Z,,0,,,,,,
+
+                """
+        )
     }
 
     @Test func rendersVehicles() throws {
