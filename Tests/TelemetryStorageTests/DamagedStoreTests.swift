@@ -177,6 +177,37 @@ struct DamagedStoreTests {
         }
     }
 
+    @Test("a folder whose CURRENT file is gone is refused, and its tables and logs stay")
+    func missingCurrentIsRefused() throws {
+        for alsoLogs in [false, true] {
+            try withTemporaryDirectory { dir in
+                let path = dir + "/store"
+                do {
+                    let store = try TelemetryStore(path: path)
+                    try store.write((0..<1000).map { record("v", Int64($0), ["x": .int(Int64($0))]) })
+                    try store.compact()
+                    try store.write([record("v", 5000, ["x": .int(1)])])
+                    store.close()
+                }
+                let manager = FileManager.default
+                try manager.removeItem(atPath: path + "/CURRENT")
+                if alsoLogs {
+                    for name in try manager.contentsOfDirectory(atPath: path) where name.hasSuffix(".log") {
+                        try manager.removeItem(atPath: path + "/" + name)
+                    }
+                }
+                let before = try manager.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".ldb") || $0.hasPrefix("MANIFEST-") }.sorted()
+                #expect(before.contains { $0.hasSuffix(".ldb") })
+                let error = Self.openError(path)
+                #expect(error?.code == .dataLoss, "\(String(describing: error))")
+                #expect(error?.message.contains("no CURRENT file") == true)
+                let after = try manager.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".ldb") || $0.hasPrefix("MANIFEST-") }.sorted()
+                #expect(after == before, "nothing was deleted")
+                #expect(!manager.fileExists(atPath: path + "/CURRENT"), "no empty database was created over them")
+            }
+        }
+    }
+
     @Test("damage at the end of the raw keyspace is data loss, not a narrower keyspace with no records")
     func damagedRawBound() throws {
         try withTemporaryDirectory { dir in

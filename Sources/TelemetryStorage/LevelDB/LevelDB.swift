@@ -1,5 +1,6 @@
 internal import CLevelDB
 internal import CLevelDBEnv
+import Foundation
 import Synchronization
 
 /// One open LevelDB database: the single owner of its C handles.
@@ -21,8 +22,18 @@ public final class LevelDB: @unchecked Sendable {
     public let path: String
 
     /// Opens (or creates) the database in `path`.
-    /// - Throws: `LevelDBError` with LevelDB's message (a held lock, a corrupt manifest, ...).
+    /// - Throws: `LevelDBError` with LevelDB's message (a held lock, a corrupt manifest, ...);
+    ///   `.corruption` for a folder that holds a database's files without its `CURRENT`.
     public init(path: String, options tuning: LevelDBOptions) throws(LevelDBError) {
+        if tuning.createIfMissing, let orphans = Self.filesWithoutCurrent(in: path) {
+            // LevelDB reads a folder without CURRENT as no database at all: it would create an
+            // empty one there and then delete every table and log it does not know, the data.
+            throw LevelDBError(
+                code: .corruption,
+                message: "the folder holds LevelDB files (\(orphans)) but no CURRENT file; opening it would create an empty "
+                    + "database and delete them. Write CURRENT back (one line: the name of the newest MANIFEST-<number> file, "
+                    + "then a newline) or restore from a backup (docs/operations/storage-failure.md)")
+        }
         self.path = path
         let options = leveldb_options_create()!
         leveldb_options_set_create_if_missing(options, tuning.createIfMissing ? 1 : 0)
@@ -147,6 +158,23 @@ public final class LevelDB: @unchecked Sendable {
         // > null-terminated value."
         defer { leveldb_free(value) }
         return String(cString: value)
+    }
+
+    /// The first few LevelDB files (manifests, tables, logs) of a folder that has no `CURRENT`,
+    /// or nil when it has one, or none of them (a new or empty folder).
+    static func filesWithoutCurrent(in path: String) -> String? {
+        let manager = FileManager.default
+        guard !manager.fileExists(atPath: (path as NSString).appendingPathComponent("CURRENT")),
+            let names = try? manager.contentsOfDirectory(atPath: path)
+        else { return nil }
+        let isDigits = { (s: Substring) in !s.isEmpty && s.allSatisfy(\.isASCII) && s.allSatisfy(\.isNumber) }
+        let found = names.filter { name in
+            if name.hasPrefix("MANIFEST-") { return isDigits(name.dropFirst("MANIFEST-".count)) }
+            for ext in [".ldb", ".sst", ".log"] where name.hasSuffix(ext) { return isDigits(name.dropLast(ext.count)) }
+            return false
+        }.sorted()
+        guard !found.isEmpty else { return nil }
+        return found.prefix(3).joined(separator: ", ") + (found.count > 3 ? ", ... \(found.count) in all" : "")
     }
 
     /// Compacts the key range [begin, end] (nil = open end); blocks until done.
