@@ -204,6 +204,13 @@ struct DamagedStoreTests {
                 let after = try manager.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".ldb") || $0.hasPrefix("MANIFEST-") }.sorted()
                 #expect(after == before, "nothing was deleted")
                 #expect(!manager.fileExists(atPath: path + "/CURRENT"), "no empty database was created over them")
+                // The runbook's repair: CURRENT names the newest manifest again.
+                let manifest = try #require(before.filter { $0.hasPrefix("MANIFEST-") }.last)
+                try (manifest + "\n").write(toFile: path + "/CURRENT", atomically: false, encoding: .utf8)
+                let store = try TelemetryStore(path: path)
+                defer { store.close() }
+                // The record after the compaction was only in the log: without it, it is gone.
+                #expect(try allRecords(store, "v").count == (alsoLogs ? 1000 : 1001))
             }
         }
     }
