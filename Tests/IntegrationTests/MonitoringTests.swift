@@ -6,6 +6,7 @@ import TelemetryClient
 import TelemetryCore
 import TelemetryServer
 import TelemetryStorage
+import TelemetryWire
 
 @Suite("Monitoring endpoint")
 struct MonitoringTests {
@@ -17,6 +18,40 @@ struct MonitoringTests {
             out[String(line[..<space])] = value
         }
         return out
+    }
+
+    @Test("queries of a client that pipelined them and left are skipped, not computed for nobody")
+    func queriesOfAClosedConnectionAreSkipped() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/store")
+            defer { store.close() }
+            // Enough vehicles that listing them takes a while.
+            try store.write((0..<20_000).map { TelemetryRecord(vehicle: vid("veh-\($0)"), timestamp: 1, fields: [Field("x", .int(1))], provenance: Provenance(provider: "p", mappingVersion: "1", receivedAt: 1)) })
+            let registry = PrometheusCollectorRegistry()
+            let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
+            try await serve(store: store, path: dir + "/store", metrics: metrics) { server in
+                try await RawConnection.with(port: server.port) { raw in
+                    _ = try await raw.hello()
+                    for id in 1...32 {
+                        var request = Telemetry_V1_RequestEnvelope()
+                        request.requestID = UInt64(id)
+                        request.listVehicles = .init()
+                        try await raw.send(request)
+                    }
+                }  // closed without reading an answer
+                let clock = ContinuousClock()
+                let deadline = clock.now + .seconds(60)
+                var values = parse(registry.emitToString())
+                while (values["telemetry_request_seconds_count{kind=\"list_vehicles\"}"] ?? 0) < 32, clock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                    values = parse(registry.emitToString())
+                }
+                #expect(values["telemetry_request_seconds_count{kind=\"list_vehicles\"}"] == 32)
+                let skipped = values["telemetry_queries_skipped_total"] ?? 0
+                #expect(skipped >= 16, "\(skipped) of 32 skipped")
+                try await withTelemetryClient(server.clientConfiguration()) { client in _ = try await client.ping() }
+            }
+        }
     }
 
     @Test("/metrics counts what was served; /health and /ready follow the store")

@@ -8,6 +8,7 @@ final class ChannelResponseSink: ResponseSink {
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private let allocator: ByteBufferAllocator
     private let peerCompresses = Atomic<Bool>(false)
+    private let closed = Atomic<Bool>(false)
 
     init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, allocator: ByteBufferAllocator) {
         self.outbound = outbound
@@ -21,6 +22,16 @@ final class ChannelResponseSink: ResponseSink {
     func send(_ response: Telemetry_V1_ResponseEnvelope) async throws {
         let frame = try EnvelopeCodec.encode(
             response, compress: peerCompresses.load(ordering: .relaxed), allocator: allocator)
-        try await outbound.write(frame)
+        do { try await outbound.write(frame) } catch {
+            markClosed()
+            throw error
+        }
     }
+
+    /// Called when the channel closes (its close future) or a write fails.
+    func markClosed() {
+        closed.store(true, ordering: .relaxed)
+    }
+
+    var isOpen: Bool { !closed.load(ordering: .relaxed) }
 }

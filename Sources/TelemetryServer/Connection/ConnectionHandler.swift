@@ -47,6 +47,9 @@ struct ConnectionHandler: Sendable {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let sink = ChannelResponseSink(outbound: outbound, allocator: raw.allocator)
+                // A client that pipelined queries and left: the ones still waiting for a
+                // thread are skipped instead of computed for nobody.
+                raw.closeFuture.whenComplete { _ in sink.markClosed() }
                 try await serveRequests(inbound, sink: sink, limiter: limiter, allocator: raw.allocator, logger: logger)
             }
             logger.debug("connection closed")
@@ -153,6 +156,8 @@ struct ConnectionHandler: Sendable {
                                     try await RequestContext.$metadata.withValue(context) {
                                         try await dispatcher.serveQuery(body, requestID: requestID, sink: sink)
                                     }
+                                } catch is ConnectionClosedError {
+                                    dispatcher.metrics.queriesSkipped.increment()
                                 } catch {
                                     logger.debug("answer not delivered", metadata: ["error": "\(error)", "telemetry.request.id": "\(requestID)"])
                                 }

@@ -313,6 +313,17 @@ final class RequestDispatcher: Sendable {
         }
     }
 
+    /// Runs a query's storage work on the thread pool, unless its connection closed while it
+    /// waited there (`ConnectionClosedError`).
+    private func runQuery<T: Sendable>(
+        for sink: some ResponseSink, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
+        try await threadPool.runIfActive {
+            guard sink.isOpen else { throw ConnectionClosedError() }
+            return try body()
+        }
+    }
+
     private func vehicle(_ id: String, field: String = "vehicle_id") throws(StatusError) -> VehicleID {
         do { return try VehicleID(id) } catch { throw StatusError(.invalidArgument, "\(field): \(error)") }
     }
@@ -344,7 +355,7 @@ final class RequestDispatcher: Sendable {
             // block's values go straight into the message's typed lists.
             let result: (body: Telemetry_V1_RangeQueryResponse, count: Int, nextCursor: String?)
             do {
-                result = try await threadPool.runIfActive { [store, page] in
+                result = try await runQuery(for: sink) { [store, page] in
                     var body = Telemetry_V1_RangeQueryResponse()
                     if q.columnar {
                         let p = try store.rangeColumns(page)
@@ -355,6 +366,8 @@ final class RequestDispatcher: Sendable {
                     body.records = p.records.map(\.wire)
                     return (body, p.records.count, p.nextCursor)
                 }
+            } catch let closed as ConnectionClosedError {
+                throw closed
             } catch {
                 try await sink.send(failure(requestID, error, kind: .rangeQuery))
                 return
@@ -424,9 +437,11 @@ final class RequestDispatcher: Sendable {
             guard q.fromMs < q.toMs else { throw StatusError(.invalidArgument, "from_ms \(q.fromMs) must be before to_ms \(q.toMs)") }
             guard q.bucketMs > 0 else { throw StatusError(.invalidArgument, "bucket_ms must be positive, got \(q.bucketMs)") }
             guard !q.fields.isEmpty else { throw StatusError(.invalidArgument, "fields is empty: name at least one numeric field") }
-            buckets = try await threadPool.runIfActive { [store] in
+            buckets = try await runQuery(for: sink) { [store] in
                 try store.aggregate(vehicle: v, from: q.fromMs, to: q.toMs, bucketMs: q.bucketMs, fields: q.fields)
             }
+        } catch let closed as ConnectionClosedError {
+            throw closed
         } catch {
             try await sink.send(failure(requestID, error, kind: .aggregate))
             return
@@ -440,7 +455,9 @@ final class RequestDispatcher: Sendable {
     private func listVehicles(requestID: UInt64, sink: some ResponseSink) async throws {
         let vehicles: [VehicleSummary]
         do {
-            vehicles = try await threadPool.runIfActive { [store] in try store.vehicles() }
+            vehicles = try await runQuery(for: sink) { [store] in try store.vehicles() }
+        } catch let closed as ConnectionClosedError {
+            throw closed
         } catch {
             try await sink.send(failure(requestID, error, kind: .listVehicles))
             return

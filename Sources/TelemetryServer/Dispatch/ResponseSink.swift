@@ -7,6 +7,19 @@ protocol ResponseSink: Sendable {
     /// Sends one response frame.
     /// - Throws: when the connection is gone (the answer cannot be delivered).
     func send(_ response: Telemetry_V1_ResponseEnvelope) async throws
+
+    /// False once the connection is known to be gone: queued queries are then not run.
+    var isOpen: Bool { get }
+}
+
+extension ResponseSink {
+    var isOpen: Bool { true }
+}
+
+/// A query skipped because its connection closed while it waited for a thread: nobody is
+/// left to read the answer. Thrown out of `serveQuery`, logged at debug level.
+struct ConnectionClosedError: Error, CustomStringConvertible {
+    var description: String { "the connection closed before the query ran" }
 }
 
 extension Telemetry_V1_ResponseEnvelope {

@@ -14,6 +14,8 @@ public struct ServerMetrics: Sendable {
     let connectionsOpened: Counter
     let connectionsRejected: Counter
     let connectionsActive: Gauge
+    /// Queries skipped because their connection closed while they waited for a thread.
+    let queriesSkipped: Counter
     let writeLatency: Timer
     /// Time to serve a request, by kind: queries from their dispatch to their last answer
     /// frame; ingest from the start of its commit (mapping and write) to its answer.
@@ -35,6 +37,7 @@ public struct ServerMetrics: Sendable {
         connectionsOpened = Counter(label: "telemetry_connections_opened_total", factory: factory)
         connectionsRejected = Counter(label: "telemetry_connections_rejected_total", factory: factory)
         connectionsActive = Gauge(label: "telemetry_connections_active", factory: factory)
+        queriesSkipped = Counter(label: "telemetry_queries_skipped_total", factory: factory)
         writeLatency = Timer(label: "telemetry_store_write_seconds", factory: factory)
         var latency: [RequestKind: Timer] = [:]
         for kind in RequestKind.allCases where kind != .hello {
