@@ -276,7 +276,15 @@ public final class TelemetryClient: Sendable {
                 if onProgress != nil { $0.pending[id]?.rearm = arm }
             }
             link.channel.writeAndFlush(buffer).whenFailure { [weak self] error in
-                self?.complete(id, with: .failure(StatusError(.unavailable, "cannot send the request: \(error)")))
+                guard let self else { return }
+                // A failed write means a broken connection. The request fails when it has
+                // closed: by then a frame the server sent before closing (request id 0, such as
+                // "at its limit of N connections") has been read, and `connectionLost` fails
+                // the request with that reason; this generic one is for when there was none.
+                link.channel.close(promise: nil)
+                link.channel.closeFuture.whenComplete { _ in
+                    self.complete(id, with: .failure(StatusError(.unavailable, "cannot send the request: \(error)")))
+                }
             }
         }
         return frames

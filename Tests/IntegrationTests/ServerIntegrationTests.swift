@@ -380,6 +380,15 @@ struct ServerIntegrationTests {
                     #expect(answer.status.code == 14 && answer.status.message.contains("limit of 1 connections"))
                     #expect(try await raw.receive() == nil)
                 }
+                // A client turned away learns why, whichever comes first: its hello's write
+                // failing, or the server's frame.
+                for _ in 0..<10 {
+                    let refused = await #expect(throws: StatusError.self) {
+                        try await withTelemetryClient(server.clientConfiguration()) { second in try await second.ping() }
+                    }
+                    #expect(refused?.code == .unavailable)
+                    #expect(refused?.message.contains("limit of 1 connections") == true, "\(refused?.message ?? "")")
+                }
                 _ = try await first.ping()
             }
         }
