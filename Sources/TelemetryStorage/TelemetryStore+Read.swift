@@ -21,7 +21,7 @@ extension TelemetryStore {
             records.append(record)
             return true
         }
-        return RangePage(records: records, nextCursor: more ? Self.nextCursor(after: records.last?.timestamp, order: query.order) : nil)
+        return RangePage(records: records, nextCursor: more ? Self.nextCursor(after: records.last?.timestamp, query) : nil)
     }
 
     /// `range` as columns: the same records, built column by column straight from sealed
@@ -57,7 +57,7 @@ extension TelemetryStore {
         guard let page else { return ColumnarRangePage(columns: RecordColumns(vehicle: query.vehicle), nextCursor: nil) }
         try page.flush()
         return ColumnarRangePage(
-            columns: page.build(), nextCursor: more ? Self.nextCursor(after: page.lastTimestamp, order: query.order) : nil)
+            columns: page.build(), nextCursor: more ? Self.nextCursor(after: page.lastTimestamp, query) : nil)
     }
 
     /// A page's inclusive timestamp bounds after its cursor; nil when the page is empty.
@@ -73,7 +73,7 @@ extension TelemetryStore {
         var first = query.from
         var last = Self.lastIncluded(before: query.to)
         if let cursor = query.cursor {
-            let bound = try RangeCursor.parse(cursor, order: query.order, from: query.from, to: query.to)
+            let bound = try RangeCursor.parse(cursor, vehicle: query.vehicle, order: query.order, from: query.from, to: query.to)
             if query.order == .ascending {
                 first = bound
             } else {
@@ -88,9 +88,9 @@ extension TelemetryStore {
     }
 
     /// The cursor of the page after one that ended with a record at `timestamp`.
-    private static func nextCursor(after timestamp: Int64?, order: TimeOrder) -> String? {
+    private static func nextCursor(after timestamp: Int64?, _ query: RangeQuery) -> String? {
         // Ascending: a later record exists, so this one is below Int64.max.
-        timestamp.map { RangeCursor.make(order: order, bound: order == .ascending ? $0 + 1 : $0) }
+        timestamp.map { RangeCursor.make(vehicle: query.vehicle, order: query.order, bound: query.order == .ascending ? $0 + 1 : $0) }
     }
 
     /// Streams a vehicle's canonical records in [from, to) to `body`, which returns false to
@@ -430,16 +430,38 @@ extension LevelDBIterator {
     }
 }
 
-/// Range cursors: `v1:a:<next from>` or `v1:d:<next to>`. Opaque to clients; they only pass them back.
+/// Range cursors: `v2:a:<next from>:<vehicle>` or `v2:d:<next to>:<vehicle>`, where
+/// `<vehicle>` is 8 hex digits of the vehicle id's FNV-1a hash, so that a cursor sent with
+/// another vehicle is refused rather than read as a timestamp of that one. `v1:a:<from>` /
+/// `v1:d:<to>` (before the vehicle was in it) are still read. Opaque to clients; they only
+/// pass them back.
 enum RangeCursor {
-    static func make(order: TimeOrder, bound: Int64) -> String {
-        "v1:\(order == .ascending ? "a" : "d"):\(bound)"
+    static func make(vehicle: VehicleID, order: TimeOrder, bound: Int64) -> String {
+        "v2:\(order == .ascending ? "a" : "d"):\(bound):\(fingerprint(vehicle))"
     }
 
-    static func parse(_ cursor: String, order: TimeOrder, from: Int64, to: Int64) throws(StorageError) -> Int64 {
+    /// FNV-1a (32 bits) of the id's UTF-8 bytes, as 8 lowercase hex digits.
+    static func fingerprint(_ vehicle: VehicleID) -> String {
+        var hash: UInt32 = 0x811C_9DC5
+        for byte in vehicle.rawValue.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 0x0100_0193
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    static func parse(_ cursor: String, vehicle: VehicleID, order: TimeOrder, from: Int64, to: Int64) throws(StorageError) -> Int64 {
         let parts = cursor.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", parts[1] == "a" || parts[1] == "d", let bound = Int64(parts[2]) else {
+        let wellFormed =
+            (parts.count == 3 && parts[0] == "v1") || (parts.count == 4 && parts[0] == "v2")
+        guard wellFormed, parts[1] == "a" || parts[1] == "d", let bound = Int64(parts[2]) else {
             throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" is not a cursor this store issued")
+        }
+        guard parts.count == 3 || parts[3] == fingerprint(vehicle) else {
+            throw StorageError(
+                code: .invalidArgument,
+                message: "cursor \"\(cursor)\" belongs to a query of another vehicle than \(vehicle); send it with the vehicle_id it came with")
         }
         guard (parts[1] == "a") == (order == .ascending) else {
             throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" belongs to a query in the other order")

@@ -96,18 +96,25 @@ struct StoreReadWriteTests {
         }
     }
 
-    @Test("a cursor from another order or outside the range is refused")
+    @Test("a cursor from another order, another vehicle or outside the range is refused")
     func badCursors() throws {
         try withTemporaryStore { store, _ in
-            try store.write((0..<5).map { record("v", Int64($0), [:]) })
+            try store.write((0..<5).map { record("v", Int64($0), [:]) } + (0..<5).map { record("w", Int64($0), [:]) })
             let page = try store.range(RangeQuery(vehicle: vid("v"), from: 0, to: 5, limit: 2))
             let cursor = try #require(page.nextCursor)
             for bad in [RangeQuery(vehicle: vid("v"), from: 0, to: 5, order: .descending, cursor: cursor),
                         RangeQuery(vehicle: vid("v"), from: 3, to: 5, cursor: cursor),
+                        RangeQuery(vehicle: vid("w"), from: 0, to: 5, cursor: cursor),
                         RangeQuery(vehicle: vid("v"), from: 0, to: 5, cursor: "garbage")] {
                 let error = #expect(throws: StorageError.self) { try store.range(bad) }
                 #expect(error?.code == .invalidArgument)
             }
+            let other = #expect(throws: StorageError.self) { try store.range(RangeQuery(vehicle: vid("w"), from: 0, to: 5, cursor: cursor)) }
+            #expect(other?.message.contains("another vehicle than w") == true)
+            // The next page with its own vehicle; a cursor issued before cursors named the vehicle still reads.
+            #expect(try store.range(RangeQuery(vehicle: vid("v"), from: 0, to: 5, cursor: cursor)).records.map(\.timestamp) == [2, 3, 4])
+            #expect(try store.range(RangeQuery(vehicle: vid("w"), from: 0, to: 5, cursor: "v1:a:3")).records.map(\.timestamp) == [3, 4])
+            #expect(throws: StorageError.self) { try store.rangeColumns(RangeQuery(vehicle: vid("w"), from: 0, to: 5, cursor: cursor)) }
         }
     }
 
