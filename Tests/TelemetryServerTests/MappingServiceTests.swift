@@ -484,7 +484,7 @@ struct MappingServiceTests {
             #expect(service.validate(files: [("same.yaml", Self.acme("1.0.0", unit: "km/h"))]).isEmpty, "the same definition loads as a no-op")
             let redefined = service.validate(files: [("changed.yaml", Self.acme("1.0.0", unit: "m/s"))])
             #expect(redefined.map(\.file) == ["changed.yaml"])
-            #expect(redefined.first?.reason.contains("already loaded with a different definition") == true)
+            #expect(redefined.first?.reason.contains("already has a different definition") == true)
             #expect(throws: StatusError.self) { try service.load(files: [("changed.yaml", Self.acme("1.0.0", unit: "m/s"))]) }
 
             let twice = service.validate(files: [("x.yaml", Self.acme("2.0.0", unit: "km/h")), ("y.yaml", Self.acme("2.0.0", unit: "m/s"))])

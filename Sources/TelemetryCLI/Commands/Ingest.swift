@@ -79,10 +79,14 @@ extension TelemetryCommand {
                     // exit code): what is stored, and how to go on.
                     progress.finish()
                     report(outcome, since: started)
+                    // Only a lost connection or a timeout leaves a batch's fate open: any other
+                    // status is the server refusing the request before storing any of it.
+                    let open = (failure as? StatusError).map { [.unavailable, .deadlineExceeded].contains($0.code) } ?? true
                     printError(
                         "stopped: a batch failed; the records of the \(outcome.acknowledged) acknowledged batches are stored, "
-                            + "those of the \(outcome.unacknowledged) batches in flight that failed may or may not be. Run the same "
-                            + "command again: records already stored count as duplicates")
+                            + "those of the \(outcome.unacknowledged) batches that failed "
+                            + (open ? "may or may not be. " : "were not. ")
+                            + "Run the same command again: records already stored count as duplicates")
                     throw failure
                 }
                 return outcome

@@ -148,7 +148,7 @@ public struct MappingSet: Sendable {
                 throw MappingValidationError(problems: [
                     MappingProblem(
                         file: file, mapping: nil,
-                        reason: "version \(version) of provider \(provider) is already loaded with a different "
+                        reason: "version \(version) of provider \(provider) already has a different "
                             + "definition (from \(existing.mapping.file.fileName)); a changed file needs a new version")
                 ])
             }

@@ -192,7 +192,7 @@ public final class MappingService: Sendable {
                 for (provider, text) in pins.sorted(by: { $0.key < $1.key }) {
                     guard let version = SemanticVersion(text), (try? r.set.activate(provider: provider, version: version)) != nil else {
                         report.problems.append(
-                            MappingProblem(file: Self.pinFileName, mapping: provider, reason: "pinned version \(text) is not loaded; the newest stays active"))
+                            MappingProblem(file: Self.pinFileName, mapping: provider, reason: "pinned version \(text) is not loaded (no file provides it)"))
                         continue
                     }
                 }
