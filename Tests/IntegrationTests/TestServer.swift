@@ -117,6 +117,7 @@ func serve(
 struct RawConnection {
     var inbound: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let channel: any Channel
     let allocator = ByteBufferAllocator()
 
     static func with<T>(port: Int, _ body: (inout RawConnection) async throws -> T) async throws -> T {
@@ -128,9 +129,14 @@ struct RawConnection {
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            var connection = RawConnection(inbound: inbound.makeAsyncIterator(), outbound: outbound)
+            var connection = RawConnection(inbound: inbound.makeAsyncIterator(), outbound: outbound, channel: channel.channel)
             return try await body(&connection)
         }
+    }
+
+    /// Shuts the connection's sending side (TCP half-close); answers can still be read.
+    func halfClose() async throws {
+        try await channel.close(mode: .output)
     }
 
     func send(bytes: [UInt8]) async throws {

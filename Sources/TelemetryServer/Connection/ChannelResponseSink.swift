@@ -4,15 +4,23 @@ import TelemetryWire
 
 /// Frames answers onto a connection's socket. Answers are compressed (snappy) once the
 /// peer has sent a compressed frame, and only when they are large enough to gain from it.
+///
+/// Each answer is written straight to the channel and `send` returns once the socket took it.
+/// Through `NIOAsyncChannel`'s outbound writer, a frame could still sit in the writer's or
+/// the channel's buffer when the connection's task ended, and `executeThenClose` closes the
+/// channel at once, dropping it: a client that half-closed after pipelining large queries
+/// lost the end of its last answer (PROTOCOL.md section 1 promises every answer). Waiting
+/// for each write is also the backpressure: a query's next page is built once the previous
+/// one is on its way.
 final class ChannelResponseSink: ResponseSink {
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let channel: any Channel
     private let allocator: ByteBufferAllocator
     private let peerCompresses = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
 
-    init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, allocator: ByteBufferAllocator) {
-        self.outbound = outbound
-        self.allocator = allocator
+    init(channel: any Channel) {
+        self.channel = channel
+        self.allocator = channel.allocator
     }
 
     func peerSentCompressedFrame() {
@@ -22,7 +30,7 @@ final class ChannelResponseSink: ResponseSink {
     func send(_ response: Telemetry_V1_ResponseEnvelope) async throws {
         let frame = try EnvelopeCodec.encode(
             response, compress: peerCompresses.load(ordering: .relaxed), allocator: allocator)
-        do { try await outbound.write(frame) } catch {
+        do { try await channel.writeAndFlush(frame).get() } catch {
             markClosed()
             throw error
         }

@@ -31,7 +31,7 @@ struct ConnectionHandler: Sendable {
             metrics.connectionsRejected.increment()
             logger.warning("connection refused: the server is at its limit of \(configuration.maxConnections) connections")
             try? await channel.executeThenClose { _, outbound in
-                let sink = ChannelResponseSink(outbound: outbound, allocator: raw.allocator)
+                let sink = ChannelResponseSink(channel: raw)
                 try await sink.send(
                     .status(0, .unavailable, "the server is at its limit of \(configuration.maxConnections) connections; retry later"))
             }
@@ -46,7 +46,7 @@ struct ConnectionHandler: Sendable {
         }
         do {
             try await channel.executeThenClose { inbound, outbound in
-                let sink = ChannelResponseSink(outbound: outbound, allocator: raw.allocator)
+                let sink = ChannelResponseSink(channel: raw)
                 // A client that pipelined queries and left: the ones still waiting for a
                 // thread are skipped instead of computed for nobody.
                 raw.closeFuture.whenComplete { _ in sink.markClosed() }
