@@ -26,18 +26,13 @@ struct MonitoringTests {
             let store = try TelemetryStore(path: dir + "/store")
             defer { store.close() }
             // Enough vehicles that listing them takes a while.
-            try store.write((0..<20_000).map { TelemetryRecord(vehicle: vid("veh-\($0)"), timestamp: 1, fields: [Field("x", .int(1))], provenance: Provenance(provider: "p", mappingVersion: "1", receivedAt: 1)) })
+            try store.write(RawConnection.vehicles(20_000))
             let registry = PrometheusCollectorRegistry()
             let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
             try await serve(store: store, path: dir + "/store", metrics: metrics) { server in
                 try await RawConnection.with(port: server.port) { raw in
                     _ = try await raw.hello()
-                    for id in 1...32 {
-                        var request = Telemetry_V1_RequestEnvelope()
-                        request.requestID = UInt64(id)
-                        request.listVehicles = .init()
-                        try await raw.send(request)
-                    }
+                    try await raw.sendListVehicles(1...32)
                 }  // closed without reading an answer
                 let clock = ContinuousClock()
                 let deadline = clock.now + .seconds(60)

@@ -397,20 +397,11 @@ struct ServerIntegrationTests {
     @Test("a client that half-closes after pipelining large queries gets every answer whole before the close")
     func halfCloseGetsEveryAnswer() async throws {
         try await withServer { server in
-            try server.store.write((0..<10_000).map {
-                TelemetryRecord(
-                    vehicle: vid("veh-\($0)"), timestamp: 1, fields: [Field("x", .int(1))],
-                    provenance: Provenance(provider: "p", mappingVersion: "1", receivedAt: 1))
-            })
+            try server.store.write(RawConnection.vehicles(10_000))
             for _ in 0..<3 {
                 try await RawConnection.with(port: server.port) { raw in
                     _ = try await raw.hello()
-                    for id in 1...30 {
-                        var request = Telemetry_V1_RequestEnvelope()
-                        request.requestID = UInt64(id)
-                        request.listVehicles = .init()
-                        try await raw.send(request)
-                    }
+                    try await raw.sendListVehicles(1...30)
                     try await raw.halfClose()
                     var vehicles = 0
                     var finished = Set<UInt64>()

@@ -134,6 +134,25 @@ struct RawConnection {
         }
     }
 
+    /// Pipelines `list_vehicles` requests with the ids `ids`, reading nothing.
+    func sendListVehicles(_ ids: ClosedRange<UInt64>) async throws {
+        for id in ids {
+            var request = Telemetry_V1_RequestEnvelope()
+            request.requestID = id
+            request.listVehicles = .init()
+            try await send(request)
+        }
+    }
+
+    /// A store's worth of vehicles: `count` of them, one record each.
+    static func vehicles(_ count: Int) -> [TelemetryRecord] {
+        (0..<count).map {
+            TelemetryRecord(
+                vehicle: vid("veh-\($0)"), timestamp: 1, fields: [Field("x", .int(1))],
+                provenance: Provenance(provider: "p", mappingVersion: "1", receivedAt: 1))
+        }
+    }
+
     /// Shuts the connection's sending side (TCP half-close); answers can still be read.
     func halfClose() async throws {
         try await channel.close(mode: .output)
