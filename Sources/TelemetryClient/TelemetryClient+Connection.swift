@@ -62,7 +62,11 @@ extension TelemetryClient {
                 return
             } catch {
                 connected = false
-                let reason = StatusError(.unavailable, "cannot reach \(configuration.host):\(configuration.port): \(error)")
+                // A status the server sent while turning the connection away (its connection
+                // limit, draining) stays the server's: the caller can tell it from no server.
+                let reason = StatusError(
+                    .unavailable, "cannot reach \(configuration.host):\(configuration.port): \(error)",
+                    fromServer: (error as? StatusError)?.fromServer ?? false)
                 logger.debug("connection attempt failed", metadata: ["error": "\(error)"])
                 failWaiters(with: reason)
             }

@@ -312,7 +312,7 @@ public final class TelemetryClient: Sendable {
             // About the connection, not one request (connection limit, framing error): when the
             // connection then closes, its pending requests fail with this status, not a generic one.
             logger.warning("server reported a connection error", metadata: ["status": "\(status)", "error": "\(envelope.status.message)"])
-            state.withLock { $0.connectionErrors[generation] = StatusError(status, envelope.status.message) }
+            state.withLock { $0.connectionErrors[generation] = StatusError(status, envelope.status.message, fromServer: true) }
             return
         }
         if envelope.more, envelope.admin.progress.phase != "" {
@@ -333,7 +333,7 @@ public final class TelemetryClient: Sendable {
         let finished: Result<[Telemetry_V1_ResponseEnvelope], any Error>? = state.withLock { s in
             guard var pending = s.pending[id] else { return nil }
             if status != .ok {
-                return .failure(StatusError(status, envelope.status.message))
+                return .failure(StatusError(status, envelope.status.message, fromServer: true))
             }
             pending.frames.append(envelope)
             if envelope.more {

@@ -50,13 +50,28 @@ public protocol StatusCodeConvertible: Error {
 }
 
 /// A failed request as a client sees it: a status code and a message naming the problem.
+///
+/// Two errors are equal when their code and message are; `fromServer` only tells where the
+/// error was made.
 public struct StatusError: Error, Sendable, Hashable, CustomStringConvertible, StatusCodeConvertible {
     public var code: StatusCode
     public var message: String
+    /// True when the server sent this status; false when the client made it (it could not
+    /// connect, the connection broke, no answer came in time). `telemetryctl` tells "server
+    /// unreachable" from a server's own UNAVAILABLE (degraded, draining) by it.
+    public var fromServer: Bool
 
-    public init(_ code: StatusCode, _ message: String) {
+    public init(_ code: StatusCode, _ message: String, fromServer: Bool = false) {
         self.code = code
         self.message = message
+        self.fromServer = fromServer
+    }
+
+    public static func == (a: StatusError, b: StatusError) -> Bool { a.code == b.code && a.message == b.message }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
     }
 
     public var statusCode: StatusCode { code }

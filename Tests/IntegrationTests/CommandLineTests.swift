@@ -83,6 +83,17 @@ struct CommandLineTests {
                 #expect(bad == ExitCode(65))
             }
         }
+        // A server that answers UNAVAILABLE itself (here: at its connection limit) is not
+        // "unreachable": 114, the server's status.
+        try await withServer({ $0.maxConnections = 1 }) { server in
+            try await withTelemetryClient(server.clientConfiguration()) { first in
+                _ = try await first.ping()
+                let busy = await #expect(throws: ExitCode.self) {
+                    try await run(["ping", "--port", "\(server.port)", "--attempts", "1", "--timeout", "5"])
+                }
+                #expect(busy == ExitCode(114))
+            }
+        }
         // Nothing listens on this port now.
         var port = 0
         try await withServer { server in port = server.port }

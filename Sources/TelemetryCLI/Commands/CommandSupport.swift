@@ -39,7 +39,9 @@ extension ConnectionOptions {
             return try await withTelemetryClient(clientConfiguration(gatewayID: gatewayID, compress: compress), logger: logger, body)
         } catch let error as StatusError {
             printError("\(error.code.name): \(error.message)")
-            throw ExitCode(error.code == .unavailable ? ExitCodes.unreachable : ExitCodes.server(error.code))
+            // UNAVAILABLE made by the client is "cannot reach the server"; sent by the server
+            // (degraded, draining, at its connection limit) it is the server's status.
+            throw ExitCode(error.code == .unavailable && !error.fromServer ? ExitCodes.unreachable : ExitCodes.server(error.code))
         }
     }
 }

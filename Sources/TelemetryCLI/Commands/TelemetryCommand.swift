@@ -8,8 +8,9 @@ public struct TelemetryCommand: AsyncParsableCommand {
         abstract: "Command-line tool of TelemetryStore: ingest, query and administer a telemetryd server.",
         discussion: """
             Exit codes: 0 success; 1 some records were rejected; 2 a backup fails verification; 64 usage error; 65 bad input file; \
-            69 server unreachable; 100 + the gRPC status code for a server error \
-            (e.g. 103 INVALID_ARGUMENT, 107 PERMISSION_DENIED, 116 UNAUTHENTICATED).
+            69 server unreachable (no connection, or it broke); 100 + the gRPC status code the server sent \
+            (e.g. 103 INVALID_ARGUMENT, 107 PERMISSION_DENIED, 114 UNAVAILABLE: degraded, draining or at its \
+            connection limit, 116 UNAUTHENTICATED).
             """,
         subcommands: [
             Ingest.self, Query.self, Latest.self, Aggregate.self, Vehicles.self, Ping.self, Admin.self,
