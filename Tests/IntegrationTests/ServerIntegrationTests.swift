@@ -397,22 +397,22 @@ struct ServerIntegrationTests {
     @Test("a client that half-closes after pipelining large queries gets every answer whole before the close")
     func halfCloseGetsEveryAnswer() async throws {
         try await withServer { server in
-            try server.store.write(RawConnection.vehicles(10_000))
-            for _ in 0..<3 {
-                try await RawConnection.with(port: server.port) { raw in
-                    _ = try await raw.hello()
-                    try await raw.sendListVehicles(1...30)
-                    try await raw.halfClose()
-                    var vehicles = 0
-                    var finished = Set<UInt64>()
-                    while let answer = try await raw.receive() {
-                        #expect(answer.status.code == 0)
-                        vehicles += answer.listVehicles.vehicles.count
-                        if !answer.more { finished.insert(answer.requestID) }
-                    }
-                    #expect(finished == Set(1...30))
-                    #expect(vehicles == 30 * 10_000)
+            // Answers far larger than the socket buffers (about 5 MB), kept short: the shared
+            // thread pool serves the other suites' servers meanwhile.
+            try server.store.write(RawConnection.vehicles(5_000))
+            try await RawConnection.with(port: server.port) { raw in
+                _ = try await raw.hello()
+                try await raw.sendListVehicles(1...30)
+                try await raw.halfClose()
+                var vehicles = 0
+                var finished = Set<UInt64>()
+                while let answer = try await raw.receive() {
+                    #expect(answer.status.code == 0)
+                    vehicles += answer.listVehicles.vehicles.count
+                    if !answer.more { finished.insert(answer.requestID) }
                 }
+                #expect(finished == Set(1...30))
+                #expect(vehicles == 30 * 5_000)
             }
         }
     }

@@ -30,10 +30,23 @@ struct ConnectionHandler: Sendable {
         guard registry.register(raw) else {
             metrics.connectionsRejected.increment()
             logger.warning("connection refused: the server is at its limit of \(configuration.maxConnections) connections")
-            try? await channel.executeThenClose { _, outbound in
+            try? await channel.executeThenClose { inbound, _ in
                 let sink = ChannelResponseSink(channel: raw)
                 try await sink.send(
                     .status(0, .unavailable, "the server is at its limit of \(configuration.maxConnections) connections; retry later"))
+                // A lingering close: the client's hello is probably on its way. Closed at once,
+                // the socket would answer it with a reset, and the client's kernel would drop
+                // the frame above before the client read it. So the server stops sending, reads
+                // and discards until the client closes, for a second at most.
+                try? await raw.close(mode: .output).get()
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        do { for try await _ in inbound {} } catch {}  // gone or garbage: closing either way
+                    }
+                    group.addTask { try? await Task.sleep(for: .seconds(1)) }
+                    await group.next()
+                    group.cancelAll()
+                }
             }
             return
         }
