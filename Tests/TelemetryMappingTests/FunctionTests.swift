@@ -62,7 +62,6 @@ struct FunctionTests {
         (nil as Int?, [true, false, false, false], true as Bool?),
         (2, [true, false, false, false], false),
         (4, [false, false, false, true], true),
-        (9, [true, false, false, false], true),  // beyond the inputs: input 1
         (1, [nil, true, true, true], nil),
     ])
     func ignitionFromInstallationInput(input: Int?, inputs: [Bool?], expected: Bool?) throws {
@@ -70,6 +69,17 @@ struct FunctionTests {
         call.asset.installation.ignitionInputNumber = input
         let value = try call("derive_ignition_value", fleeti: inputs.map { $0.map(FieldValue.bool) ?? .null })
         #expect(value == (expected.map(FieldValue.bool) ?? .null))
+    }
+
+    /// A configured input the mapping does not read is named, not replaced by input 1.
+    @Test(arguments: [5, 9, 0])
+    func ignitionFromAnInputTheMappingDoesNotRead(input: Int) throws {
+        var call = FunctionCaller(dataType: .boolean)
+        call.asset.installation.ignitionInputNumber = input
+        let error = #expect(throws: MappingFunctionError.self) {
+            try call("derive_ignition_value", fleeti: [.bool(true), .bool(false), .bool(false), .bool(false)])
+        }
+        #expect(error?.message.contains("ignition_input_number \(input)") == true)
     }
 
     @Test(

@@ -37,12 +37,20 @@ extension StandardFunctions {
         })
 
     /// `derive_ignition_value`: digital input N, N = `installation.ignition_input_number`
-    /// (default 1; a number beyond the inputs given falls back to input 1).
+    /// (default 1, SPEC's default when the asset has no such fact). A configured number that
+    /// names no input the mapping reads is a function error: reading input 1 instead would
+    /// report another wire's state as the ignition, silently.
     static let ignitionValue = MappingFunction(
         name: "derive_ignition_value", outputTypes: [.boolean], fleetiParameters: 1...8
     ) { ctx, _ throws(MappingFunctionError) in
         let n = ctx.asset.installation.effectiveIgnitionInput
-        let v = n >= 1 && n <= ctx.fleeti.count ? ctx.fleeti[n - 1] : ctx.fleeti(0)
+        // No input at all is no information, whatever N (the engine skips such calls).
+        if ctx.fleeti.allSatisfy(\.isNull) { return .null }
+        guard n >= 1 && n <= ctx.fleeti.count else {
+            throw MappingFunctionError(
+                "installation.ignition_input_number \(n) names no input this mapping reads (inputs 1 to \(ctx.fleeti.count))")
+        }
+        let v = ctx.fleeti[n - 1]
         if v.isNull { return .null }
         guard let b = v.asBool else { throw MappingFunctionError("input \(n) value \(v) is not boolean") }
         return MappingFunctionOutput(.bool(b))
