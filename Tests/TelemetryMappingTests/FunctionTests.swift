@@ -71,6 +71,21 @@ struct FunctionTests {
         #expect(value == (expected.map(FieldValue.bool) ?? .null))
     }
 
+    /// A configured immobilizer output the mapping does not read is named too; with no output
+    /// state in the packet at all, the code is null whatever the number.
+    @Test func immobilizerOutputTheMappingDoesNotRead() throws {
+        var call = FunctionCaller(dataType: .string)
+        call.asset = AssetFacts(
+            kind: .vehicle, subtype: AssetSubtype.vehicleAgricultural, installation: Installation(immobilizerOutputNumber: 4),
+            accessories: [Accessory(id: "imm", typeCode: "immobilizer")])
+        let outputs: [FieldValue] = [.bool(true), .bool(true), .bool(false), .bool(false)]  // compatible, outputs 1..3
+        let error = #expect(throws: MappingFunctionError.self) { try call("derive_statuses_immobilization_code", fleeti: outputs) }
+        #expect(error?.message.contains("immobilizer_output_number 4 names no output") == true)
+        #expect(try call("derive_statuses_immobilization_code", fleeti: [.bool(true), .null, .null, .null]) == .null)
+        call.asset.installation.immobilizerOutputNumber = 2
+        #expect(try call("derive_statuses_immobilization_code", fleeti: [.bool(true), .bool(false), .bool(true), .bool(false)]) == .string("immobilized"))
+    }
+
     /// A configured input the mapping does not read is named, not replaced by input 1.
     @Test(arguments: [5, 9, 0])
     func ignitionFromAnInputTheMappingDoesNotRead(input: Int) throws {

@@ -1,3 +1,4 @@
+import Foundation
 import TelemetryCore
 import Testing
 
@@ -146,6 +147,21 @@ struct AssetRegistryTests {
         // The memory survives a restart (the encoded state).
         state = try VehicleMappingState(encoded: state.encoded())
         #expect(try top(["speed": .double(0)], 30).0 == "running")
+    }
+
+    /// Through the engine (its inline rules defer to the function, which names the problem):
+    /// input and output numbers the mapping does not read become field errors, not readings.
+    @Test func installationNumbersTheMappingDoesNotReadAreFieldErrors() throws {
+        let yaml = Self.yaml.replacingOccurrences(of: "ignition_input_number: 3", with: "ignition_input_number: 5")
+            .replacingOccurrences(of: "immobilizer_output_number: 2", with: "immobilizer_output_number: 4")
+        let engine = try Fixtures.defaultEngine(assets: try registry(yaml))
+        var state = VehicleMappingState()
+        let m = try #require(
+            engine.map(Fixtures.record(["inputs": .int(16), "outputs": .int(1), "speed": .double(0)], vehicle: "tractor-7"), state: &state, receivedAt: Fixtures.t0).record)
+        #expect(m["ignition_value"] == nil)
+        #expect(m["statuses_immobilization_code"] == nil)
+        let failed = Set(m.fieldErrors.map(\.field))
+        #expect(failed.isSuperset(of: ["ignition_value", "statuses_immobilization_code"]), "\(m.fieldErrors)")
     }
 
     /// A driver key spelled another way (case, dashes) is the same driver: no change time.

@@ -356,7 +356,9 @@ struct MappingEvaluation {
             let a = plan.fastArguments
             let compatible = values[a[first]].asBool ?? StatusRules.isCompatible(.immobilization, asset: asset)
             let n = asset.installation.effectiveImmobilizerOutput
-            let output = n >= 0 && n < count ? values[a[first + n]].asBool : nil
+            // An output the call does not read: the general path names it as an error.
+            if compatible, !(n >= 1 && n < count), (first + 1..<first + count).contains(where: { !values[a[$0]].isNull }) { return nil }
+            let output = n >= 1 && n < count ? values[a[first + n]].asBool : nil
             let code = StatusRules.immobilizationCode(
                 compatible: compatible, output: output, command: &state.immobilizerCommand, now: receivedAt,
                 timeout: engine.options.immobilizerCommandTimeout)

@@ -54,7 +54,13 @@ extension StandardFunctions {
     ) { ctx, state throws(MappingFunctionError) in
         let compatible = isCompatible(ctx.fleeti(0), .immobilization, ctx)
         let n = ctx.asset.installation.effectiveImmobilizerOutput
-        let output = n < ctx.fleeti.count ? ctx.fleeti[n].asBool : nil
+        // As for the ignition input: a configured output the call does not read is named, not
+        // read as "no output state" (outputs all absent are no information, whatever N).
+        if compatible, !(n >= 1 && n < ctx.fleeti.count), ctx.fleeti.dropFirst().contains(where: { !$0.isNull }) {
+            throw MappingFunctionError(
+                "installation.immobilizer_output_number \(n) names no output this mapping reads (outputs 1 to \(ctx.fleeti.count - 1))")
+        }
+        let output = n >= 1 && n < ctx.fleeti.count ? ctx.fleeti[n].asBool : nil
         let code = StatusRules.immobilizationCode(
             compatible: compatible, output: output, command: &state.immobilizerCommand, now: ctx.now,
             timeout: ctx.options.immobilizerCommandTimeout)
