@@ -14,7 +14,8 @@ struct Telemetryd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "telemetryd",
         abstract: "The TelemetryStore server: vehicle telemetry in LevelDB, served over TCP.",
-        discussion: "Flags override the configuration file; the file overrides the defaults (docs/configuration.md).")
+        discussion: "Flags override the configuration file; the file overrides the defaults (docs/configuration.md).",
+        version: "telemetryd \(ReleaseVersion.current)")
 
     @Option(name: .long, help: "Configuration file (YAML).")
     var config: String?

@@ -45,6 +45,60 @@ struct CommandTests {
         #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["ping", "--port", "70000"]) }
     }
 
+    @Test("a negative number or time reaches the option's own check instead of reading as another option")
+    func negativeValues() throws {
+        let cases: [([String], String)] = [
+            (["query", "v", "--limit", "-1"], "--limit must be positive"),
+            (["admin", "dlq", "list", "--limit", "-1"], "--limit must be positive"),
+            (["admin", "dlq", "list", "--limit", "0"], "--limit must be positive"),
+            (["admin", "remap", "--vehicle", "v", "--from", "0", "--to", "1", "--show", "-1"], "--show must be 0 or more"),
+            (["ingest", "f.csv", "--batch", "-5"], "--batch must be positive"),
+            (["ingest", "f.csv", "--window", "-5"], "--window must be positive"),
+            (["ping", "--timeout", "-1"], "--timeout must be positive"),
+            (["ping", "--port", "-1"], "--port must be between 1 and 65535"),
+            (["admin", "stats", "--top", "-3"], "--top must be between 1 and 1000"),
+        ]
+        for (arguments, message) in cases {
+            do {
+                _ = try TelemetryCommand.parseAsRoot(arguments)
+                Issue.record("\(arguments) parsed")
+            } catch {
+                #expect(TelemetryCommand.message(for: error) == message, "\(arguments)")
+            }
+        }
+        // Times before 1970 are times, not options.
+        let query = try #require(try TelemetryCommand.parseAsRoot(["query", "v", "--from", "-5000", "--to", "-1"]) as? TelemetryCommand.Query)
+        #expect(query.range.from == "-5000" && query.range.to == "-1")
+        let remap = try #require(
+            try TelemetryCommand.parseAsRoot(["admin", "remap", "--vehicle", "v", "--from", "-10", "--to", "0"]) as? TelemetryCommand.Admin.Remap)
+        #expect(remap.from == "-10")
+    }
+
+    @Test("a bad time found when the command runs is printed alone, without the root command's usage line")
+    func runErrors() async throws {
+        let command = try #require(try TelemetryCommand.parseAsRoot(["query", "v", "--from", "yesterday", "--port", "1"]) as? TelemetryCommand.Query)
+        do {
+            try await command.run()
+            Issue.record("a query with a bad time ran")
+        } catch {
+            let message = try #require(TelemetryCommand.runErrorMessage(error))
+            #expect(message.hasPrefix("Error: \"yesterday\" is not a time"))
+            #expect(!message.contains("Usage"))
+        }
+        #expect(TelemetryCommand.runErrorMessage(ExitCode(65)) == nil, "exit codes stay ArgumentParser's")
+    }
+
+    @Test("--version names the release")
+    func version() {
+        do {
+            _ = try TelemetryCommand.parseAsRoot(["--version"])
+            Issue.record("--version parsed as a command")
+        } catch {
+            #expect(TelemetryCommand.message(for: error) == "telemetryctl \(ReleaseVersion.current)")
+            #expect(TelemetryCommand.exitCode(for: error) == .success)
+        }
+    }
+
     @Test("usage errors exit 64; the exit code table is as documented")
     func exitCodes() {
         #expect(TelemetryCommand.exitCode(for: ValidationError("x")) == ExitCode(64))

@@ -168,8 +168,8 @@ extension TelemetryCommand.Admin {
         @Option(name: .long, help: "Only this provider's dead letters.") var provider: String?
         @Option(name: .long, help: "Only this reason, e.g. unknown_provider.") var reason: String?
         @Option(name: .long, help: "Only this vehicle id.") var vehicle: String?
-        @Option(name: .long, help: "Received at or after: ms, RFC 3339, now-1h.") var since: String?
-        @Option(name: .long, help: "Received before, same forms.") var until: String?
+        @Option(name: .long, parsing: .unconditional, help: "Received at or after: ms, RFC 3339, now-1h.") var since: String?
+        @Option(name: .long, parsing: .unconditional, help: "Received before, same forms.") var until: String?
 
         func selection() throws -> DeadLetterSelection {
             DeadLetterSelection(
@@ -189,10 +189,14 @@ extension TelemetryCommand.Admin {
             static let configuration = CommandConfiguration(abstract: "List dead letters in received order.")
             @OptionGroup var connection: ConnectionOptions
             @OptionGroup var filter: DeadLetterFilterOptions
-            @Option(name: .long, help: "Most entries to print.") var limit: Int = 100
+            @Option(name: .long, parsing: .unconditional, help: "Most entries to print.") var limit: Int = 100
             @Option(name: .long, help: "Continue after this id (the last of a previous page).") var after: String?
             @Flag(name: .long, help: "Print JSON lines (with the raw fields) instead of a table.") var json = false
             @Flag(name: .long, help: "Print the raw records as JSON lines that ingest and mappings dry-run read back.") var asRecords = false
+
+            func validate() throws {
+                if limit <= 0 { throw ValidationError("--limit must be positive") }
+            }
 
             func run() async throws {
                 let selection = try filter.selection()
@@ -279,15 +283,19 @@ extension TelemetryCommand.Admin {
                 """)
         @OptionGroup var connection: ConnectionOptions
         @Option(name: .long, help: "Vehicle id.") var vehicle: String
-        @Option(name: .long, help: "Start (inclusive): ms, RFC 3339, now-1d.") var from: String
-        @Option(name: .long, help: "End (exclusive), same forms.") var to: String
+        @Option(name: .long, parsing: .unconditional, help: "Start (inclusive): ms, RFC 3339, now-1d.") var from: String
+        @Option(name: .long, parsing: .unconditional, help: "End (exclusive), same forms.") var to: String
         @Option(name: .long, help: "Mapping version to use, provider@version or version (default: the active one).") var mapping: String?
         @Flag(name: .long, help: "Report what would change; write nothing.") var dryRun = false
-        @Option(name: .long, help: "How many changed records to describe.") var show: Int = 20
+        @Option(name: .long, parsing: .unconditional, help: "How many changed records to describe.") var show: Int = 20
         @Option(
             name: .long,
             help: "How far before --from to map raw records into the rules' state first: a duration (30m, 24h, 7d), 0 for none, or all (default: 24h).")
         var warmup: String?
+
+        func validate() throws {
+            if show < 0 { throw ValidationError("--show must be 0 or more") }
+        }
 
         /// The warm-up in ms for the request: nil leaves the server's default.
         static func warmupMs(_ text: String?) throws -> Int64? {

@@ -16,7 +16,7 @@ extension TelemetryCommand.Admin {
 
         @OptionGroup var connection: ConnectionOptions
 
-        @Option(name: .long, help: "How many vehicles to list by record count (default 10, at most 1000).")
+        @Option(name: .long, parsing: .unconditional, help: "How many vehicles to list by record count (default 10, at most 1000).")
         var top: Int = 10
 
         @Flag(name: .long, help: "Also count the keys of raw, sealed, partition-index and metadata (reads every one of them).")
@@ -51,10 +51,10 @@ extension TelemetryCommand.Admin {
         @Option(name: .long, help: "One vehicle: compact just its keys (with --from and --to).")
         var vehicle: String?
 
-        @Option(name: .long, help: "With --vehicle: start (ms, RFC 3339, now-1d). Default: the beginning.")
+        @Option(name: .long, parsing: .unconditional, help: "With --vehicle: start (ms, RFC 3339, now-1d). Default: the beginning.")
         var from: String?
 
-        @Option(name: .long, help: "With --vehicle: end, exclusive. Default: no end.")
+        @Option(name: .long, parsing: .unconditional, help: "With --vehicle: end, exclusive. Default: no end.")
         var to: String?
 
         @Flag(name: .long, help: "Also seal the partitions still open (after loading history that is complete).")

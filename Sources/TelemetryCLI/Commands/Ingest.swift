@@ -32,10 +32,10 @@ extension TelemetryCommand {
         @Option(name: .long, help: "Column, key or tag holding the vehicle id.")
         var vehicleKey: String = "vehicle"
 
-        @Option(name: .long, help: "Records per batch.")
+        @Option(name: .long, parsing: .unconditional, help: "Records per batch.")
         var batch: Int = 5000
 
-        @Option(name: .long, help: "Batches in flight at once.")
+        @Option(name: .long, parsing: .unconditional, help: "Batches in flight at once.")
         var window: Int = 4
 
         @Option(name: .long, help: "Gateway id to record sequence numbers under.")

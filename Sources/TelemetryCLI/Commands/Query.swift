@@ -16,7 +16,7 @@ extension TelemetryCommand {
         @Option(name: .long, help: "Comma-separated fields to print (default: all).")
         var fields: String?
 
-        @Option(name: .long, help: "Most records to print.")
+        @Option(name: .long, parsing: .unconditional, help: "Most records to print.")
         var limit: Int?
 
         @Flag(name: .long, help: "Newest first.")

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Foundation
 import TelemetryCore
 
 /// `telemetryctl`: ingest, query and administer a telemetryd server.
@@ -12,11 +13,48 @@ public struct TelemetryCommand: AsyncParsableCommand {
             (e.g. 103 INVALID_ARGUMENT, 107 PERMISSION_DENIED, 114 UNAVAILABLE: degraded, draining or at its \
             connection limit, 116 UNAUTHENTICATED).
             """,
+        version: "telemetryctl \(ReleaseVersion.current)",
         subcommands: [
             Ingest.self, Query.self, Latest.self, Aggregate.self, Vehicles.self, Ping.self, Admin.self,
         ])
 
     public init() {}
+
+    /// telemetryctl's entry point: ArgumentParser's `main`, except for a `ValidationError`
+    /// thrown while a command runs. Times, durations and vehicle ids are checked when the
+    /// command uses them, and ArgumentParser prints such an error above the root command's
+    /// usage line (`Usage: telemetryctl <subcommand>`), which names no subcommand and reads
+    /// as if the command itself were wrong. The message is printed alone, with the usage
+    /// exit code (64).
+    public static func mainPrintingRunErrorsAlone(_ arguments: [String]? = nil) async -> Never {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if let message = runErrorMessage(error) {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
+            exit(withError: error)
+        }
+        exit()
+    }
+
+    /// What `mainPrintingRunErrorsAlone` prints for an error thrown by `run()`; nil leaves the
+    /// error to ArgumentParser (exit codes, `CleanExit`, other errors).
+    static func runErrorMessage(_ error: any Error) -> String? {
+        guard let validation = error as? ValidationError else { return nil }
+        return "Error: \(validation.message)"
+    }
 }
 
 /// How to reach the server; shared by every command.
@@ -24,7 +62,7 @@ public struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "Server address.")
     public var host = "127.0.0.1"
 
-    @Option(name: .long, help: "Server port.")
+    @Option(name: .long, parsing: .unconditional, help: "Server port.")
     public var port = 7400
 
     @Option(
@@ -32,10 +70,10 @@ public struct ConnectionOptions: ParsableArguments {
         help: ArgumentHelp("Access token; defaults to the TELEMETRY_TOKEN environment variable.", valueName: "token"))
     public var token: String?
 
-    @Option(name: .long, help: "Seconds to wait for an answer.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds to wait for an answer.")
     public var timeout: Int = 60
 
-    @Option(name: .long, help: "Attempts when the server is unavailable (1 = no retry).")
+    @Option(name: .long, parsing: .unconditional, help: "Attempts when the server is unavailable (1 = no retry).")
     public var attempts: Int = 3
 
     public init() {}
@@ -52,10 +90,10 @@ public struct VehicleRangeOptions: ParsableArguments {
     @Argument(help: "Vehicle id.")
     public var vehicle: String
 
-    @Option(name: .long, help: "Start (inclusive): ms since 1970, RFC 3339, now or now-1h. Default: the beginning.")
+    @Option(name: .long, parsing: .unconditional, help: "Start (inclusive): ms since 1970, RFC 3339, now or now-1h. Default: the beginning.")
     public var from: String?
 
-    @Option(name: .long, help: "End (exclusive), same forms. Default: no end.")
+    @Option(name: .long, parsing: .unconditional, help: "End (exclusive), same forms. Default: no end.")
     public var to: String?
 
     public init() {}

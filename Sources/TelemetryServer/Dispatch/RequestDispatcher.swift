@@ -31,7 +31,7 @@ final class RequestDispatcher: Sendable {
     let clock: @Sendable () -> Int64
 
     static let protocolVersion: UInt32 = 1
-    static let serverVersion = "telemetryd 0.1.0"
+    static let serverVersion = "telemetryd \(ReleaseVersion.current)"
 
     init(
         stores: StoreHandle, configuration: ServerConfiguration, mappings: MappingService?,
