@@ -74,6 +74,10 @@ extension TelemetryStore {
             if let age, age <= 0 { throw StorageError(code: .invalidArgument, message: "\(name) retention must be positive, got \(age) ms") }
         }
         let db = try database()
+        // Refused up front on a degraded store, as every write is, even when nothing has
+        // expired: an operator freeing space must not read "retention applied, removed 0" as
+        // a retention that works (docs/operations/storage-failure.md).
+        if !dryRun { try writableWriter() }
         var summary = RetentionSummary(nowMs: now, dryRun: dryRun)
         if let age = policy.canonicalMs {
             try expireCanonical(db: db, before: retentionCutoff(now: now, age: age), dryRun: dryRun, summary: &summary, progress: progress)

@@ -78,6 +78,13 @@ public final class TelemetryStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: given, withIntermediateDirectories: true)
         } catch {
+            // A link whose target is missing (a volume not mounted, a moved folder) is named as
+            // such; its target is not created, since that could put the store on the wrong disk.
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: given) {
+                throw StorageError(
+                    code: .io,
+                    message: "data folder \(given) is a symbolic link to \(target), which does not exist: mount or create it, or fix the link")
+            }
             throw StorageError(code: .io, message: "cannot create data folder \(given): \(error.localizedDescription)")
         }
         let path = try Self.resolvedFolder(given)

@@ -15,6 +15,10 @@ struct AdminCommandTests {
         #expect(try TelemetryCommand.Admin.Retention.age(retention.deadLetters) == .configured)
         #expect(retention.dryRun)
         #expect(throws: ValidationError.self) { try TelemetryCommand.Admin.Retention.age("30 days") }
+        #expect(try TelemetryCommand.Admin.Retention.age("off") == .keepAll)
+        #expect(try TelemetryCommand.Admin.Retention.age("500ms") == .milliseconds(500))
+        // A bare number would be milliseconds: `--raw 7` meant as a week would remove nearly everything.
+        #expect { try TelemetryCommand.Admin.Retention.age("7") } throws: { "\($0)".contains("has no unit") }
 
         let compact = try #require(
             try TelemetryCommand.parseAsRoot(["admin", "compact", "--vehicle", "truck-1", "--from", "0", "--to", "1000"])
@@ -46,11 +50,13 @@ struct AdminCommandTests {
         let r = RetentionResult(nowMs: 5, dryRun: true, canonicalPartitions: 2, canonicalRecords: 40, rawRecords: 7, deadLetters: 1)
         #expect(AdminRendering.retention(r) == """
             dry run: nothing removed (now = 5)
-            canonical: would remove 40 records from 2 partitions
+            canonical: would remove 40 records from 2 time partitions
             raw: would remove 7 records
             dead letters: would remove 1
 
             """)
+        let one = RetentionResult(nowMs: 5, dryRun: false, canonicalPartitions: 1, canonicalRecords: 40, rawRecords: 0, deadLetters: 0)
+        #expect(AdminRendering.retention(one).contains("removed 40 records from 1 time partition\n"))
         #expect(AdminRendering.bytes(512) == "512 B")
         #expect(AdminRendering.bytes(3 << 20) == "3.0 MiB")
         let c = CompactionResult(bytesBefore: 2048, bytesAfter: 1024, seconds: 0.5, phases: ["compacting raw", "done"])

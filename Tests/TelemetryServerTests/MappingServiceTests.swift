@@ -123,6 +123,11 @@ struct MappingServiceTests {
             #expect(total("telemetry_dead_letters_total", [("provider", "unknown"), ("reason", "unknown_provider")]) == 1)
             #expect(total("telemetry_mapping_field_errors_total", [("provider", "navixy")]) == 4)
             #expect(total("telemetry_mapping_field_errors_total", [("provider", "generic")]) == 0)
+            // A provider that mapped records has its failure series at 0, for the alerts' shares.
+            #expect(throws: Never.self) { try metrics.expectCounter("telemetry_mapping_field_errors_total", [("provider", "generic")]) }
+            #expect(throws: Never.self) {
+                try metrics.expectCounter("telemetry_mapping_records_total", [("provider", "generic"), ("outcome", "dead_lettered")])
+            }
 
             // Records without a vehicle id or timestamp are dead-lettered before mapping: they
             // count as their provider's dead-lettered outcome too (the runbooks' share).

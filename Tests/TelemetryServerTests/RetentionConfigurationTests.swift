@@ -40,7 +40,7 @@ struct RetentionConfigurationTests {
     @Test("a bad retention value names the key")
     func badValues() {
         for (text, key) in [("retention:\n  raw: 30w", "retention.raw"), ("retention:\n  canonical: -1d", "retention.canonical"),
-            ("retention:\n  forever: 1d", "retention.forever"), ("limits:\n  reopen_probe_seconds: 0", "reopen probe")] {
+            ("retention:\n  forever: 1d", "retention.forever"), ("retention:\n  raw: 7", "retention.raw needs a unit"), ("limits:\n  reopen_probe_seconds: 0", "reopen probe")] {
             #expect("\(text)") {
                 var c = try ConfigurationFile.parse(text, source: "t.yaml").server
                 c.port = 7400

@@ -300,6 +300,21 @@ struct OperationsTests {
         }
     }
 
+    @Test("a degraded store refuses retention even when nothing has expired; a dry run still counts")
+    func retentionOnDegradedStore() throws {
+        try withTemporaryStore { store, _ in
+            try store.write([record("d", 1, ["x": .int(1)])])
+            store.faultInjection.failNextWrite()
+            #expect(throws: StorageError.self) { try store.write([record("d", 2, ["x": .int(2)])]) }
+            let nothingDue = RetentionPolicy(canonicalMs: nil, rawMs: 7 * 86_400_000, deadLettersMs: nil)
+            #expect { try store.applyRetention(nothingDue, now: 10) } throws: { ($0 as? StorageError)?.code == .degraded }
+            let dry = try store.applyRetention(RetentionPolicy(canonicalMs: 1, rawMs: nil, deadLettersMs: nil), now: 10 * Self.hour, dryRun: true)
+            #expect(dry.canonicalRecords == 1, "a dry run reads, so it still answers")
+            #expect(try store.reopen() == .ready)
+            #expect(try store.applyRetention(nothingDue, now: 10).rawRecords == 0)
+        }
+    }
+
     @Test("two reopens at once: one reopens, the other is told to retry or finds the store ready; writes work after")
     func concurrentReopens() throws {
         try withTemporaryStore { store, _ in

@@ -93,6 +93,16 @@ struct StoreLifecycleTests {
         }
     }
 
+    @Test("a data folder that is a link to a missing folder is named as such, and nothing is created behind it")
+    func danglingLink() throws {
+        try withTemporaryDirectory { dir in
+            try FileManager.default.createSymbolicLink(atPath: dir + "/data", withDestinationPath: dir + "/volume/data")
+            let error = #expect(throws: StorageError.self) { try TelemetryStore(path: dir + "/data") }
+            #expect(error?.message.contains("is a symbolic link to \(dir)/volume/data, which does not exist") == true)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/volume"))
+        }
+    }
+
     @Test("a second open of the same folder fails while the first holds it")
     func lockHeld() throws {
         try withTemporaryStore { _, path in

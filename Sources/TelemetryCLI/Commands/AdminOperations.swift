@@ -93,7 +93,8 @@ extension TelemetryCommand.Admin {
         static let configuration = CommandConfiguration(
             abstract: "Remove expired data now: canonical and raw records by whole time partitions, dead letters by received time.",
             discussion: """
-                Each age is a duration (400d, 12h, 90m) or keep (keep the keyspace whole); a keyspace not named \
+                Each age is a duration with its unit (400d, 12h, 90m, 30s, 500ms) or keep (keep the keyspace whole; off \
+                is the same); a keyspace not named \
                 uses the server's configured retention. A partition goes when its end is older than now - age.
                 """)
 
@@ -111,9 +112,14 @@ extension TelemetryCommand.Admin {
         @Flag(name: .long, help: "Report what would be removed; remove nothing.")
         var dryRun = false
 
+        /// An age with its unit. A bare number is refused: read as milliseconds, `--raw 7`
+        /// meant as 7 days would remove nearly everything.
         static func age(_ text: String?) throws -> RetentionAge {
             guard let text else { return .configured }
-            if text == "keep" { return .keepAll }
+            if text == "keep" || text == "off" { return .keepAll }
+            if Int64(text) != nil {
+                throw ValidationError("retention age \"\(text)\" has no unit: give e.g. \(text)d, \(text)h or \(text)ms, or keep")
+            }
             return .milliseconds(try DurationArgument.parse(text))
         }
 
@@ -225,7 +231,7 @@ enum AdminRendering {
         let verb = r.dryRun ? "would remove" : "removed"
         return """
             \(r.dryRun ? "dry run: nothing removed" : "retention applied") (now = \(r.nowMs))
-            canonical: \(verb) \(r.canonicalRecords) records from \(r.canonicalPartitions) partitions
+            canonical: \(verb) \(r.canonicalRecords) records from \(r.canonicalPartitions) time partition\(r.canonicalPartitions == 1 ? "" : "s")
             raw: \(verb) \(r.rawRecords) records
             dead letters: \(verb) \(r.deadLetters)
 

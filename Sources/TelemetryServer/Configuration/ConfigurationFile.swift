@@ -25,7 +25,7 @@ import Yams
 ///   seal_interval_seconds: 300   # or off
 ///   reopen_probe_seconds: 30     # or off
 ///   memory_trim_seconds: 5       # or off
-/// retention:                     # each: a duration (400d, 12h, 90m) or off (keep forever)
+/// retention:                     # each: a duration with its unit (400d, 12h, 90m) or off (keep forever)
 ///   canonical: 400d
 ///   raw: 30d
 ///   dead_letters: 90d
@@ -213,9 +213,11 @@ public struct ConfigurationFile: Sendable, Hashable {
         /// A positive duration in ms from `400d`, `12h`, `90m`, `30s`, `500ms` or bare ms; nil for `off`.
         func duration(_ node: Node, _ key: String) throws(ConfigurationError) -> Int64? {
             guard let s = node.scalar?.string else { throw error(key, "must be a duration such as 400d, 12h or off") }
-            if s == "off" { return nil }
+            if s == "off" || s == "keep" { return nil }
             let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-            if let n = Int64(s), n > 0 { return n }
+            // A bare number is refused: read as milliseconds, `raw: 7` meant as 7 days would
+            // remove nearly everything at the first pass.
+            if Int64(s) != nil { throw error(key, "needs a unit: \"\(s)\" would be milliseconds; write e.g. \(s)d, \(s)h or \(s)ms, or off") }
             for (suffix, factor) in units where s.hasSuffix(suffix) {
                 if let n = Int64(s.dropLast(suffix.count)), n > 0, n <= Int64.max / factor { return n * factor }
             }

@@ -744,7 +744,14 @@ public final class MappingMetrics: Sendable {
         for f in tally.failed {
             failed[(known(f.provider) ? f.provider : "unknown") + "\u{0}" + f.reason, default: 0] += 1
         }
-        for (p, n) in mapped { counter("telemetry_mapping_records_total", [("provider", p), ("outcome", "mapped")]).increment(by: Int64(n)) }
+        for (p, n) in mapped {
+            counter("telemetry_mapping_records_total", [("provider", p), ("outcome", "mapped")]).increment(by: Int64(n))
+            // Exported at 0 from a provider's first mapped record, so that an alert on the
+            // dead-lettered share or on field errors has a series to read before the first
+            // failure (a missing series is "no data", not 0).
+            _ = counter("telemetry_mapping_records_total", [("provider", p), ("outcome", "dead_lettered")])
+            _ = counter("telemetry_mapping_field_errors_total", [("provider", p)])
+        }
         for (p, n) in fieldErrors { counter("telemetry_mapping_field_errors_total", [("provider", p)]).increment(by: Int64(n)) }
         for (key, n) in failed {
             let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
