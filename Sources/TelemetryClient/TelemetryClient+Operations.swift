@@ -30,6 +30,9 @@ public struct StoreStats: Sendable, Hashable {
     public var vehicles: UInt64
     public var records: UInt64
     public var diskBytes: UInt64
+    /// LevelDB's write-ahead log: records since the last flush, part of `diskBytes` but of no
+    /// keyspace's size (0 from a server older than this field).
+    public var writeAheadLogBytes: UInt64
     /// LevelDB's own `leveldb.stats` text.
     public var leveldbStats: String
     public var memoryBytes: UInt64
@@ -106,7 +109,8 @@ extension TelemetryClient {
         var top = [VehicleSummary]()
         for v in s.topVehicles { top.append(try VehicleSummary(wire: v)) }
         return StoreStats(
-            health: s.health, vehicles: s.vehicles, records: s.records, diskBytes: s.diskBytes, leveldbStats: s.leveldbStats,
+            health: s.health, vehicles: s.vehicles, records: s.records, diskBytes: s.diskBytes,
+            writeAheadLogBytes: s.writeAheadLogBytes, leveldbStats: s.leveldbStats,
             memoryBytes: s.memoryBytes, pendingCompactionBytes: s.pendingCompactionBytes,
             levels: s.levels.map { LevelSize(level: Int($0.level), files: Int($0.files), bytes: $0.bytes) },
             keyspaces: s.keyspaces.map { KeyspaceSize(name: $0.name, entries: $0.counted ? $0.entries : nil, approximateBytes: $0.approximateBytes) },

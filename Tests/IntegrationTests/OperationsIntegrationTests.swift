@@ -83,6 +83,8 @@ struct OperationsIntegrationTests {
                 #expect(stats.keyspaces.first { $0.name == "raw" }?.entries != nil)
                 #expect(stats.topVehicles.map(\.vehicle.rawValue) == ["flow", "busy", "quiet"])
                 #expect(stats.leveldbStats.contains("Compactions"))
+                // Records since the last flush are in the write-ahead log, part of the disk figure.
+                #expect(stats.writeAheadLogBytes > 0 && stats.writeAheadLogBytes <= stats.diskBytes)
                 // A new store: the current format, hourly partitions, 10-minute key slots.
                 #expect(stats.storageFormat == TelemetryStore.formatVersion)
                 #expect(stats.partitionWidthMs == 3_600_000 && stats.keySlotWidthMs == 600_000)

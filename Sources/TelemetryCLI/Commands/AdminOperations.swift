@@ -153,7 +153,7 @@ enum AdminRendering {
         out += "health          \(s.health)\n"
         out += "vehicles        \(s.vehicles)\n"
         out += "records         \(s.records)\n"
-        out += "disk            \(bytes(s.diskBytes))\n"
+        out += "disk            \(bytes(s.diskBytes)), of which \(bytes(s.writeAheadLogBytes)) write-ahead log (not yet in any keyspace)\n"
         out += "memory          \(bytes(s.memoryBytes))\n"
         out += "pending compact \(bytes(s.pendingCompactionBytes)) (estimate)\n"
         if s.storageFormat == 0 {
@@ -196,7 +196,7 @@ enum AdminRendering {
         }
         var fields: [String] = [
             "\"health\":\(JSONText.string(s.health))", "\"vehicles\":\(s.vehicles)", "\"records\":\(s.records)",
-            "\"disk_bytes\":\(s.diskBytes)", "\"memory_bytes\":\(s.memoryBytes)", "\"pending_compaction_bytes\":\(s.pendingCompactionBytes)",
+            "\"disk_bytes\":\(s.diskBytes)", "\"write_ahead_log_bytes\":\(s.writeAheadLogBytes)", "\"memory_bytes\":\(s.memoryBytes)", "\"pending_compaction_bytes\":\(s.pendingCompactionBytes)",
             "\"storage_format\":\(s.storageFormat)", "\"partition_width_ms\":\(s.partitionWidthMs)", "\"key_slot_width_ms\":\(s.keySlotWidthMs)",
             "\"records_ingested\":\(s.recordsIngested)", "\"records_rejected\":\(s.recordsRejected)", "\"records_late\":\(s.recordsLate)",
             "\"ingest_records_per_second\":\(JSONText.number(s.ingestRecordsPerSecond))",

@@ -31,6 +31,7 @@ extension RequestDispatcher {
                 s.vehicles = UInt64(vehicles.count)
                 s.records = vehicles.reduce(0) { $0 + $1.recordCount }
                 s.diskBytes = UInt64(StoreMetrics.directoryBytes(store.path))
+                s.writeAheadLogBytes = UInt64(StoreMetrics.writeAheadLogBytes(store.path))
                 s.leveldbStats = storage.leveldbStats
                 s.memoryBytes = storage.memoryBytes
                 s.pendingCompactionBytes = storage.pendingCompactionBytes

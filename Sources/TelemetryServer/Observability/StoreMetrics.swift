@@ -64,6 +64,17 @@ public struct StoreMetrics: Sendable {
     }
 
     /// The total size of the files directly in `path` (LevelDB keeps no subfolders).
+    /// Bytes of LevelDB's write-ahead log files (`*.log`) in the data folder: what was written
+    /// since the last memtable flush, which no keyspace's table size includes yet.
+    public static func writeAheadLogBytes(_ path: String) -> Int {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch { return 0 }
+        return names.filter { $0.hasSuffix(".log") }.reduce(0) { sum, name in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
+            return sum + ((attributes?[.size] as? Int) ?? 0)
+        }
+    }
+
     public static func directoryBytes(_ path: String) -> Int {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch { return 0 }

@@ -1647,6 +1647,14 @@ package nonisolated struct Telemetry_V1_StatsResponse: @unchecked Sendable {
     set {_uniqueStorage()._keySlotWidthMs = newValue}
   }
 
+  /// Bytes of LevelDB's write-ahead log files (*.log) in the data folder: records written since
+  /// the last memtable flush. They are in disk_bytes but in no keyspace's approximate_bytes,
+  /// which count table files only.
+  package var writeAheadLogBytes: UInt64 {
+    get {_storage._writeAheadLogBytes}
+    set {_uniqueStorage()._writeAheadLogBytes = newValue}
+  }
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -5207,7 +5215,7 @@ nonisolated extension Telemetry_V1_CountByName: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".StatsResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}health\0\u{1}vehicles\0\u{1}records\0\u{3}disk_bytes\0\u{3}leveldb_stats\0\u{1}keyspaces\0\u{1}levels\0\u{3}top_vehicles\0\u{3}memory_bytes\0\u{3}records_ingested\0\u{3}records_rejected\0\u{3}records_late\0\u{3}ingest_records_per_second\0\u{3}reject_records_per_second\0\u{3}dead_letters_by_reason\0\u{3}active_mappings\0\u{3}dead_letters\0\u{3}pending_compaction_bytes\0\u{3}storage_format\0\u{3}partition_width_ms\0\u{3}key_slot_width_ms\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}health\0\u{1}vehicles\0\u{1}records\0\u{3}disk_bytes\0\u{3}leveldb_stats\0\u{1}keyspaces\0\u{1}levels\0\u{3}top_vehicles\0\u{3}memory_bytes\0\u{3}records_ingested\0\u{3}records_rejected\0\u{3}records_late\0\u{3}ingest_records_per_second\0\u{3}reject_records_per_second\0\u{3}dead_letters_by_reason\0\u{3}active_mappings\0\u{3}dead_letters\0\u{3}pending_compaction_bytes\0\u{3}storage_format\0\u{3}partition_width_ms\0\u{3}key_slot_width_ms\0\u{3}write_ahead_log_bytes\0")
 
   fileprivate class _StorageClass {
     var _health: String = String()
@@ -5231,6 +5239,7 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
     var _storageFormat: UInt32 = 0
     var _partitionWidthMs: Int64 = 0
     var _keySlotWidthMs: Int64 = 0
+    var _writeAheadLogBytes: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -5262,6 +5271,7 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
       _storageFormat = source._storageFormat
       _partitionWidthMs = source._partitionWidthMs
       _keySlotWidthMs = source._keySlotWidthMs
+      _writeAheadLogBytes = source._writeAheadLogBytes
     }
   }
 
@@ -5301,6 +5311,7 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
         case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._storageFormat) }()
         case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._partitionWidthMs) }()
         case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._keySlotWidthMs) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._writeAheadLogBytes) }()
         default: break
         }
       }
@@ -5372,6 +5383,9 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
       if _storage._keySlotWidthMs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._keySlotWidthMs, fieldNumber: 21)
       }
+      if _storage._writeAheadLogBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._writeAheadLogBytes, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -5402,6 +5416,7 @@ nonisolated extension Telemetry_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
         if _storage._storageFormat != rhs_storage._storageFormat {return false}
         if _storage._partitionWidthMs != rhs_storage._partitionWidthMs {return false}
         if _storage._keySlotWidthMs != rhs_storage._keySlotWidthMs {return false}
+        if _storage._writeAheadLogBytes != rhs_storage._writeAheadLogBytes {return false}
         return true
       }
       if !storagesAreEqual {return false}
