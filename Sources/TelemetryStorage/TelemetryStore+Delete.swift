@@ -25,8 +25,7 @@ extension TelemetryStore {
         guard from <= to else {
             throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
         }
-        let last = Self.lastIncluded(before: to)
-        guard from <= last else { return (0, []) }
+        guard let last = Self.lastIncluded(before: to), from <= last else { return (0, []) }
         let db = try database()
         return try writer.withLock { (w: inout WriterState) throws(StorageError) -> (records: UInt64, partitions: Set<Int64>) in
             if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }

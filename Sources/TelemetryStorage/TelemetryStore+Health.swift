@@ -177,7 +177,8 @@ extension TelemetryStore {
             // Clamped to the vehicle's own span: an open range (from .min, to .max) would
             // otherwise cover every partition, and so every vehicle's keys between them.
             let first = max(from, state.first)
-            let last = min(Self.lastIncluded(before: to), state.last)
+            guard let end = Self.lastIncluded(before: to) else { break }
+            let last = min(end, state.last)
             guard first <= last else { break }
             let p0 = KeyLayout.partition(of: first, width: partitionWidthMs)
             let p1 = KeyLayout.partition(of: last, width: partitionWidthMs)

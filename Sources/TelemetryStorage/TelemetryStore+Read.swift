@@ -70,8 +70,8 @@ extension TelemetryStore {
         }
         // Inclusive bounds from here on: `to == Int64.max` means "no upper bound" for the
         // query's own end only, never for a cursor's.
+        guard var last = Self.lastIncluded(before: query.to) else { return nil }
         var first = query.from
-        var last = Self.lastIncluded(before: query.to)
         if let cursor = query.cursor {
             let bound = try RangeCursor.parse(cursor, vehicle: query.vehicle, order: query.order, from: query.from, to: query.to)
             if query.order == .ascending {
@@ -100,8 +100,7 @@ extension TelemetryStore {
         vehicle: VehicleID, from: Int64, to: Int64, fields: [String]? = nil, order: TimeOrder = .ascending,
         _ body: (TelemetryRecord) throws -> Bool
     ) throws {
-        let last = Self.lastIncluded(before: to)
-        guard from <= last else { return }
+        guard let last = Self.lastIncluded(before: to), from <= last else { return }
         try forEachRecord(vehicle: vehicle, first: from, last: last, fields: fields, order: order, body)
     }
 
@@ -178,8 +177,10 @@ extension TelemetryStore {
 
     /// The last timestamp a range ending at `to` includes: ranges are half-open, except that
     /// `to == Int64.max` means "no upper bound", so a record at Int64.max stays reachable.
-    static func lastIncluded(before to: Int64) -> Int64 {
-        to == .max ? .max : to - 1
+    /// Nil for `to == Int64.min`: nothing is below it (a remap's warm-up before a range that
+    /// starts at Int64.min ends there), and `to - 1` would overflow.
+    static func lastIncluded(before to: Int64) -> Int64? {
+        to == .max ? .max : (to == .min ? nil : to - 1)
     }
 
     // MARK: - Downsampling
@@ -194,8 +195,7 @@ extension TelemetryStore {
         guard from <= to else {
             throw StorageError(code: .invalidArgument, message: "range start \(from) is after its end \(to)")
         }
-        let last = Self.lastIncluded(before: to)
-        guard from <= last else { return [] }
+        guard let last = Self.lastIncluded(before: to), from <= last else { return [] }
         // Straight from record values and block rows, by field id: no `TelemetryRecord` per row
         // and no hashing of names per value (a 2000-row downsample took about 1.3 ms that way).
         var buckets = BucketAggregator(bucketMs: bucketMs)
@@ -280,8 +280,7 @@ extension TelemetryStore {
             // As `range`: the scan below checks the limit after each record, so 0 would give one.
             throw StorageError(code: .invalidArgument, message: "limit must be positive, got \(limit)")
         }
-        let last = Self.lastIncluded(before: to)
-        guard from <= last else { return [] }
+        guard let last = Self.lastIncluded(before: to), from <= last else { return [] }
         let db = try database()
         let limit = limit ?? .max
         return try db.withIterator { it throws(StorageError) -> [RawRecord] in

@@ -29,6 +29,27 @@ struct StoreEdgeCaseTests {
         }
     }
 
+    @Test("ranges that end at Int64.min are empty in every read, even for a record at Int64.min")
+    func rangesEndingAtInt64Min() throws {
+        try withTemporaryStore { store, _ in
+            // A remap's warm-up before a range that starts at Int64.min is [Int64.min, Int64.min):
+            // its end minus one overflowed and took the server down.
+            try store.write([record("v", .min, ["a": .int(1)]), record("v", 0, ["a": .int(2)])])
+            let v = vid("v")
+            #expect(try store.rawRecords(vehicle: v, from: .min, to: .min).isEmpty)
+            #expect(try store.range(RangeQuery(vehicle: v, from: .min, to: .min)).records.isEmpty)
+            #expect(try store.aggregate(vehicle: v, from: .min, to: .min, bucketMs: 1000, fields: []).isEmpty)
+            var visited = 0
+            try store.forEachRecord(vehicle: v, from: .min, to: .min) { _ in
+                visited += 1
+                return true
+            }
+            #expect(visited == 0)
+            // One past it, the record at Int64.min is there.
+            #expect(try store.range(RangeQuery(vehicle: v, from: .min, to: .min + 1)).records.map(\.timestamp) == [.min])
+        }
+    }
+
     @Test("ascending pages reach a record at Int64.max when a page ends just before it")
     func ascendingPagingAtInt64Max() throws {
         try withTemporaryStore { store, _ in

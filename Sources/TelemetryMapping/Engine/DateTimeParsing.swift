@@ -1,5 +1,20 @@
 import TelemetryCore
 
+/// Times are any Int64 the protocol accepts (a record at Int64.min + 1 is valid: PROTOCOL
+/// section 7.3), so the rules' differences and sums of times saturate instead of trapping:
+/// a time that far away is older or newer than every threshold either way.
+extension Int64 {
+    func saturatingSubtracting(_ other: Int64) -> Int64 {
+        let (r, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : r
+    }
+
+    func saturatingAdding(_ other: Int64) -> Int64 {
+        let (r, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : r
+    }
+}
+
 /// Datetime values as the mapping layer stores them: milliseconds since 1970 UTC.
 enum DateTimeParsing {
     /// Integers below this are seconds, not milliseconds (1e11 ms is 1973-03-03; 1e11 s is year 5138).
@@ -9,7 +24,7 @@ enum DateTimeParsing {
     /// (`2025-10-17T00:50:45.000Z`, an offset, or none for UTC), `2025-10-17 00:50:45`, or digits.
     static func milliseconds(_ v: FieldValue) -> Int64? {
         switch v {
-        case .int(let i): return abs(i) < secondsLimit ? i &* 1000 : i
+        case .int(let i): return i.magnitude < UInt64(secondsLimit) ? i &* 1000 : i  // not abs(): Int64.min has none
         case .double(let d):
             guard d.isFinite, abs(d) < 9e15 else { return nil }
             return abs(d) < Double(secondsLimit) ? Int64((d * 1000).rounded()) : Int64(d.rounded())

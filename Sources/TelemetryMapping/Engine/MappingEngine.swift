@@ -163,8 +163,8 @@ public struct MappingEngine: Sendable {
             state.connectivityCode != "offline"
         else { return nil }
         let threshold = StatusRules.offlineThreshold(for: assets.facts(for: vehicle))
-        guard now - last >= threshold else { return nil }
-        let at = last + threshold
+        guard now.saturatingSubtracting(last) >= threshold else { return nil }
+        let at = last.saturatingAdding(threshold)
         state.connectivityCode = "offline"
         var fields = [Field(codeField, .string("offline"))]
         func changed(_ name: String?, to value: FieldValue) {

@@ -67,7 +67,7 @@ public enum StatusRules {
     ///   - lastPacketAt: the newest `last_updated_at`, ms.
     ///   - now: the current time, ms.
     public static func connectivityCode(lastPacketAt: Int64, now: Int64, asset: AssetFacts) -> String {
-        now - lastPacketAt < offlineThreshold(for: asset) ? "online" : "offline"
+        now.saturatingSubtracting(lastPacketAt) < offlineThreshold(for: asset) ? "online" : "offline"
     }
 
     /// `running` / `standby` from ignition; nil when incompatible or ignition is unknown.
@@ -88,7 +88,7 @@ public enum StatusRules {
         guard compatible else { return nil }
         if let c = command {
             let confirmed = output == (c.kind == .immobilize)
-            if confirmed || now - c.sentAt >= timeout {
+            if confirmed || now.saturatingSubtracting(c.sentAt) >= timeout {
                 command = nil
             } else {
                 return c.kind == .immobilize ? "immobilizing" : "releasing"
@@ -188,7 +188,7 @@ public struct TransitStateMachine: Sendable {
             let since = min(state.stillSince ?? time, time)
             state.stillSince = since
             if state.code == .parked { return .parked }
-            if time - since >= Self.parkAfter {
+            if time.saturatingSubtracting(since) >= Self.parkAfter {
                 state.code = .parked
                 return .parked
             }
