@@ -146,7 +146,10 @@ extension TelemetryClient {
         let (lost, reason) = state.withLock { s -> ([Pending], StatusError?) in
             if case .connected(let link) = s.link, link.generation == generation { s.link = .disconnected }
             let ids = s.pending.filter { $0.value.generation == generation }.map(\.key)
-            return (ids.compactMap { s.pending.removeValue(forKey: $0) }, s.connectionErrors.removeValue(forKey: generation))
+            // The reason stays (older connections' are dropped) for a request whose write
+            // fails after this: it was not pending yet, and fails with the same reason.
+            s.connectionErrors = s.connectionErrors.filter { $0.key >= generation }
+            return (ids.compactMap { s.pending.removeValue(forKey: $0) }, s.connectionErrors[generation])
         }
         if !lost.isEmpty { logger.info("connection lost", metadata: ["telemetry.requests.failed": "\(lost.count)"]) }
         let error = reason ?? StatusError(.unavailable, "the connection to the server was lost before the answer came")

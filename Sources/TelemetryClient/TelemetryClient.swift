@@ -65,6 +65,7 @@ public final class TelemetryClient: Sendable {
     ///   when the server stayed unreachable through every retry.
     public func ingest(_ records: [ProviderRecord]) async throws -> IngestResult {
         guard !records.isEmpty else { return IngestResult() }
+        try Self.checkNesting(records)
         let limit = try await withRetries { try await connection() }.session.maxRecordsPerBatch
         var total = IngestResult()
         var offset = 0
@@ -87,6 +88,31 @@ public final class TelemetryClient: Sendable {
             offset = end
         }
         return total
+    }
+
+    /// The deepest array nesting a field value can have in this client's ingest requests: one
+    /// more and the server's protobuf decoder (nesting limit 100) cannot read the envelope, so
+    /// it answers with request id 0 (PROTOCOL section 2), which names no request, and the call
+    /// would wait out its timeout. Such a batch is refused here instead.
+    static let maxArrayNesting = 47
+
+    static func checkNesting(_ records: [ProviderRecord]) throws {
+        func depth(_ v: FieldValue) -> Int {
+            guard case .array(let items) = v else { return 0 }
+            return 1 + (items.map(depth).max() ?? 0)
+        }
+        for (i, record) in records.enumerated() {
+            for field in record.fields {
+                guard case .array = field.value else { continue }
+                let d = depth(field.value)
+                if d > maxArrayNesting {
+                    throw StatusError(
+                        .invalidArgument,
+                        "record \(i) (vehicle \(record.vehicle)), field \(field.name): a value nested \(d) arrays deep; "
+                            + "the protocol carries at most \(maxArrayNesting)")
+                }
+            }
+        }
     }
 
     /// One vehicle's records in [from, to): the whole answer, or one page when the query
@@ -283,7 +309,10 @@ public final class TelemetryClient: Sendable {
                 // the request with that reason; this generic one is for when there was none.
                 link.channel.close(promise: nil)
                 link.channel.closeFuture.whenComplete { _ in
-                    self.complete(id, with: .failure(StatusError(.unavailable, "cannot send the request: \(error)")))
+                    // The connection may have closed before this request was pending, with a
+                    // reason already told to the requests that were: this one gets it too.
+                    let reason = self.state.withLock { $0.connectionErrors[link.generation] }
+                    self.complete(id, with: .failure(reason ?? StatusError(.unavailable, "cannot send the request: \(error)")))
                 }
             }
         }
@@ -301,9 +330,20 @@ public final class TelemetryClient: Sendable {
     func frameReceived(_ frame: Frame, allocator: ByteBufferAllocator, generation: Int) {
         let envelope: Telemetry_V1_ResponseEnvelope
         do {
-            envelope = try EnvelopeCodec.decode(frame, maxBytes: configuration.maxFrameBytes, allocator: allocator)
+            envelope = try EnvelopeCodec.decode(
+                frame, maxBytes: configuration.maxFrameBytes, allocator: allocator, messageDepthLimit: EnvelopeCodec.answerDepthLimit)
         } catch {
+            // Which request it answers is unknown, so no request could end with it, and each
+            // would wait out its timeout: the connection is dropped, and its requests fail now
+            // with this reason (INTERNAL: a retry would get the same answer).
             logger.error("undecodable answer from the server", metadata: ["error": "\(error)"])
+            let reason = StatusError(.internal, "undecodable answer from the server: \(error)")
+            let channel = state.withLock { s -> (any Channel)? in
+                if s.connectionErrors[generation] == nil { s.connectionErrors[generation] = reason }
+                if case .connected(let link) = s.link, link.generation == generation { return link.channel }
+                return nil
+            }
+            channel?.close(promise: nil)
             return
         }
         let id = envelope.requestID

@@ -101,6 +101,25 @@ struct MappingIntegrationTests {
         }
     }
 
+    @Test("a dead letter nested as deep as ingest accepts is listed: answers are read with a higher nesting limit")
+    func deeplyNestedDeadLetter() async throws {
+        try await withMappedServer { server, _ in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                func nested(_ depth: Int) -> FieldValue { depth == 0 ? .int(7) : .array([nested(depth - 1)]) }
+                // 47 arrays: the deepest value the server's decoder reads in an ingest request.
+                let deepest = ProviderRecord(vehicle: try VehicleID("deep"), timestamp: Self.t0, provider: "nope", fields: [Field("x", nested(47))])
+                #expect(try await client.ingest([deepest]).deadLettered == 1)
+                let page = try await client.deadLetters(limit: 10)
+                #expect(page.entries.first?.fields.first?.value == nested(47))
+                // One more is refused by the client itself, at once and naming the field: the
+                // server could only answer it with request id 0.
+                let tooDeep = ProviderRecord(vehicle: try VehicleID("deep"), timestamp: Self.t0, provider: "nope", fields: [Field("x", nested(48))])
+                let refused = await #expect(throws: StatusError.self) { try await client.ingest([tooDeep]) }
+                #expect(refused?.code == .invalidArgument && refused?.message.contains("field x: a value nested 48 arrays deep") == true)
+            }
+        }
+    }
+
     @Test("a record without a vehicle id is kept as a dead letter, not lost")
     func incompleteRecordIsDeadLettered() async throws {
         try await withMappedServer { server, _ in

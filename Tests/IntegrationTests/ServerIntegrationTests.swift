@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import ServiceLifecycleTestKit
 import SwiftProtobuf
 import Testing
@@ -538,5 +539,63 @@ struct ServerIntegrationTests {
             }
             #expect(try store.vehicles().first?.recordCount == 1)
         }
+    }
+}
+
+/// A server that greets properly, then answers every request with bytes that are no envelope.
+private final class GarbageAnswers: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+    private var greeted = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard !greeted else {
+            // 0xFF is a field header with wire type 7, which protobuf has not.
+            var garbage = context.channel.allocator.buffer(capacity: 3)
+            garbage.writeBytes([0xFF, 0xFF, 0xFF])
+            context.writeAndFlush(wrapOutboundOut(FrameEncoder.encode(payload: garbage, allocator: context.channel.allocator)), promise: nil)
+            return
+        }
+        greeted = true
+        guard let request = try? EnvelopeCodec.decode(frame, as: Telemetry_V1_RequestEnvelope.self, maxBytes: 1 << 20, allocator: context.channel.allocator)
+        else { return }
+        var answer = Telemetry_V1_ResponseEnvelope()
+        answer.requestID = request.requestID
+        answer.hello.serverVersion = "fake"
+        answer.hello.maxFrameBytes = 1 << 20
+        answer.hello.maxInFlight = 8
+        answer.hello.maxRecordsPerBatch = 100
+        answer.hello.role = .admin
+        if let bytes = try? EnvelopeCodec.encode(answer, compress: false, allocator: context.channel.allocator) {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        }
+    }
+}
+
+@Suite("Client against a misbehaving server")
+struct MisbehavingServerTests {
+    @Test("an answer that does not decode fails the waiting request at once with INTERNAL, not after its timeout")
+    func undecodableAnswer() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let listener = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: 1 << 20)))
+                    try channel.pipeline.syncOperations.addHandler(GarbageAnswers())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { listener.close(promise: nil) }
+        var configuration = ClientConfiguration(port: listener.localAddress?.port ?? 0)
+        configuration.requestTimeout = .seconds(30)
+        configuration.retry = RetryPolicy(maxAttempts: 1, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(10))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: StatusError.self) {
+            try await withTelemetryClient(configuration) { client in _ = try await client.ping() }
+        }
+        #expect(error?.code == .internal)
+        #expect(error?.message.contains("undecodable answer from the server") == true, "\(String(describing: error))")
+        #expect(ContinuousClock.now - started < .seconds(10))
     }
 }

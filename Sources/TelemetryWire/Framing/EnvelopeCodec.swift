@@ -3,14 +3,21 @@ package import SwiftProtobuf
 
 /// Frames <-> protobuf envelopes, the second step after `FrameDecoder` (STYLE.md 2.5).
 package enum EnvelopeCodec {
+    /// The nesting limit for answers: above the 100 a server decodes requests with, so that
+    /// whatever a server accepted it can give back inside an answer.
+    package static let answerDepthLimit = 128
+
     /// Payloads at least this large are compressed when the peer compresses.
     package static let compressionThreshold = 1024
 
     /// Decodes a frame's payload as `M`, decompressing it first when flagged.
     /// - Throws: `FrameError.reservedFlags` / `.badCompression` / `.decompressedTooLarge`,
     ///   or `EnvelopeDecodingError` when the bytes are not a valid `M`.
+    /// - Parameter messageDepthLimit: protobuf's nesting limit. Requests keep the library's 100;
+    ///   a client reads answers with `answerDepthLimit`, since an answer carries what a request
+    ///   sent (a dead letter's raw value) a few messages deeper than the request did.
     package static func decode<M: Message>(
-        _ frame: Frame, as type: M.Type = M.self, maxBytes: Int, allocator: ByteBufferAllocator
+        _ frame: Frame, as type: M.Type = M.self, maxBytes: Int, allocator: ByteBufferAllocator, messageDepthLimit: Int = 100
     ) throws -> M {
         guard frame.flags & FrameFlags.reservedMask == 0 else { throw FrameError.reservedFlags(frame.flags) }
         var payload = frame.payload
@@ -18,7 +25,9 @@ package enum EnvelopeCodec {
             payload = try Snappy.uncompress(payload, limit: maxBytes, allocator: allocator)
         }
         do {
-            return try payload.withUnsafeReadableBytes { raw in try M(serializedBytes: raw.bytes) }
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = messageDepthLimit
+            return try payload.withUnsafeReadableBytes { raw in try M(serializedBytes: raw.bytes, options: options) }
         } catch {
             throw EnvelopeDecodingError(message: "payload is not a valid \(M.protoMessageName) (\(error))")
         }
