@@ -103,13 +103,13 @@ extension RequestDispatcher {
         }
     }
 
-    /// Runs blocking storage work on the thread pool while its progress goes out as progress
+    /// Runs blocking storage work on the maintenance threads while its progress goes out as progress
     /// frames (the newest only, when the connection is slower than the work).
     private func runReporting<T: Sendable>(
         _ progress: AdminProgress, _ work: @escaping @Sendable (_ report: @escaping (ProgressUpdate) -> Void) throws -> T
     ) async throws -> T {
         let (updates, continuation) = AsyncStream.makeStream(of: ProgressUpdate.self, bufferingPolicy: .bufferingNewest(1))
-        let pool = threadPool
+        let pool = maintenancePool
         let logger = self.logger
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

@@ -167,14 +167,14 @@ extension RequestDispatcher {
         }
     }
 
-    /// Runs blocking storage work on the thread pool while its progress reports (made on that
+    /// Runs blocking storage work on the maintenance threads while its progress reports (made on that
     /// thread) become progress frames: a frame at each phase change, throttled within a phase.
     func withStorageProgress<T: Sendable>(
         _ progress: AdminProgress,
         _ work: @escaping @Sendable (_ report: (String, UInt64, UInt64, String) throws -> Void) throws -> T
     ) async throws -> T {
         let (stream, continuation) = AsyncStream.makeStream(of: (String, UInt64, UInt64, String).self, bufferingPolicy: .bufferingNewest(16))
-        async let result = threadPool.runIfActive {
+        async let result = maintenancePool.runIfActive {
             defer { continuation.finish() }
             return try work { phase, done, total, unit in continuation.yield((phase, done, total, unit)) }
         }

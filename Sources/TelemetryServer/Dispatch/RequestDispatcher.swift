@@ -23,6 +23,9 @@ final class RequestDispatcher: Sendable {
     let mappings: MappingService?
     let authenticator: TokenAuthenticator
     let threadPool: NIOThreadPool
+    /// Long admin work (backup, verify, restore copy, compaction, retention): off the request
+    /// threads, so it never holds ingest and queries up (`MaintenanceThreads`).
+    let maintenancePool: NIOThreadPool
     let metrics: ServerMetrics
     let logger: Logger
     /// Whether the server is shutting down (stats reports `draining`).
@@ -35,7 +38,7 @@ final class RequestDispatcher: Sendable {
 
     init(
         stores: StoreHandle, configuration: ServerConfiguration, mappings: MappingService?,
-        threadPool: NIOThreadPool, metrics: ServerMetrics, logger: Logger,
+        threadPool: NIOThreadPool, maintenancePool: NIOThreadPool = MaintenanceThreads.pool, metrics: ServerMetrics, logger: Logger,
         isDraining: @escaping @Sendable () -> Bool = { false },
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
@@ -46,6 +49,7 @@ final class RequestDispatcher: Sendable {
         self.pipeline = mappings.map { FleetiPipeline(service: $0) } ?? IdentityPipeline()
         self.authenticator = TokenAuthenticator(tokens: configuration.tokens)
         self.threadPool = threadPool
+        self.maintenancePool = maintenancePool
         self.metrics = metrics
         self.logger = logger
         self.clock = clock

@@ -136,7 +136,7 @@ public struct MaintenanceService: Service {
             guard case .ready = store.health else { return }
             do {
                 let start = ContinuousClock.now
-                let summary = try await NIOThreadPool.singleton.runIfActive { try store.sealPartitions() }
+                let summary = try await MaintenanceThreads.pool.runIfActive { try store.sealPartitions() }
                 onPass?(.sealed(summary))
                 logger.debug(
                     "sealed closed partitions",
@@ -152,7 +152,7 @@ public struct MaintenanceService: Service {
             let now = clock()
             do {
                 let start = ContinuousClock.now
-                let summary = try await NIOThreadPool.singleton.runIfActive { try store.applyRetention(policy, now: now) }
+                let summary = try await MaintenanceThreads.pool.runIfActive { try store.applyRetention(policy, now: now) }
                 metrics?.retentionApplied(summary)
                 onPass?(.retention(summary))
                 logger.info(

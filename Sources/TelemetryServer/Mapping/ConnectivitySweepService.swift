@@ -45,7 +45,7 @@ public struct ConnectivitySweepService: Service {
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
             if sweep {
                 do {
-                    let written = try await NIOThreadPool.singleton.runIfActive { [service, store] in
+                    let written = try await MaintenanceThreads.pool.runIfActive { [service, store] in
                         try service.sweepAndWrite(now: service.clock(), store: store())
                     }
                     if written > 0 { logger.info("connectivity sweep", metadata: ["telemetry.vehicles.offline": "\(written)"]) }
@@ -58,7 +58,7 @@ public struct ConnectivitySweepService: Service {
             if let stateIdle {
                 let idleMs = stateIdle.components.seconds * 1000 + stateIdle.components.attoseconds / 1_000_000_000_000_000
                 do {
-                    let evicted = try await NIOThreadPool.singleton.runIfActive { [service, store] in
+                    let evicted = try await MaintenanceThreads.pool.runIfActive { [service, store] in
                         service.evictIdleStates(idleSince: service.clock() - idleMs, store: store())
                     }
                     if evicted > 0 {
