@@ -1,8 +1,12 @@
 import Foundation
+import Logging
+import MetricsTestKit
+import NIOPosix
 import Testing
 import TelemetryCore
 @testable import TelemetryServer
 import TelemetryStorage
+import TelemetryWire
 
 @Suite("StoreHandle: the swappable store of an online restore")
 struct StoreHandleTests {
@@ -33,6 +37,26 @@ struct StoreHandleTests {
             #expect(stores.statusDuringRestore(for: StorageError(code: .io, message: "x")) == nil)
             restored.close()
             #expect(stores.statusDuringRestore(for: closed) == nil, "closed at shutdown: no retry hint")
+        }
+    }
+
+    @Test("a request cut short because its connection closed counts as CANCELLED, not as an internal error")
+    func cancelledRequest() throws {
+        try withStore { store, _ in
+            let metrics = TestMetrics()
+            let dispatcher = RequestDispatcher(
+                stores: StoreHandle(store), configuration: ServerConfiguration(), mappings: nil, threadPool: .singleton,
+                metrics: ServerMetrics(factory: metrics), logger: Logger(label: "test"))
+            let answer = dispatcher.failure(7, CancellationError(), kind: .rangeQuery)
+            #expect(answer.requestID == 7 && answer.status.code == UInt32(StatusCode.cancelled.rawValue))
+            let count = { (code: String) in
+                (try? metrics.expectCounter("telemetry_requests_total", [("kind", "range_query"), ("code", code)]))?.totalValue ?? -1
+            }
+            #expect(count("1") == 1 && count("13") == 0)
+            // Anything else unknown is still INTERNAL.
+            struct Odd: Error {}
+            #expect(dispatcher.failure(8, Odd(), kind: .rangeQuery).status.code == UInt32(StatusCode.internal.rawValue))
+            #expect(count("13") == 1)
         }
     }
 

@@ -511,6 +511,14 @@ final class RequestDispatcher: Sendable {
         } else if error is NIOThreadPoolError.ThreadPoolInactive {
             code = .unavailable
             message = "the server is shutting down; retry on another connection"
+        } else if error is CancellationError {
+            // The connection closed while the request ran (its tasks are cancelled): the
+            // client left, nothing failed on the server. Counted as CANCELLED, not INTERNAL,
+            // so that client churn does not look like server errors.
+            code = .cancelled
+            message = "the request was cancelled: its connection closed"
+            logger.debug(
+                "request cancelled", metadata: RequestContext.metadata.merging(["telemetry.request.kind": "\(kind.rawValue)"]) { $1 })
         } else {
             code = .internal
             message = "internal error while serving \(kind.rawValue); see the server log"
