@@ -462,8 +462,12 @@ enum RangeCursor {
 
     static func parse(_ cursor: String, vehicle: VehicleID, order: TimeOrder, from: Int64, to: Int64) throws(StorageError) -> Int64 {
         let parts = cursor.split(separator: ":", omittingEmptySubsequences: false)
+        // A v2 fingerprint is 8 lowercase hex digits: one cut or extended is no cursor at all,
+        // not another vehicle's.
         let wellFormed =
-            (parts.count == 3 && parts[0] == "v1") || (parts.count == 4 && parts[0] == "v2")
+            (parts.count == 3 && parts[0] == "v1")
+            || (parts.count == 4 && parts[0] == "v2" && parts[3].utf8.count == 8
+                && parts[3].utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) })
         guard wellFormed, parts[1] == "a" || parts[1] == "d", let bound = Int64(parts[2]) else {
             throw StorageError(code: .invalidArgument, message: "cursor \"\(cursor)\" is not a cursor this store issued")
         }

@@ -146,6 +146,20 @@ struct MappingIntegrationTests {
                 #expect(answer.status.code == 0)
                 #expect(answer.ingest.deadLettered == 1)
                 #expect(answer.ingest.deadLetters.first?.reason.contains("missing_vehicle_or_timestamp") == true)
+                // With a gateway_sequence but no gateway_id in the hello, the sequence rule comes
+                // first: rejected, not kept.
+                ingest.requestID = 3
+                ingest.ingest.records[0].gatewaySequence = 9
+                try await connection.send(ingest)
+                let refused = try #require(try await connection.receive())
+                #expect(refused.ingest.deadLettered == 0)
+                #expect(refused.ingest.rejected.map(\.reason) == ["records[0]: gateway_sequence is set but the hello gave no gateway_id"])
+                // An explicit 0 is "no sequence" (as in the columnar form): nothing to refuse.
+                ingest.requestID = 4
+                ingest.ingest.records[0].gatewaySequence = 0
+                try await connection.send(ingest)
+                let zero = try #require(try await connection.receive())
+                #expect(zero.ingest.rejected.isEmpty && zero.ingest.deadLettered == 1)
             }
             let letters = try server.store.deadLetters()
             #expect(letters.map(\.letter.reason) == ["missing_vehicle_or_timestamp"])

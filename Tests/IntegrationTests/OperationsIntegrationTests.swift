@@ -104,6 +104,9 @@ struct OperationsIntegrationTests {
                 _ = try await client.ingest(batch("r", from: now - 500 * Self.day, count: 24, step: 3_600_000))
                 _ = try await client.ingest(batch("r", from: now - Self.day, count: 5))
                 await #expect(throws: StatusError.self) { try await client.retention() }  // nothing configured, nothing named
+                // Every keyspace kept on purpose is a request that removes nothing, not an error.
+                let kept = try await client.retention(canonical: .keepAll, raw: .keepAll, deadLetters: .keepAll, dryRun: true)
+                #expect(kept.canonicalRecords == 0 && kept.rawRecords == 0 && kept.deadLetters == 0 && kept.dryRun)
                 let dry = try await client.retention(canonical: .milliseconds(400 * Self.day), dryRun: true)
                 #expect(dry.dryRun && dry.canonicalRecords == 24 && dry.canonicalPartitions == 24)
                 #expect(try await client.vehicles().first?.recordCount == 29)

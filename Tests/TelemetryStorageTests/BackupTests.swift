@@ -387,6 +387,20 @@ struct BackupTests {
         }
     }
 
+    @Test("a path with a NUL byte is refused, and nothing is written")
+    func nulInPath() throws {
+        try withTemporaryDirectory { dir in
+            let store = try TelemetryStore(path: dir + "/data")
+            defer { store.close() }
+            try Self.fill(store, records: 3)
+            let backup = #expect(throws: BackupError.self) { try store.backup(to: dir + "/a\u{0}b") }
+            #expect(backup?.code == .invalidArgument && backup?.message.contains("NUL") == true)
+            #expect(try Self.entries(dir) == ["data"])
+            let verify = #expect(throws: BackupError.self) { try BackupFolder(path: dir + "/a\u{0}b") }
+            #expect(verify?.code == .invalidArgument)
+        }
+    }
+
     @Test("an online swap keeps the data folder's other files, and the previous folder whole")
     func swapKeepsConfiguration() throws {
         try withTemporaryDirectory { dir in

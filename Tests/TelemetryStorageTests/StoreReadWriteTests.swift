@@ -111,6 +111,11 @@ struct StoreReadWriteTests {
             }
             let other = #expect(throws: StorageError.self) { try store.range(RangeQuery(vehicle: vid("w"), from: 0, to: 5, cursor: cursor)) }
             #expect(other?.message.contains("another vehicle than w") == true)
+            // A cut or extended cursor is no cursor, not another vehicle's.
+            for mangled in [String(cursor.dropLast()), cursor + "0", cursor.uppercased()] {
+                let error = #expect(throws: StorageError.self) { try store.range(RangeQuery(vehicle: vid("v"), from: 0, to: 5, cursor: mangled)) }
+                #expect(error?.message.contains("is not a cursor this store issued") == true, "\(mangled)")
+            }
             // The next page with its own vehicle; a cursor issued before cursors named the vehicle still reads.
             #expect(try store.range(RangeQuery(vehicle: vid("v"), from: 0, to: 5, cursor: cursor)).records.map(\.timestamp) == [2, 3, 4])
             #expect(try store.range(RangeQuery(vehicle: vid("w"), from: 0, to: 5, cursor: "v1:a:3")).records.map(\.timestamp) == [3, 4])

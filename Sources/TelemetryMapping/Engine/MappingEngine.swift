@@ -136,9 +136,11 @@ public struct MappingEngine: Sendable {
                 message: "record of provider \(record.provider) given to the \(provider) mapping \(versionText)",
                 provider: record.provider, mappingVersion: versionText)
         }
-        guard record.timestamp != Int64.min, !record.vehicle.rawValue.isEmpty else {
+        // Every Int64 is a time here, Int64.min included (PROTOCOL section 7.3: any past time);
+        // the wire's "no timestamp" (0) is dead-lettered by the server before mapping.
+        guard !record.vehicle.rawValue.isEmpty else {
             return MappingFailure(
-                reason: .missingVehicleOrTimestamp, message: "record of vehicle \(record.vehicle) has no timestamp",
+                reason: .missingVehicleOrTimestamp, message: "record at \(record.timestamp) has no vehicle id",
                 provider: provider, mappingVersion: versionText)
         }
         return nil

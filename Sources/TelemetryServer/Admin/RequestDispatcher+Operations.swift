@@ -146,6 +146,14 @@ extension RequestDispatcher {
         let policy = RetentionPolicy(
             canonicalMs: age(r.canonicalMs, configured.canonicalMs), rawMs: age(r.rawMs, configured.rawMs),
             deadLettersMs: age(r.deadLettersMs, configured.deadLettersMs))
+        let namesAKeep = [r.canonicalMs, r.rawMs, r.deadLettersMs].contains { $0 < 0 }
+        if policy.keepsEverything, namesAKeep {
+            // Every keyspace kept, on purpose: nothing to remove, and nothing to refuse.
+            return .with {
+                $0.nowMs = clock()
+                $0.dryRun = r.dryRun
+            }
+        }
         guard !policy.keepsEverything else {
             throw StatusError(
                 .failedPrecondition,

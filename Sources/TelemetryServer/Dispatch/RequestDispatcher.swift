@@ -141,18 +141,22 @@ final class RequestDispatcher: Sendable {
         let keepIncomplete = pipeline.deadLettersIncompleteRecords
         let receivedAt = clock()
         for (index, wire) in request.records.enumerated() {
-            if keepIncomplete, wire.vehicleID.isEmpty || wire.timestampMs == 0,
+            // Sequences start at 1: an explicit 0 is "no sequence", as in the columnar form.
+            let sequence: UInt64? = wire.hasGatewaySequence && wire.gatewaySequence > 0 ? wire.gatewaySequence : nil
+            // The gateway_sequence rule comes first (PROTOCOL section 7.3): such a record is
+            // rejected below, not kept as a dead letter.
+            if keepIncomplete, wire.vehicleID.isEmpty || wire.timestampMs == 0, !(sequence != nil && gatewayID == nil),
                 let letter = Self.incompleteLetter(
                     vehicle: wire.vehicleID, timestamp: wire.timestampMs, provider: wire.provider,
-                    fields: wire.fields.map(Field.init(wire:)), sequence: wire.hasGatewaySequence ? wire.gatewaySequence : nil,
+                    fields: wire.fields.map(Field.init(wire:)), sequence: sequence,
                     receivedAt: receivedAt)
             {
                 prepared.incomplete.append((index, letter))
-                if wire.hasGatewaySequence { prepared.highestSequence = Swift.max(prepared.highestSequence ?? 0, wire.gatewaySequence) }
+                if let sequence { prepared.highestSequence = Swift.max(prepared.highestSequence ?? 0, sequence) }
                 continue
             }
             let record = Result { () throws(StatusError) in try ProviderRecord(validating: wire) }
-            candidates.append((index, record, wire.hasGatewaySequence, wire.gatewaySequence))
+            candidates.append((index, record, sequence != nil, sequence ?? 0))
         }
         if request.hasColumnar {
             let decoded: Columnar.Decoded
@@ -162,7 +166,7 @@ final class RequestDispatcher: Sendable {
             }
             let offset = request.records.count
             for (i, row) in decoded.rows.enumerated() {
-                if keepIncomplete, row.vehicle.isEmpty || row.timestamp == 0,
+                if keepIncomplete, row.vehicle.isEmpty || row.timestamp == 0, !(row.gatewaySequence != nil && gatewayID == nil),
                     let letter = Self.incompleteLetter(
                         vehicle: row.vehicle, timestamp: row.timestamp, provider: row.provider, fields: row.fields,
                         sequence: row.gatewaySequence, receivedAt: receivedAt)

@@ -222,7 +222,7 @@ public final class MappingService: Sendable {
     ///   INTERNAL-free I/O failures as UNAVAILABLE with the path.
     public func load(files: [(name: String, yaml: String)]) throws(StatusError) -> (loaded: [LoadedFile], warnings: [MappingProblem]) {
         guard !files.isEmpty else { throw StatusError(.invalidArgument, "files is empty: send at least one mapping file") }
-        for (i, f) in files.enumerated() where f.name.isEmpty || f.name.contains("/") || f.name.hasPrefix(".") {
+        for (i, f) in files.enumerated() where f.name.isEmpty || f.name.contains("/") || f.name.hasPrefix(".") || f.name.utf8.contains(0) {
             throw StatusError(.invalidArgument, "files[\(i)]: name \"\(f.name)\" must be a plain file name")
         }
         let now = clock()

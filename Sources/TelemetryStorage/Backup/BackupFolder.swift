@@ -15,6 +15,7 @@ public struct BackupFolder: Sendable {
     ///   it is not a folder.
     public init(path: String, configuration: StoreConfiguration = StoreConfiguration()) throws(BackupError) {
         guard !path.isEmpty else { throw BackupError(code: .invalidArgument, message: "the backup path is empty") }
+        guard !path.utf8.contains(0) else { throw BackupError(code: .invalidArgument, message: "the backup path contains a NUL byte") }
         let given = BackupFiles.absolute(path)
         self.configuration = configuration
         // A link to a backup (`/backups/latest -> telemetry-2026-11-23`) is the backup it

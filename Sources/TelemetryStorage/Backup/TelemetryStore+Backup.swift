@@ -55,6 +55,10 @@ extension TelemetryStore {
     ) throws -> BackupResult {
         let start = ContinuousClock.now
         guard !destination.isEmpty else { throw BackupError(code: .invalidArgument, message: "the backup destination is empty") }
+        // The file system would cut the name there (Foundation writes it as %00 instead): refused.
+        guard !destination.utf8.contains(0) else {
+            throw BackupError(code: .invalidArgument, message: "the backup destination contains a NUL byte")
+        }
         let target = BackupFiles.absolute(destination)
         guard BackupFiles.kind(target) == .missing else {
             throw BackupError(code: .alreadyExists, message: "backup destination \(target) already exists; a backup never overwrites, choose a new folder")

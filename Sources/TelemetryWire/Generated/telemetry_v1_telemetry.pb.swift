@@ -168,7 +168,8 @@ package nonisolated struct Telemetry_V1_RequestEnvelope: Sendable {
   // methods supported on all messages.
 
   /// Chosen by the client, unique among its requests in flight on this connection; 0 is
-  /// allowed but a client that pipelines should number its requests from 1.
+  /// allowed, but a client that pipelines should number its requests from 1: answers about
+  /// the connection (and to a payload that did not decode) carry 0 (PROTOCOL.md section 3).
   package var requestID: UInt64 = 0
 
   package var body: Telemetry_V1_RequestEnvelope.OneOf_Body? = nil
@@ -563,7 +564,8 @@ package nonisolated struct Telemetry_V1_ProviderRecord: Sendable {
 
   package var fields: [Telemetry_V1_Field] = []
 
-  /// The gateway's own increasing number for this record (needs Hello.gateway_id).
+  /// The gateway's own increasing number for this record (needs Hello.gateway_id), from 1:
+  /// 0 means "no sequence", as in ColumnarRecords.gateway_sequences.
   package var gatewaySequence: UInt64 {
     get {_gatewaySequence ?? 0}
     set {_gatewaySequence = newValue}
@@ -680,7 +682,8 @@ package nonisolated struct Telemetry_V1_RejectedRecord: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Position of the record in IngestRequest.records, from 0.
+  /// Position of the record in the batch, from 0: IngestRequest.records first, then the rows
+  /// of IngestRequest.columnar, numbered on after them (PROTOCOL.md section 7.3).
   package var index: UInt32 = 0
 
   /// A status code (INVALID_ARGUMENT for a bad record).

@@ -43,7 +43,7 @@ extension ProviderRecord {
         }
         self.init(
             vehicle: vehicle, timestamp: wire.timestampMs, provider: wire.provider, fields: fields,
-            gatewaySequence: wire.hasGatewaySequence ? wire.gatewaySequence : nil)
+            gatewaySequence: wire.hasGatewaySequence && wire.gatewaySequence > 0 ? wire.gatewaySequence : nil)
     }
 
     package var wire: Telemetry_V1_ProviderRecord {
