@@ -230,7 +230,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        client.frameReceived(unwrapInboundIn(data), allocator: context.channel.allocator, generation: generation)
+        client.frameReceived(unwrapInboundIn(data), on: context.channel, generation: generation)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

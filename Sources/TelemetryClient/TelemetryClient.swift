@@ -327,7 +327,8 @@ public final class TelemetryClient: Sendable {
     }
 
     /// An answer frame arrived (on the event loop) on the connection of `generation`.
-    func frameReceived(_ frame: Frame, allocator: ByteBufferAllocator, generation: Int) {
+    func frameReceived(_ frame: Frame, on channel: any Channel, generation: Int) {
+        let allocator = channel.allocator
         let envelope: Telemetry_V1_ResponseEnvelope
         do {
             envelope = try EnvelopeCodec.decode(
@@ -338,12 +339,10 @@ public final class TelemetryClient: Sendable {
             // with this reason (INTERNAL: a retry would get the same answer).
             logger.error("undecodable answer from the server", metadata: ["error": "\(error)"])
             let reason = StatusError(.internal, "undecodable answer from the server: \(error)")
-            let channel = state.withLock { s -> (any Channel)? in
+            state.withLock { s in
                 if s.connectionErrors[generation] == nil { s.connectionErrors[generation] = reason }
-                if case .connected(let link) = s.link, link.generation == generation { return link.channel }
-                return nil
             }
-            channel?.close(promise: nil)
+            channel.close(promise: nil)
             return
         }
         let id = envelope.requestID
@@ -351,8 +350,13 @@ public final class TelemetryClient: Sendable {
         if id == 0 && status != .ok {
             // About the connection, not one request (connection limit, framing error): when the
             // connection then closes, its pending requests fail with this status, not a generic one.
+            // The server closes after most of these; after a request it could not decode it
+            // keeps the connection, and that request would never be answered. Which one it was
+            // cannot be told, so, as PROTOCOL section 3 says, the connection is closed and every
+            // unanswered request fails with this reason.
             logger.warning("server reported a connection error", metadata: ["status": "\(status)", "error": "\(envelope.status.message)"])
             state.withLock { $0.connectionErrors[generation] = StatusError(status, envelope.status.message, fromServer: true) }
+            channel.close(promise: nil)
             return
         }
         if envelope.more, envelope.admin.progress.phase != "" {

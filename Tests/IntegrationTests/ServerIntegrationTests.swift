@@ -542,19 +542,22 @@ struct ServerIntegrationTests {
     }
 }
 
-/// A server that greets properly, then answers every request with bytes that are no envelope.
-private final class GarbageAnswers: ChannelInboundHandler, @unchecked Sendable {
+/// A server that greets properly, then answers every request with `answer`'s payload and
+/// keeps the connection open.
+private final class OddAnswers: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = Frame
     typealias OutboundOut = ByteBuffer
     private var greeted = false
+    private let answer: [UInt8]
+
+    init(answer: [UInt8]) { self.answer = answer }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard !greeted else {
-            // 0xFF is a field header with wire type 7, which protobuf has not.
-            var garbage = context.channel.allocator.buffer(capacity: 3)
-            garbage.writeBytes([0xFF, 0xFF, 0xFF])
-            context.writeAndFlush(wrapOutboundOut(FrameEncoder.encode(payload: garbage, allocator: context.channel.allocator)), promise: nil)
+            var payload = context.channel.allocator.buffer(capacity: answer.count)
+            payload.writeBytes(answer)
+            context.writeAndFlush(wrapOutboundOut(FrameEncoder.encode(payload: payload, allocator: context.channel.allocator)), promise: nil)
             return
         }
         greeted = true
@@ -575,14 +578,13 @@ private final class GarbageAnswers: ChannelInboundHandler, @unchecked Sendable {
 
 @Suite("Client against a misbehaving server")
 struct MisbehavingServerTests {
-    @Test("an answer that does not decode fails the waiting request at once with INTERNAL, not after its timeout")
-    func undecodableAnswer() async throws {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let listener = try await ServerBootstrap(group: group)
+    /// Pings a server that answers with `answer`; the error and how long it took.
+    func ping(answeredWith answer: [UInt8]) async throws -> (StatusError?, Duration) {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: 1 << 20)))
-                    try channel.pipeline.syncOperations.addHandler(GarbageAnswers())
+                    try channel.pipeline.syncOperations.addHandler(OddAnswers(answer: answer))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -594,8 +596,26 @@ struct MisbehavingServerTests {
         let error = await #expect(throws: StatusError.self) {
             try await withTelemetryClient(configuration) { client in _ = try await client.ping() }
         }
+        return (error, ContinuousClock.now - started)
+    }
+
+    @Test("an answer that does not decode fails the waiting request at once with INTERNAL, not after its timeout")
+    func undecodableAnswer() async throws {
+        // 0xFF is a field header with wire type 7, which protobuf has not.
+        let (error, took) = try await ping(answeredWith: [0xFF, 0xFF, 0xFF])
         #expect(error?.code == .internal)
         #expect(error?.message.contains("undecodable answer from the server") == true, "\(String(describing: error))")
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(took < .seconds(10))
+    }
+
+    @Test("an error about the connection (request id 0) on a connection the server keeps open fails the unanswered request at once")
+    func connectionErrorKeptOpen() async throws {
+        // What a server answers to a payload it could not decode: request id 0, and it stays open.
+        var envelope = Telemetry_V1_ResponseEnvelope()
+        envelope.status.code = 3
+        envelope.status.message = "payload is not a valid telemetry.v1.RequestEnvelope (messageDepthLimit)"
+        let (error, took) = try await ping(answeredWith: try envelope.serializedBytes())
+        #expect(error?.code == .invalidArgument && error?.message.contains("messageDepthLimit") == true, "\(String(describing: error))")
+        #expect(took < .seconds(10))
     }
 }
