@@ -92,8 +92,9 @@ public final class TelemetryClient: Sendable {
 
     /// The deepest array nesting a field value can have in this client's ingest requests: one
     /// more and the server's protobuf decoder (nesting limit 100) cannot read the envelope, so
-    /// it answers with request id 0 (PROTOCOL section 2), which names no request, and the call
-    /// would wait out its timeout. Such a batch is refused here instead.
+    /// it answers with request id 0 (PROTOCOL section 2), which names no request: the client
+    /// then closes the connection and fails every unanswered request with it. Such a batch is
+    /// refused here instead, naming the field.
     static let maxArrayNesting = 47
 
     static func checkNesting(_ records: [ProviderRecord]) throws {

@@ -28,10 +28,7 @@ extension TelemetryStore {
         guard let last = Self.lastIncluded(before: to), from <= last else { return (0, []) }
         let db = try database()
         return try writer.withLock { (w: inout WriterState) throws(StorageError) -> (records: UInt64, partitions: Set<Int64>) in
-            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
-            if let failure = w.failure {
-                throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
-            }
+            try w.refuseWrites(path: path)
             guard let code = w.dictionaries.vehicleCodes[vehicle] else { return (0, []) }
             let batch = WriteBatch()
             let width = partitionWidthMs

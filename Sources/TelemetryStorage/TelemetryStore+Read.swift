@@ -385,20 +385,12 @@ extension TelemetryStore {
     /// Applies a maintenance batch (deletes) through the writer, honouring degraded mode.
     /// Throws what a write would throw now on a closed or degraded store; writes nothing.
     func writableWriter() throws(StorageError) {
-        try writer.withLock { (w: inout WriterState) throws(StorageError) in
-            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
-            if let failure = w.failure {
-                throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
-            }
-        }
+        try writer.withLock { (w: inout WriterState) throws(StorageError) in try w.refuseWrites(path: path) }
     }
 
     func writeMaintenance(_ batch: WriteBatch, db: LevelDB) throws(StorageError) {
         try writer.withLock { (w: inout WriterState) throws(StorageError) in
-            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
-            if let failure = w.failure {
-                throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
-            }
+            try w.refuseWrites(path: path)
             try commit(batch, db: db, durability: configuration.durability, writer: &w)
         }
     }

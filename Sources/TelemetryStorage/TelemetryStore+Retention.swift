@@ -187,10 +187,7 @@ extension TelemetryStore {
     func expire(vehicle: VehicleID, before cutoff: Int64) throws(StorageError) -> (records: UInt64, partitions: Set<Int64>) {
         let db = try database()
         let outcome = try writer.withLock { (w: inout WriterState) throws(StorageError) -> (UInt64, Set<Int64>, Bool) in
-            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
-            if let failure = w.failure {
-                throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
-            }
+            try w.refuseWrites(path: path)
             guard let code = w.dictionaries.vehicleCodes[vehicle], let old = w.vehicles[code], old.count > 0, old.first < cutoff
             else { return (0, [], false) }
             // Everything expires: the general path rebuilds an empty state exactly as a delete does.

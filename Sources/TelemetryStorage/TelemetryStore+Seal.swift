@@ -67,12 +67,7 @@ extension TelemetryStore {
         db: LevelDB, from cursor: [UInt8], lastPartition: Int64, summary: inout SealSummary
     ) throws(StorageError) -> [UInt8]? {
         try writer.withLock { (w: inout WriterState) throws(StorageError) -> [UInt8]? in
-            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
-            if let failure = w.failure {
-                throw StorageError(
-                    code: .degraded,
-                    message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
-            }
+            try w.refuseWrites(path: path)
             let found: (partition: Int64, code: UInt32, slot: Int64, rows: [BlockRow], block: SealedBlock?)? =
                 try db.withIterator(fillCache: false) { it throws(StorageError) in
                     it.seek(cursor)

@@ -37,12 +37,7 @@ extension TelemetryStore {
             prepared.append(try Self.prepare(record, codes: &readOnly, layout: &prepareLayout, keys: recordKeys))
         }
         return try writer.withLock { (w: inout WriterState) throws(StorageError) -> WriteSummary in
-            if w.closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
-            if let failure = w.failure {
-                throw StorageError(
-                    code: .degraded,
-                    message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
-            }
+            try w.refuseWrites(path: path)
             let batch = WriteBatch()
             var summary = WriteSummary()
             summary.durability = durability

@@ -60,6 +60,15 @@ public final class TelemetryStore: Sendable {
         var highestSealedPartition: Int64?
         var failure: StorageError?
         var closed = false
+
+        /// What every write meets first: a closed store, or a degraded one (an earlier write
+        /// failed; section 15 of docs/storage-format.md) refuses it.
+        func refuseWrites(path: String) throws(StorageError) {
+            if closed { throw StorageError(code: .closed, message: "the store at \(path) is closed") }
+            if let failure {
+                throw StorageError(code: .degraded, message: "the store refuses writes since an earlier write failed (\(failure.message)); reopen it")
+            }
+        }
     }
 
     struct ReadView: Sendable {

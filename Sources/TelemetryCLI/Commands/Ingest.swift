@@ -79,9 +79,12 @@ extension TelemetryCommand {
                     // exit code): what is stored, and how to go on.
                     progress.finish()
                     report(outcome, since: started)
-                    // Only a lost connection or a timeout leaves a batch's fate open: any other
-                    // status is the server refusing the request before storing any of it.
-                    let open = (failure as? StatusError).map { [.unavailable, .deadlineExceeded].contains($0.code) } ?? true
+                    // A lost connection or a timeout leaves a batch's fate open; any other status
+                    // is the server refusing the request before storing any of it. But when
+                    // several batches failed at once, one status about the connection (request
+                    // id 0, which closes it) may have failed batches the server had stored.
+                    let open = outcome.unacknowledged > 1
+                        || ((failure as? StatusError).map { [.unavailable, .deadlineExceeded].contains($0.code) } ?? true)
                     printError(
                         "stopped: a batch failed; the records of the \(outcome.acknowledged) acknowledged batches are stored, "
                             + "those of the \(outcome.unacknowledged) batches that failed "

@@ -491,14 +491,6 @@ final class RequestDispatcher: Sendable {
         } while start < items.count
     }
 
-    static func directoryBytes(_ path: String) -> Int {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        return names.reduce(0) { sum, name in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
-            return sum + ((attributes?[.size] as? Int) ?? 0)
-        }
-    }
-
     // MARK: - Errors
 
     /// The answer for a failed request. Errors that know their status keep it; anything

@@ -63,22 +63,18 @@ public struct StoreMetrics: Sendable {
         }
     }
 
-    /// The total size of the files directly in `path` (LevelDB keeps no subfolders).
     /// Bytes of LevelDB's write-ahead log files (`*.log`) in the data folder: what was written
     /// since the last memtable flush, which no keyspace's table size includes yet.
     public static func writeAheadLogBytes(_ path: String) -> Int {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch { return 0 }
-        return names.filter { $0.hasSuffix(".log") }.reduce(0) { sum, name in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
-            return sum + ((attributes?[.size] as? Int) ?? 0)
-        }
+        directoryBytes(path) { $0.hasSuffix(".log") }
     }
 
-    public static func directoryBytes(_ path: String) -> Int {
+    /// Bytes of the files directly in `path` whose names pass `include` (LevelDB keeps no
+    /// subfolders).
+    public static func directoryBytes(_ path: String, where include: (String) -> Bool = { _ in true }) -> Int {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch { return 0 }
-        return names.reduce(0) { sum, name in
+        return names.filter(include).reduce(0) { sum, name in
             // A file removed between the listing and its stat (a compaction) counts 0.
             let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
             return sum + ((attributes?[.size] as? Int) ?? 0)
