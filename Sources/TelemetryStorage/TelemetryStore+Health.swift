@@ -152,13 +152,17 @@ extension TelemetryStore {
     /// For a vehicle, each keyspace is compacted over one key range from the vehicle's first to
     /// its last partition in [from, to). LevelDB rewrites whole table files, so the other
     /// vehicles' keys in the same files are rewritten too; what is bounded is the range.
+    /// - Parameter sealClosed: for `.all` with `sealOnCompact`, seal the closed partitions first.
+    ///   False when the caller has just sealed every partition, so that no empty step is reported.
     /// - Throws: `StorageError` (`.closed`, `.invalidArgument` for an empty range, what sealing reports).
-    public func compact(_ scope: CompactionScope, progress: (_ phase: String, _ done: UInt64, _ total: UInt64) throws -> Void) throws {
+    public func compact(
+        _ scope: CompactionScope, sealClosed: Bool = true, progress: (_ phase: String, _ done: UInt64, _ total: UInt64) throws -> Void
+    ) throws {
         let db = try database()
         var ranges: [(String, [UInt8], [UInt8])] = []
         switch scope {
         case .all:
-            if configuration.sealOnCompact {
+            if configuration.sealOnCompact && sealClosed {
                 try progress("sealing closed partitions", 0, 0)
                 try sealPartitions()
             }

@@ -42,6 +42,12 @@ struct MonitoringTests {
                     values = parse(registry.emitToString())
                 }
                 #expect(values["telemetry_request_seconds_count{kind=\"list_vehicles\"}"] == 32)
+                // Every request of the closed connection has left the in-flight meter.
+                while (values["telemetry_requests_in_flight"] ?? -1) != 0, clock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                    values = parse(registry.emitToString())
+                }
+                #expect(values["telemetry_requests_in_flight"] == 0)
                 let skipped = values["telemetry_queries_skipped_total"] ?? 0
                 #expect(skipped >= 16, "\(skipped) of 32 skipped")
                 try await withTelemetryClient(server.clientConfiguration()) { client in _ = try await client.ping() }
@@ -84,6 +90,7 @@ struct MonitoringTests {
                     #expect((values["telemetry_ingest_bytes_total"] ?? 0) > 0)
                     #expect(values["telemetry_request_seconds_count{kind=\"ingest\"}"] == 2)
                     #expect(values["telemetry_request_seconds_count{kind=\"latest\"}"] == 1)
+                    #expect(values["telemetry_requests_in_flight"] == 0, "every request answered")
                     #expect(!body.contains("vehicle=\""), "no vehicle ids as labels")
 
                     let (healthStatus, health) = try await httpGet(port: http.localPort, "/health")

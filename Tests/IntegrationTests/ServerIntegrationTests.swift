@@ -180,7 +180,10 @@ struct ServerIntegrationTests {
                 }
                 _ = try await client.ingest(records)
                 // Seal the first hours; a record written afterwards into a sealed hour stays a key.
-                _ = try await client.compact(sealAll: true)
+                let sealed = try await client.compact(sealAll: true)
+                // One sealing step, not a second, empty "sealing closed partitions".
+                #expect(sealed.phases.first == "sealing every partition")
+                #expect(!sealed.phases.contains("sealing closed partitions"))
                 _ = try await client.ingest([record("c", 61_000, [Field("i", .string("after the seal"))])])
                 for order in TimeOrder.allCases {
                     for fields: [String]? in [nil, ["late", "odd"]] {
@@ -311,6 +314,20 @@ struct ServerIntegrationTests {
                     try await raw.send(bytes: [0, 0, 0, 0, 5, 0x08, 0x05, 0x92, 0x03, 0x00])
                     answer = try #require(try await raw.receive())
                     #expect(answer.requestID == 5 && answer.status.code == 12)
+
+                    // A known body sent with the wrong wire type: ping (field 8) as a varint
+                    // (40 01), not the "newer client" answer.
+                    try await raw.send(bytes: [0, 0, 0, 0, 4, 0x08, 0x0A, 0x40, 0x01])
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.requestID == 10 && answer.status.code == 3)
+                    #expect(answer.status.message == "request 10: field 8 (ping) came with wire type 0 (varint); a request body is a message (wire type 2)")
+                    // request_id as a length-delimited value (0A 01 31): its id unknown, answered
+                    // with id 0 as a request that did not decode, not as request 0.
+                    try await raw.send(bytes: [0, 0, 0, 0, 5, 0x0A, 0x01, 0x31, 0x42, 0x00])
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.requestID == 0 && answer.status.code == 3)
+                    #expect(answer.status.message.hasPrefix("request_id (field 1) came with wire type 2 (length-delimited)"))
+                    try await bystanderStillServed()
 
                     // An envelope with no body.
                     try await raw.send(Telemetry_V1_RequestEnvelope.with { $0.requestID = 6 })

@@ -116,7 +116,7 @@ extension RequestDispatcher {
                 try report("sealing every partition", 0, 0, "keyspaces")
                 try store.seal(upTo: .max)
             }
-            try store.compact(scope) { phase, done, total in try report(phase, done, total, "keyspaces") }
+            try store.compact(scope, sealClosed: !c.sealAll) { phase, done, total in try report(phase, done, total, "keyspaces") }
         }
         let elapsed = ContinuousClock.now - start
         return Telemetry_V1_CompactResponse.with {

@@ -71,6 +71,9 @@ struct ConnectionHandler: Sendable {
         }
     }
 
+    /// The body fields of `RequestEnvelope`, numbers 2 on, for messages.
+    static let bodyNames = ["hello", "ingest", "range_query", "latest", "aggregate", "list_vehicles", "ping", "admin"]
+
     /// The request loop, separate from the channel so tests can drive it with any stream.
     func serveRequests<Inbound: AsyncSequence>(
         _ inbound: Inbound, sink: ChannelResponseSink, limiter: InFlightLimiter, allocator: ByteBufferAllocator,
@@ -81,6 +84,8 @@ struct ConnectionHandler: Sendable {
         let connectionMetadata: Logger.Metadata = logger[metadataKey: "telemetry.connection.id"].map { ["telemetry.connection.id": $0] } ?? [:]
         var machine = ConnectionStateMachine()
         var gatewayID: String? = nil
+        let inFlight = RequestsInFlight(meter: dispatcher.metrics.requestsInFlight)
+        defer { inFlight.connectionEnded() }
         try await withThrowingDiscardingTaskGroup { group in
             let (lane, laneInput) = AsyncStream.makeStream(of: RequestDispatcher.PreparedIngest.self)
             defer { laneInput.finish() }
@@ -102,6 +107,7 @@ struct ConnectionHandler: Sendable {
                         // and the retry is counted as duplicates.
                         logger.debug("ingest answer not delivered", metadata: ["error": "\(error)"])
                     }
+                    inFlight.finished()
                     limiter.release()
                 }
             }
@@ -119,9 +125,28 @@ struct ConnectionHandler: Sendable {
                         continue
                     }
                     if frame.flags & FrameFlags.compressed != 0 { sink.peerSentCompressedFrame() }
+                    // Envelope fields sent with another wire type: protobuf keeps them as unknown
+                    // and sets nothing, which would read as request id 0 or as no body.
+                    let misread = MisreadFields.find(in: envelope.unknownFields.data, numbers: 1...Self.bodyNames.count + 1)
+                    if let id = misread.first(where: { $0.number == 1 }) {
+                        // Its id unknown, the request is answered as one that did not decode (§3).
+                        try await sink.send(
+                            .status(
+                                0, .invalidArgument,
+                                "request_id (field 1) came with wire type \(MisreadFields.wireTypeName(id.wireType)); it is a varint (wire type 0)"
+                            ))
+                        limiter.release()
+                        continue
+                    }
                     let requestID = envelope.requestID
                     guard let body = envelope.body else {
-                        if envelope.unknownFields.data.isEmpty {
+                        if let field = misread.first {
+                            try await sink.send(
+                                .status(
+                                    requestID, .invalidArgument,
+                                    "request \(requestID): field \(field.number) (\(Self.bodyNames[field.number - 2])) came with wire type "
+                                        + "\(MisreadFields.wireTypeName(field.wireType)); a request body is a message (wire type 2)"))
+                        } else if envelope.unknownFields.data.isEmpty {
                             try await sink.send(.status(requestID, .invalidArgument, "request \(requestID) has no body"))
                         } else {
                             try await sink.send(
@@ -159,9 +184,11 @@ struct ConnectionHandler: Sendable {
                     case .dispatch:
                         if case .ingest(let request) = body {
                             dispatcher.metrics.ingestBytes.increment(by: Int64(frame.payload.readableBytes + 5))
+                            inFlight.started()
                             await prepared.acquire()
                             laneInput.yield(dispatcher.prepareIngest(request, requestID: requestID, gatewayID: gatewayID))
                         } else {
+                            inFlight.started()
                             group.addTask {
                                 let started = ContinuousClock.now
                                 let context = connectionMetadata.merging(["telemetry.request.id": "\(requestID)"]) { $1 }
@@ -175,6 +202,7 @@ struct ConnectionHandler: Sendable {
                                     logger.debug("answer not delivered", metadata: ["error": "\(error)", "telemetry.request.id": "\(requestID)"])
                                 }
                                 dispatcher.metrics.requestLatency[kind]?.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                                inFlight.finished()
                                 limiter.release()
                             }
                         }

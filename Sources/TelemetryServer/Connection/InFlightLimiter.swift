@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// Counts a connection's requests in flight. The reader takes a slot before it reads the
@@ -52,5 +53,34 @@ final class InFlightLimiter: Sendable {
             return nil
         }
         waiter?.resume()
+    }
+}
+
+/// One connection's share of `telemetry_requests_in_flight`. What the connection still holds
+/// when it ends (batches left in its ingest lane when the connection broke, queries cancelled
+/// before they ran) is taken off the server-wide meter, so that the meter does not drift.
+final class RequestsInFlight: Sendable {
+    private let meter: Meter
+    private let count = Mutex(0)
+
+    init(meter: Meter) { self.meter = meter }
+
+    func started() {
+        count.withLock { $0 += 1 }
+        meter.increment()
+    }
+
+    func finished() {
+        count.withLock { $0 -= 1 }
+        meter.decrement()
+    }
+
+    /// Takes whatever this connection still counts off the meter; call once, when it ends.
+    func connectionEnded() {
+        let left = count.withLock { n in
+            defer { n = 0 }
+            return n
+        }
+        if left > 0 { meter.decrement(by: Double(left)) }
     }
 }

@@ -14,6 +14,10 @@ public struct ServerMetrics: Sendable {
     let connectionsOpened: Counter
     let connectionsRejected: Counter
     let connectionsActive: Gauge
+    /// Requests read and not yet answered, over every connection: ingest batches waiting for
+    /// the write or in it, queries waiting for a thread or on one. A value that stays high while
+    /// `telemetry_requests_total` grows slowly says the server is behind its clients.
+    let requestsInFlight: Meter
     /// Queries skipped because their connection closed while they waited for a thread.
     let queriesSkipped: Counter
     let writeLatency: Timer
@@ -37,6 +41,7 @@ public struct ServerMetrics: Sendable {
         connectionsOpened = Counter(label: "telemetry_connections_opened_total", factory: factory)
         connectionsRejected = Counter(label: "telemetry_connections_rejected_total", factory: factory)
         connectionsActive = Gauge(label: "telemetry_connections_active", factory: factory)
+        requestsInFlight = Meter(label: "telemetry_requests_in_flight", factory: factory)
         queriesSkipped = Counter(label: "telemetry_queries_skipped_total", factory: factory)
         writeLatency = Timer(label: "telemetry_store_write_seconds", factory: factory)
         var latency: [RequestKind: Timer] = [:]
