@@ -107,3 +107,36 @@ struct CommandTests {
         #expect(ExitCodes.unreachable == 69 && ExitCodes.badInput == 65 && ExitCodes.rejectedRecords == 1)
     }
 }
+
+@Suite("ingest's failure advice")
+struct IngestFailureAdviceTests {
+    typealias Outcome = TelemetryCommand.Ingest.SendOutcome
+
+    @Test("refused at the hello or by role: no 'sent N records' summary, nothing stored")
+    func refusedBeforeAnyBatch() {
+        var outcome = Outcome()
+        outcome.sent = 15
+        outcome.unacknowledged = 2
+        for code in [StatusCode.unauthenticated, .permissionDenied] {
+            let advice = TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(code, "no"))
+            #expect(!advice.summary)
+            #expect(advice.message.contains("nothing was stored"))
+        }
+        // After an acknowledged batch the summary is due: some records are stored.
+        outcome.acknowledged = 1
+        let later = TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.permissionDenied, "no"))
+        #expect(later.summary)
+        #expect(later.message.contains("the records of the 1 acknowledged batches are stored"))
+    }
+
+    @Test("a failed batch's records: not stored after a refusal, maybe stored after a lost connection or several failures")
+    func openOrNot() {
+        var outcome = Outcome()
+        outcome.acknowledged = 3
+        outcome.unacknowledged = 1
+        #expect(TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.invalidArgument, "bad")).message.contains("were not."))
+        #expect(TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.unavailable, "gone")).message.contains("may or may not be."))
+        outcome.unacknowledged = 2
+        #expect(TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.invalidArgument, "bad")).message.contains("may or may not be."))
+    }
+}

@@ -12,7 +12,11 @@ extension TelemetryCommand {
             discussion: """
                 The format follows the file's extension (.csv; .jsonl, .ndjson, .json; .lp, .txt, .influx) \
                 unless --format names it. Batches are pipelined; every acknowledged batch is stored. \
-                Re-running the same file stores nothing twice (the records come back as duplicates).                 CSV cells carry no type: a cell reads as a bool, an integer, a double or else a string by                 its text, so a string such as "042" or "true" exported with query --format csv comes back                 as a number or a bool. JSON lines keep the types: use them to move records between stores.
+                Re-running the same file stores nothing twice (the records come back as duplicates).
+
+                CSV cells carry no type: a cell reads as a bool, an integer, a double or else a string by \
+                its text, so a string such as "042" or "true" exported with query --format csv comes back \
+                as a number or a bool. JSON lines keep the types: use them to move records between stores.
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -78,18 +82,9 @@ extension TelemetryCommand {
                     // Said before the error itself (which withClient prints and turns into the
                     // exit code): what is stored, and how to go on.
                     progress.finish()
-                    report(outcome, since: started)
-                    // A lost connection or a timeout leaves a batch's fate open; any other status
-                    // is the server refusing the request before storing any of it. But when
-                    // several batches failed at once, one status about the connection (request
-                    // id 0, which closes it) may have failed batches the server had stored.
-                    let open = outcome.unacknowledged > 1
-                        || ((failure as? StatusError).map { [.unavailable, .deadlineExceeded].contains($0.code) } ?? true)
-                    printError(
-                        "stopped: a batch failed; the records of the \(outcome.acknowledged) acknowledged batches are stored, "
-                            + "those of the \(outcome.unacknowledged) batches that failed "
-                            + (open ? "may or may not be. " : "were not. ")
-                            + "Run the same command again: records already stored count as duplicates")
+                    let advice = Self.failureAdvice(outcome, failure: failure)
+                    if advice.summary { report(outcome, since: started) }
+                    printError(advice.message)
                     throw failure
                 }
                 return outcome
@@ -107,6 +102,29 @@ extension TelemetryCommand {
                 throw ExitCode(ExitCodes.badInput)
             }
             if !outcome.result.rejected.isEmpty { throw ExitCode(ExitCodes.rejectedRecords) }
+        }
+
+        /// What to say when a batch failed: whether the "sent ... stored" summary applies, and
+        /// what is stored and how to go on.
+        static func failureAdvice(_ outcome: SendOutcome, failure: any Error) -> (summary: Bool, message: String) {
+            let code = (failure as? StatusError)?.code
+            // Refused at the hello (bad token) or by role: the server read none of the
+            // batches, whatever was in flight. Nothing was sent in any useful sense.
+            if outcome.acknowledged == 0, let code, [.unauthenticated, .permissionDenied].contains(code) {
+                return (false, "stopped: the server refused the connection's requests before reading any batch; nothing was stored")
+            }
+            // A lost connection or a timeout leaves a batch's fate open; any other status is the
+            // server refusing the request before storing any of it. But when several batches
+            // failed at once, one status about the connection (request id 0, which closes it)
+            // may have failed batches the server had stored.
+            let open = outcome.unacknowledged > 1 || (code.map { [.unavailable, .deadlineExceeded].contains($0) } ?? true)
+            return (
+                true,
+                "stopped: a batch failed; the records of the \(outcome.acknowledged) acknowledged batches are stored, "
+                    + "those of the \(outcome.unacknowledged) batches that failed "
+                    + (open ? "may or may not be. " : "were not. ")
+                    + "Run the same command again: records already stored count as duplicates"
+            )
         }
 
         private func report(_ outcome: SendOutcome, since started: Date) {

@@ -6,7 +6,13 @@ import TelemetryCore
 extension TelemetryCommand {
     /// `telemetryctl latest V...`: the newest value of every field of each vehicle.
     struct Latest: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the latest state of one or more vehicles.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the latest state of one or more vehicles.",
+            discussion: """
+                The states of the vehicles the store knows are printed; the ids it has no records for are \
+                named on standard error, and the command then exits with 105 (NOT_FOUND), so that a script \
+                notices a misspelt id.
+                """)
 
         @OptionGroup var connection: ConnectionOptions
 

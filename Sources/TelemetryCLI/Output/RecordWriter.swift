@@ -19,8 +19,10 @@ public import TelemetryCore
 ///
 /// JSON lines output needs no header and drops nothing: each record is
 /// `{"vehicle":…,"timestamp":…,"fields":{…},"provenance":{…}}`, the provenance holding
-/// `provider`, `mapping_version` and `received_at`, with the fields in the record's order (or the order of `fields`, leaving out those the
-/// record lacks). `telemetryctl ingest` reads this format back.
+/// `provider`, `mapping_version` and `received_at`, with the fields sorted by name (or in the
+/// order of `fields`, leaving out those the record lacks): a record prints the same whichever
+/// page or direction it came in, so two exports can be compared line by line.
+/// `telemetryctl ingest` reads this format back.
 ///
 /// Every chunk of text ends with a newline or is empty.
 public struct RecordWriter: Sendable {
@@ -101,7 +103,10 @@ public struct RecordWriter: Sendable {
                 if let value = record[name] { fieldsObject.add(name, json: JSONText.value(value)) }
             }
         } else {
-            for field in record.fields { fieldsObject.add(field.name, json: JSONText.value(field.value)) }
+            // The columnar answer orders a record's fields by their first appearance on its page.
+            for field in record.fields.sorted(by: { $0.name < $1.name }) {
+                fieldsObject.add(field.name, json: JSONText.value(field.value))
+            }
         }
         object.add("fields", json: fieldsObject.json)
         var provenance = JSONObjectBuilder()
