@@ -213,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemetryCLITests",
-            dependencies: ["TelemetryCLI", "TelemetryCore"],
+            dependencies: ["TelemetryCLI", "TelemetryClient", "TelemetryCore"],
             swiftSettings: strictSettings
         ),
     ]

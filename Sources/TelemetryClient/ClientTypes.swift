@@ -17,6 +17,9 @@ public struct IngestResult: Sendable, Hashable {
     public var accepted: Int
     /// Identical re-sends of records already stored.
     public var duplicates: Int
+    /// Of `accepted`, records that replaced a different one at the same vehicle and millisecond
+    /// (stored before, or earlier in the same batch): the store keeps one record per millisecond.
+    public var replaced: Int = 0
     /// Records kept as dead letters (they could not be mapped).
     public var deadLettered: Int
     /// Which records were dead-lettered (index in the batch given to `ingest`) and why.

@@ -65,7 +65,7 @@ extension TelemetryClient {
                 // A status the server sent while turning the connection away (its connection
                 // limit, draining) stays the server's: the caller can tell it from no server.
                 let reason = StatusError(
-                    .unavailable, "cannot reach \(configuration.host):\(configuration.port): \(error)",
+                    .unavailable, "\(Self.unreachablePrefix)\(configuration.host):\(configuration.port): \(Self.describeConnectFailure(error))",
                     fromServer: (error as? StatusError)?.fromServer ?? false)
                 logger.debug("connection attempt failed", metadata: ["error": "\(error)"])
                 failWaiters(with: reason)
@@ -241,3 +241,29 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension ClientChannelHandler: Sendable {}
+
+extension TelemetryClient {
+    /// How the client's own UNAVAILABLE begins when no connection could be made, so that a
+    /// caller can tell "never connected, nothing sent" from a connection that broke.
+    public static let unreachablePrefix = "cannot reach "
+
+    /// A connect failure in words a user reads: NIO's error lists every address it tried with
+    /// its internal types (`Connection errors: SingleConnectionFailure(target: ...)`); the
+    /// reasons behind them (`Connection refused`, a failed name lookup) are what matters.
+    static func describeConnectFailure(_ error: any Error) -> String {
+        guard let failure = error as? NIOConnectionError else { return "\(error)" }
+        var reasons: [String] = []
+        func add(_ reason: String) { if !reasons.contains(reason) { reasons.append(reason) } }
+        if failure.dnsAError != nil && failure.dnsAAAAError != nil && failure.connectionErrors.isEmpty {
+            add("the host name could not be resolved")
+        }
+        for attempt in failure.connectionErrors {
+            if let io = attempt.error as? IOError {
+                add(String(cString: strerror(io.errnoCode)))
+            } else {
+                add("\(attempt.error)")
+            }
+        }
+        return reasons.isEmpty ? "\(error)" : reasons.joined(separator: "; ")
+    }
+}

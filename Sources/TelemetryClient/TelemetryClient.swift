@@ -76,6 +76,7 @@ public final class TelemetryClient: Sendable {
             let answer = try await call(.ingest(request)).first?.ingest ?? Telemetry_V1_IngestResponse()
             total.accepted += Int(answer.accepted)
             total.duplicates += Int(answer.duplicates)
+            total.replaced += Int(answer.replaced)
             total.deadLettered += Int(answer.deadLettered)
             total.deadLetters += answer.deadLetters.map {
                 RejectedRecord(index: offset + Int($0.index), code: StatusCode(rawValue: UInt8(clamping: $0.code)) ?? .unknown, reason: $0.reason)

@@ -71,6 +71,38 @@ struct CommandLineTests {
         }
     }
 
+    @Test("a CSV export that left out a field exits 3; records merged into one millisecond are counted as replaced")
+    func incompleteExportAndMergedRecords() async throws {
+        try await withServer({ $0.recordsPerFrame = 3 }) { server in
+            try await withTemporaryDirectory { dir in
+                // "late" appears only in the fifth record, on the second page of three.
+                let file = dir + "/f.jsonl"
+                try (0..<5).map { i in
+                    #"{"vehicle":"x","timestamp":\#(i + 1),"fields":{"a":\#(i)\#(i == 4 ? #","late":true"# : "")}}"#
+                }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                try await run(["ingest", "--port", "\(server.port)", "--quiet", file])
+                let csv = await #expect(throws: ExitCode.self) { try await run(["query", "--port", "\(server.port)", "x", "--format", "csv"]) }
+                #expect(csv == ExitCode(3))
+                // Named, or as JSON lines, nothing is left out.
+                try await run(["query", "--port", "\(server.port)", "x", "--format", "csv", "--fields", "a,late"])
+                try await run(["query", "--port", "\(server.port)", "x", "--format", "jsonl"])
+            }
+            // Three points in one millisecond (microsecond input): the store keeps the last one,
+            // and the answer says two were replaced.
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                let result = try await client.ingest([
+                    record("m", 10, [Field("a", .int(1))]), record("m", 10, [Field("a", .int(2))]), record("m", 10, [Field("a", .int(3))]),
+                ])
+                #expect(result.accepted == 3 && result.replaced == 2)
+                let page = try await client.range(RangeQuery(vehicle: try VehicleID("m"), from: .min, to: .max))
+                #expect(page.records.map { $0["a"] } == [.int(3)])
+                // A different record at a stored millisecond replaces it too.
+                #expect(try await client.ingest([record("m", 10, [Field("a", .int(4))])]).replaced == 1)
+                #expect(try await client.ingest([record("m", 10, [Field("a", .int(4))])]).replaced == 0)
+            }
+        }
+    }
+
     @Test("server statuses and bad files become distinct exit codes")
     func exitCodes() async throws {
         try await withServer { server in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TelemetryClient
 import TelemetryCore
 import Testing
 @testable import TelemetryCLI
@@ -14,6 +15,16 @@ struct CommandTests {
         #expect(try TimeArgument.parse("now-1h", now: 10_000_000) == 10_000_000 - 3_600_000)
         #expect(try TimeArgument.parse("now+30s", now: 0) == 30_000)
         #expect(throws: ValidationError.self) { try TimeArgument.parse("yesterday") }
+        #expect(try TimeArgument.parse("now-0s", now: 77) == 77)
+        #expect(try TimeArgument.parse("now+0", now: 77) == 77)
+        // Beyond Int64 milliseconds: a usage error, not an arithmetic trap.
+        #expect(throws: ValidationError.self) { try TimeArgument.parse("now+106751991167d", now: 1_700_000_000_000) }
+        #expect(throws: ValidationError.self) { try TimeArgument.parse("now-106751991168d", now: -1_700_000_000_000) }
+        // Digits beyond the millisecond round up, so that as a bound of [from, to) the time
+        // keeps the record at .000 before it and the one at .001 after it.
+        #expect(try TimeArgument.parse("2024-01-01T00:00:00.0001Z") == 1_704_067_200_001)
+        #expect(try TimeArgument.parse("2024-01-01T00:00:00.000000Z") == 1_704_067_200_000)
+        #expect(try TimeArgument.parse("2024-01-01T00:00:00.250900Z") == 1_704_067_200_251)
     }
 
     @Test("durations with units")
@@ -127,6 +138,19 @@ struct IngestFailureAdviceTests {
         let later = TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.permissionDenied, "no"))
         #expect(later.summary)
         #expect(later.message.contains("the records of the 1 acknowledged batches are stored"))
+    }
+
+    @Test("a server that could not be reached: no summary, nothing sent")
+    func unreachable() {
+        var outcome = Outcome()
+        outcome.sent = 8
+        outcome.unacknowledged = 1
+        let advice = TelemetryCommand.Ingest.failureAdvice(
+            outcome, failure: StatusError(.unavailable, TelemetryClient.unreachablePrefix + "127.0.0.1:7799: Connection refused"))
+        #expect(!advice.summary && advice.message.contains("nothing was sent"))
+        // The connection broke after it was made: what was in flight may be stored.
+        let broke = TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.unavailable, "connection lost"))
+        #expect(broke.summary && broke.message.contains("may or may not be."))
     }
 
     @Test("a failed batch's records: not stored after a refusal, maybe stored after a lost connection or several failures")

@@ -10,8 +10,12 @@ enum ExitCodes {
     static let rejectedRecords: Int32 = 1
     /// `admin backup verify`: the backup is damaged or incomplete.
     static let failsVerification: Int32 = 2
+    /// `query` as a table or CSV: fields that first appeared after the header have no column.
+    static let fieldsLeftOut: Int32 = 3
     static let badInput: Int32 = 65
     static let unreachable: Int32 = 69
+    /// The output could not be written (a full disk, a closed pipe's other errors).
+    static let cannotWriteOutput: Int32 = 74
     /// 100 + the status code.
     static func server(_ code: StatusCode) -> Int32 { 100 + Int32(code.rawValue) }
 }
@@ -62,7 +66,7 @@ func write(_ text: String) {
             if errno == EINTR { continue }
             if errno == EPIPE { exit(0) }
             printError("cannot write the output: \(String(cString: strerror(errno)))")
-            exit(74)
+            exit(ExitCodes.cannotWriteOutput)
         }
         offset += n
     }
@@ -75,10 +79,17 @@ enum TimeArgument {
         if let ms = Int64(text) { return ms }
         if text == "now" { return now }
         if text.hasPrefix("now-") || text.hasPrefix("now+") {
-            let sign: Int64 = text.dropFirst(3).first == "-" ? -1 : 1
-            return now + sign * (try DurationArgument.parse(String(text.dropFirst(4))))
+            let offset = String(text.dropFirst(4))
+            let digits = offset.prefix { $0.isASCII && $0.isNumber }
+            let isZero = !digits.isEmpty && digits.allSatisfy { $0 == "0" } && ["", "ms", "s", "m", "h", "d"].contains(String(offset.dropFirst(digits.count)))
+            let amount = isZero ? 0 : try DurationArgument.parse(offset)  // now-0s is now, not "not a duration"
+            let (sum, overflow) = text.dropFirst(3).first == "-" ? now.subtractingReportingOverflow(amount) : now.addingReportingOverflow(amount)
+            guard !overflow else { throw ValidationError("\"\(text)\" is beyond the times a store can hold (Int64 milliseconds)") }
+            return sum
         }
-        if let ms = RFC3339.milliseconds(parsing: Array(text.utf8)) { return ms }
+        // Digits beyond the millisecond round up: as a bound of [from, to) the time then keeps
+        // exactly the records before or after it (the store keeps whole milliseconds).
+        if let ms = RFC3339.milliseconds(parsing: Array(text.utf8), roundingUp: true) { return ms }
         throw ValidationError("\"\(text)\" is not a time: give milliseconds since 1970, RFC 3339 (2024-01-01T00:00:00Z), now or now-1h")
     }
 }

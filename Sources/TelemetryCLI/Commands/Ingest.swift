@@ -14,9 +14,22 @@ extension TelemetryCommand {
                 unless --format names it. Batches are pipelined; every acknowledged batch is stored. \
                 Re-running the same file stores nothing twice (the records come back as duplicates).
 
-                CSV cells carry no type: a cell reads as a bool, an integer, a double or else a string by \
-                its text, so a string such as "042" or "true" exported with query --format csv comes back \
-                as a number or a bool. JSON lines keep the types: use them to move records between stores.
+                Reserved names: vehicle (or vehicle_id, or --vehicle-key), timestamp (or time, ts) and \
+                provider are not fields in CSV and JSON lines; in JSON lines neither is sequence (the \
+                gateway sequence, needs --gateway-id) nor a provenance object (query --format jsonl \
+                writes the record's provider there, and it is read back as the provider).
+
+                The store keeps one record per vehicle and millisecond: finer timestamps (--precision us \
+                or ns, RFC 3339 with more than 3 decimals) are cut to the millisecond, and a later record \
+                in the same millisecond replaces the earlier one. The summary says how many were replaced.
+
+                JSON lines keep each value's type and the provider: use them to move records between \
+                stores. Records exported from a store that maps (canonical field names) go into another \
+                such store with --provider generic, which stores canonical names as they are; under their \
+                original provider they would be mapped a second time. CSV keeps less: a cell carries no \
+                type (it reads as a bool, an integer, a double or else a string by its text, so "042" or \
+                "true" exported as strings come back as a number or a bool), null and empty strings come \
+                back as missing fields, arrays as their JSON text, and query's CSV has no provider column.
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -27,7 +40,7 @@ extension TelemetryCommand {
         @Option(name: .long, help: "Input format: csv, jsonl or lp (default: from the file extension).")
         var format: String?
 
-        @Option(name: .long, help: "Provider of the records (default: the file's provider column, else the line-protocol measurement, else generic).")
+        @Option(name: .long, help: "Provider of every record, over what the file says (default: each record's provider column or key, else the line-protocol measurement, else generic).")
         var provider: String?
 
         @Option(name: .long, help: "Unit of numeric timestamps: ns, us, ms or s.")
@@ -113,6 +126,12 @@ extension TelemetryCommand {
             if outcome.acknowledged == 0, let code, [.unauthenticated, .permissionDenied].contains(code) {
                 return (false, "stopped: the server refused the connection's requests before reading any batch; nothing was stored")
             }
+            // No connection was ever made: the client's own UNAVAILABLE, before any answer.
+            if outcome.acknowledged == 0, let status = failure as? StatusError, status.code == .unavailable, !status.fromServer,
+                status.message.hasPrefix(TelemetryClient.unreachablePrefix)
+            {
+                return (false, "stopped: the server could not be reached; nothing was sent")
+            }
             // A lost connection or a timeout leaves a batch's fate open; any other status is the
             // server refusing the request before storing any of it. But when several batches
             // failed at once, one status about the connection (request id 0, which closes it)
@@ -135,6 +154,12 @@ extension TelemetryCommand {
                 "sent \(outcome.sent) records in \(String(format: "%.2f", seconds)) s (\(Int(rate)) records/s): "
                     + "\(result.accepted) stored, \(result.duplicates) duplicates, \(result.rejected.count) rejected, "
                     + "\(result.deadLettered) dead-lettered; durability \(result.durability.rawValue)\n")
+            if result.replaced > 0 {
+                // The store keeps one record per vehicle and millisecond: say what was merged.
+                printError(
+                    "\(result.replaced) of the stored records replaced another record of the same vehicle and millisecond "
+                        + "(stored before, or earlier in the input): the later one is kept")
+            }
             for r in result.rejected.prefix(20) { printError("rejected: \(r.reason) (\(r.code.name))") }
             if result.rejected.count > 20 { printError("... and \(result.rejected.count - 20) more rejected records") }
         }
@@ -167,6 +192,7 @@ extension TelemetryCommand {
                         outcome.acknowledged += 1
                         outcome.result.accepted += r.accepted
                         outcome.result.duplicates += r.duplicates
+                        outcome.result.replaced += r.replaced
                         outcome.result.deadLettered += r.deadLettered
                         outcome.result.durability = r.durability
                         outcome.result.rejected += r.rejected.map { RejectedRecord(index: offset + $0.index, code: $0.code, reason: $0.reason) }

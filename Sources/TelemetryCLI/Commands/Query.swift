@@ -7,7 +7,15 @@ extension TelemetryCommand {
     struct Query: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print one vehicle's records in [--from, --to).",
-            discussion: "Times: milliseconds since 1970, RFC 3339, now, or now-1h. With --limit, the last line on standard error gives the cursor of the next page.")
+            discussion: """
+                Times: milliseconds since 1970, RFC 3339 (digits beyond the millisecond round up), now, or now-1h. \
+                With --limit, the last line on standard error gives the cursor of the next page.
+
+                Table and CSV output has one header, made from the fields of the first page (5000 records): \
+                a field that first appears later has no column. The command then names it on standard error \
+                and exits with 3, so that a script does not take the export for complete; name the fields \
+                with --fields, or use --format jsonl, which leaves nothing out.
+                """)
 
         @OptionGroup var connection: ConnectionOptions
 
@@ -53,6 +61,7 @@ extension TelemetryCommand {
                 printError("fields first seen after the header were left out: \(dropped.joined(separator: ", ")); name them with --fields or use --format jsonl")
             }
             if let next { printError("more records: continue with --cursor \(next)") }
+            if !dropped.isEmpty { throw ExitCode(ExitCodes.fieldsLeftOut) }
         }
     }
 }

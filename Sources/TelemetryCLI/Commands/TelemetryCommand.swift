@@ -8,8 +8,10 @@ public struct TelemetryCommand: AsyncParsableCommand {
         commandName: "telemetryctl",
         abstract: "Command-line tool of TelemetryStore: ingest, query and administer a telemetryd server.",
         discussion: """
-            Exit codes: 0 success; 1 some records were rejected; 2 a backup fails verification; 64 usage error; 65 bad input file; \
-            69 server unreachable (no connection, or it broke); 100 + the gRPC status code the server sent \
+            Exit codes: 0 success; 1 some records were rejected; 2 a backup fails verification; 3 query's table or CSV \
+            left out fields first seen after its header; 64 usage error; 65 bad input file; \
+            69 server unreachable (no connection, or it broke); 74 the output could not be written; \
+            100 + the gRPC status code the server sent \
             (e.g. 103 INVALID_ARGUMENT, 107 PERMISSION_DENIED, 114 UNAVAILABLE: degraded, draining or at its \
             connection limit, 116 UNAUTHENTICATED).
             """,

@@ -9,7 +9,8 @@ import TelemetryCore
 ///
 /// - The vehicle column is `vehicle` or `vehicle_id` (or `InputOptions.vehicleKey`),
 ///   the timestamp column `timestamp`, `time` or `ts` (or `InputOptions.timestampKey`),
-///   and an optional `provider` column names the provider per row. Every other column
+///   and an optional `provider` column names the provider per row (`InputOptions.provider`,
+///   when given, wins over it). Every other column
 ///   is a field. Header names are trimmed of spaces; cells are not (RFC 4180 keeps them).
 /// - Quoting only escapes: `"42"` is the number 42, as many tools quote every cell.
 /// - A quoted cell may span lines. Its line ends read as `\n`, since the line reader
@@ -219,8 +220,9 @@ struct CSVRecordParser: LineRecordParser {
         } catch {
             throw fail("column \"\(header.names[header.timestamp])\": \(error.message)")
         }
-        var provider = options.provider ?? InputOptions.defaultProvider
+        var provider = InputOptions.defaultProvider
         if let index = header.provider, !cells[index].isEmpty { provider = cells[index] }
+        if let chosen = options.provider { provider = chosen }
 
         var fields: [Field] = []
         fields.reserveCapacity(header.fields.count)

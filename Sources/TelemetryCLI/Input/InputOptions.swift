@@ -38,10 +38,12 @@ public enum TimestampPrecision: String, Sendable, Hashable, CaseIterable {
 
 /// How to read records from an input file.
 public struct InputOptions: Sendable, Hashable {
-    /// The provider to record when the input does not name one.
+    /// The provider of every record, whatever the input says.
     ///
-    /// For line protocol it replaces the measurement name; for CSV and JSON lines
-    /// a `provider` column or key still wins, and `generic` is used when both are absent.
+    /// Given, it wins over the line-protocol measurement, a CSV `provider` column and a JSON
+    /// lines `provider` key (or the `provenance.provider` of `query --format jsonl` output):
+    /// an explicit choice is never overridden by the file. Not given, each record's own
+    /// provider is used, and `generic` when it names none.
     public var provider: String?
     /// The column, key or line-protocol tag that holds the vehicle id.
     ///
@@ -57,7 +59,7 @@ public struct InputOptions: Sendable, Hashable {
 
     /// Creates options; every default matches the benchmark dataset and the JSON lines `query` output.
     /// - Parameters:
-    ///   - provider: the provider to record when the input names none; nil for the per-format default.
+    ///   - provider: the provider of every record; nil to take each record's own.
     ///   - vehicleKey: the column, key or tag holding the vehicle id.
     ///   - timestampKey: the column or key holding the timestamp.
     ///   - precision: the unit of integer timestamps.

@@ -9,8 +9,9 @@ import TelemetryCore
 ///
 /// - Keys: `vehicle`/`vehicle_id` (or `InputOptions.vehicleKey`), a string or an integer;
 ///   `timestamp`/`time`/`ts` (or `InputOptions.timestampKey`), an integer in the given
-///   precision or a string (integer text or RFC 3339); optional `provider`; optional
-///   `sequence`, the gateway's non-negative sequence number.
+///   precision or a string (integer text or RFC 3339); optional `provider` (else the
+///   `provider` of a `provenance` object, as `telemetryctl query` writes it; `InputOptions.provider`,
+///   when given, wins over both); optional `sequence`, the gateway's non-negative sequence number.
 /// - Fields: the `fields` object when there is one, and then every other top-level key
 ///   is ignored, so the JSON lines output of `telemetryctl query` (which adds a
 ///   `provenance` object) reads back in. Without `fields`, every other top-level key is a field.
@@ -47,6 +48,7 @@ struct JSONLinesRecordParser: LineRecordParser {
         var vehicleMember: JSONValue.Member?
         var timestampMember: JSONValue.Member?
         var providerValue: JSONValue?
+        var provenanceProvider: JSONValue?
         var sequenceValue: JSONValue?
         var fieldsValue: JSONValue?
         var others: [JSONValue.Member] = []
@@ -69,6 +71,9 @@ struct JSONLinesRecordParser: LineRecordParser {
                 timestampMember = member
             } else if member.key == "provider" {
                 providerValue = member.value
+            } else if member.key == "provenance", case .object(let provenance) = member.value {
+                // `query --format jsonl` output: the record's provider is kept there.
+                provenanceProvider = provenance.first { $0.key == "provider" }?.value
             } else if member.key == "sequence" {
                 sequenceValue = member.value
             } else if member.key == "fields" {
@@ -105,15 +110,18 @@ struct JSONLinesRecordParser: LineRecordParser {
             throw ParseProblem("key \"\(timestampMember.key)\": \(error.message)")
         }
 
-        var provider = options.provider ?? InputOptions.defaultProvider
-        switch providerValue {
-        case nil, .null?: break
-        case .string(let text)?:
-            guard !text.isEmpty else { throw ParseProblem("key \"provider\": provider is empty") }
-            provider = text
-        case let other?:
-            throw ParseProblem("key \"provider\": expected a string, found \(other.typeName)")
+        var provider = InputOptions.defaultProvider
+        for (key, value) in [("provenance.provider", provenanceProvider), ("provider", providerValue)] {
+            switch value {
+            case nil, .null?: break
+            case .string(let text)?:
+                guard !text.isEmpty else { throw ParseProblem("key \"\(key)\": provider is empty") }
+                provider = text
+            case let other?:
+                throw ParseProblem("key \"\(key)\": expected a string, found \(other.typeName)")
+            }
         }
+        if let chosen = options.provider { provider = chosen }
 
         var sequence: UInt64?
         switch sequenceValue {

@@ -11,9 +11,10 @@ enum RFC3339 {
     /// Parses `YYYY-MM-DD(T|t| )hh:mm:ss[.fraction](Z|z|±hh:mm)`.
     ///
     /// Digits of the fraction beyond milliseconds are dropped, which rounds towards
-    /// the past. A leap second (`:60`) is read as the first instant of the next minute.
+    /// the past, or, with `roundingUp`, round up to the next millisecond when any of them is
+    /// not 0 (a query bound). A leap second (`:60`) is read as the first instant of the next minute.
     /// - Returns: milliseconds since 1970 UTC, or nil when the text is not RFC 3339.
-    static func milliseconds(parsing text: some Collection<UInt8>) -> Int64? {
+    static func milliseconds(parsing text: some Collection<UInt8>, roundingUp: Bool = false) -> Int64? {
         let bytes = Array(text)
         guard bytes.count >= 20 else { return nil }
         func number(_ start: Int, _ length: Int) -> Int64? {
@@ -38,11 +39,16 @@ enum RFC3339 {
 
         var index = 19
         var fraction: Int64 = 0
+        var finer = false  // a non-zero digit beyond the millisecond
         if bytes[index] == UInt8(ascii: ".") {
             index += 1
             var digits = 0
             while index < bytes.count, NumberLiteral.isDigit(bytes[index]) {
-                if digits < 3 { fraction = fraction * 10 + Int64(bytes[index] - UInt8(ascii: "0")) }
+                if digits < 3 {
+                    fraction = fraction * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                } else if bytes[index] != UInt8(ascii: "0") {
+                    finer = true
+                }
                 digits += 1
                 index += 1
             }
@@ -70,7 +76,7 @@ enum RFC3339 {
 
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetMinutes * 60
-        return seconds * 1_000 + fraction
+        return seconds * 1_000 + fraction + (roundingUp && finer ? 1 : 0)
     }
 
     /// Formats milliseconds as `YYYY-MM-DDThh:mm:ss.sssZ`.

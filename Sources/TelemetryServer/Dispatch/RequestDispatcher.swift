@@ -283,6 +283,7 @@ final class RequestDispatcher: Sendable {
                 var ack = Telemetry_V1_IngestResponse()
                 ack.accepted = UInt32(summary.written)
                 ack.duplicates = UInt32(summary.duplicates)
+                ack.replaced = UInt32(summary.replaced)
                 ack.deadLettered = UInt32(summary.deadLettered)
                 ack.rejected = rejected.sorted { $0.index < $1.index }
                 ack.deadLetters = mapped.deadLettered.sorted { $0.index < $1.index }.map { d in

@@ -733,6 +733,11 @@ package nonisolated struct Telemetry_V1_IngestResponse: Sendable {
   /// itself), and "records[<i>]: dead-lettered: <reason code>: <message>".
   package var deadLetters: [Telemetry_V1_RejectedRecord] = []
 
+  /// Of `accepted`, the records that replaced a different record at the same vehicle and
+  /// millisecond: one stored earlier, or an earlier record of this batch (the later one wins).
+  /// A gateway that sends finer than milliseconds sees here what was merged.
+  package var replaced: UInt32 = 0
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -3550,7 +3555,7 @@ nonisolated extension Telemetry_V1_RejectedRecord: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".IngestResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}duplicates\0\u{1}rejected\0\u{1}durability\0\u{3}committed_sequence\0\u{3}dead_lettered\0\u{3}dead_letters\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}duplicates\0\u{1}rejected\0\u{1}durability\0\u{3}committed_sequence\0\u{3}dead_lettered\0\u{3}dead_letters\0\u{1}replaced\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3565,6 +3570,7 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self._committedSequence) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.deadLettered) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.deadLetters) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.replaced) }()
       default: break
       }
     }
@@ -3596,6 +3602,9 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
     if !self.deadLetters.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.deadLetters, fieldNumber: 7)
     }
+    if self.replaced != 0 {
+      try visitor.visitSingularUInt32Field(value: self.replaced, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3607,6 +3616,7 @@ nonisolated extension Telemetry_V1_IngestResponse: SwiftProtobuf.Message, SwiftP
     if lhs._committedSequence != rhs._committedSequence {return false}
     if lhs.deadLettered != rhs.deadLettered {return false}
     if lhs.deadLetters != rhs.deadLetters {return false}
+    if lhs.replaced != rhs.replaced {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

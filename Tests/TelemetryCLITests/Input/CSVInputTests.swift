@@ -83,8 +83,9 @@ import Testing
                 try record("v2", 2, provider: "generic", [("speed", .int(2))]),
             ]
         )
+        // --provider is the user's explicit choice: it wins over the column too.
         let withOption = try readAll(text, name: "x.csv", options: InputOptions(provider: "teltonika"))
-        #expect(withOption.map(\.provider) == ["navixy", "teltonika"])
+        #expect(withOption.map(\.provider) == ["teltonika", "teltonika"])
         #expect(try readAll("vehicle,time,x\nv1,5,1\n", name: "x.csv").map(\.timestamp) == [5])
     }
 

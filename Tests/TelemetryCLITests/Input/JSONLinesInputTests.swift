@@ -77,6 +77,18 @@ import Testing
         )
     }
 
+    @Test("the provider: the top-level key, else query's provenance, and --provider over both")
+    func providerFromProvenance() throws {
+        let text = #"""
+            {"vehicle":"v","timestamp":"2024-01-01T00:00:00.000Z","fields":{"a":1},"provenance":{"provider":"navixy","mapping_version":"1.0.3","received_at":"2024-01-01T00:00:01.000Z"}}
+            {"vehicle":"v","timestamp":2,"provider":"teltonika","fields":{"a":2},"provenance":{"provider":"navixy"}}
+            {"vehicle":"v","timestamp":3,"fields":{"a":3}}
+            """#
+        #expect(try readAll(text, name: "x.jsonl").map(\.provider) == ["navixy", "teltonika", "generic"])
+        #expect(try readAll(text, name: "x.jsonl", options: InputOptions(provider: "generic")).map(\.provider) == ["generic", "generic", "generic"])
+        #expect(throws: (any Error).self) { try readAll(#"{"vehicle":"v","timestamp":1,"fields":{"a":1},"provenance":{"provider":5}}"#, name: "x.jsonl") }
+    }
+
     @Test func decodesStringEscapes() throws {
         let records = try readAll(
             #"{"vehicle":"v\u00e9","ts":1,"s":"\"q\" \\ \/ \n\t\b\f\r \u00e9 \ud83d\ude00 é","ключ":"значение"}"#,
