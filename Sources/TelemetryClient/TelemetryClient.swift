@@ -187,17 +187,27 @@ public final class TelemetryClient: Sendable {
         }
     }
 
-    /// The latest state of each vehicle (per field, the newest value).
+    /// The latest state of each vehicle (per field, the newest value), in the order asked;
+    /// ids the store does not know are listed in `unknownVehicles`. Any number of ids: more than
+    /// the server takes per request (its `max_records_per_batch`) go as several requests.
     public func latest(_ vehicles: [VehicleID], fields: [String]? = nil) async throws -> LatestResult {
-        var request = Telemetry_V1_LatestRequest()
-        request.vehicleIds = vehicles.map(\.rawValue)
-        request.fields = fields ?? []
+        // The server takes at most max_records_per_batch ids per request (its hello says how
+        // many): more are sent as several requests, in order, as ingest splits its batches.
+        let limit = vehicles.count <= 1 ? 1 : Swift.max(try await withRetries { try await connection() }.session.maxRecordsPerBatch, 1)
         var states = [LatestState]()
         var unknown = [String]()
-        for frame in try await call(.latest(request)) {
-            for s in frame.latest.states { states.append(try LatestState(wire: s)) }
-            unknown += frame.latest.unknownVehicleIds
-        }
+        var offset = 0
+        repeat {
+            let end = Swift.min(offset + limit, vehicles.count)
+            var request = Telemetry_V1_LatestRequest()
+            request.vehicleIds = vehicles[offset..<end].map(\.rawValue)
+            request.fields = fields ?? []
+            for frame in try await call(.latest(request)) {
+                for s in frame.latest.states { states.append(try LatestState(wire: s)) }
+                unknown += frame.latest.unknownVehicleIds
+            }
+            offset = end
+        } while offset < vehicles.count
         return LatestResult(states: states, unknownVehicles: unknown)
     }
 

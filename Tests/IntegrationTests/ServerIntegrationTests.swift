@@ -60,6 +60,19 @@ struct ServerIntegrationTests {
         }
     }
 
+    @Test("latest for more vehicles than the server takes per request: the client splits it, in order")
+    func latestSplitsLargeRequests() async throws {
+        try await withServer({ $0.maxRecordsPerBatch = 3 }) { server in
+            try await withTelemetryClient(server.clientConfiguration()) { client in
+                _ = try await client.ingest((0..<5).map { record("v\($0)", 1000 + Int64($0), [Field("a", .int(Int64($0)))]) })
+                let ids = try ["v4", "nobody", "v0", "v1", "v2", "ghost", "v3"].map { try VehicleID($0) }
+                let result = try await client.latest(ids)
+                #expect(result.states.map(\.vehicle.rawValue) == ["v4", "v0", "v1", "v2", "v3"])
+                #expect(result.unknownVehicles == ["nobody", "ghost"])
+            }
+        }
+    }
+
     @Test("a retried batch stores nothing twice; a changed record replaces")
     func duplicatesOnRetry() async throws {
         try await withServer { server in

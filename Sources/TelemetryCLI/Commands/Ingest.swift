@@ -17,7 +17,8 @@ extension TelemetryCommand {
                 Reserved names: vehicle (or vehicle_id, or --vehicle-key), timestamp (or time, ts) and \
                 provider are not fields in CSV and JSON lines; in JSON lines neither is sequence (the \
                 gateway sequence, needs --gateway-id) nor a provenance object (query --format jsonl \
-                writes the record's provider there, and it is read back as the provider).
+                writes the record's provider there, and it is read back as the provider). A line-protocol \
+                point must end with its timestamp: a point without one stops the command at its line.
 
                 The store keeps one record per vehicle and millisecond: finer timestamps (--precision us \
                 or ns, RFC 3339 with more than 3 decimals) are cut to the millisecond, and a later record \

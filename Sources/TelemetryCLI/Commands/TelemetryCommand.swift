@@ -104,7 +104,11 @@ public struct VehicleRangeOptions: ParsableArguments {
     func resolved() throws -> (VehicleID, Int64, Int64) {
         let from = try from.map { try TimeArgument.parse($0) } ?? .min
         let to = try to.map { try TimeArgument.parse($0) } ?? .max
-        guard from < to else { throw ValidationError("--from must be before --to") }
+        guard from < to else {
+            // Without --to the end is the last time a store can hold, which --from can reach.
+            let end = self.to == nil ? "the end of time (\(to) ms, when --to is not given)" : "--to (\(to) ms)"
+            throw ValidationError("--from (\(from) ms) must be before \(end)")
+        }
         return (try vehicleID(vehicle), from, to)
     }
 }
