@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Prometheus
 import SwiftProtobuf
 import Testing
 import TelemetryClient
@@ -34,12 +35,12 @@ struct MappingIntegrationTests {
         """
 
     /// A server with the Fleeti pipeline over a fresh store and mapping folder.
-    func withMappedServer(_ body: (TestServer, MappingService) async throws -> Void) async throws {
+    func withMappedServer(metrics: ServerMetrics = ServerMetrics(), _ body: (TestServer, MappingService) async throws -> Void) async throws {
         try await withTemporaryDirectory { dir in
             let store = try TelemetryStore(path: dir + "/store")
             defer { store.close() }
             let service = try MappingService(configuration: .init(folder: dir + "/mappings", assetsFile: dir + "/assets.yaml"), logger: quietLogger)
-            try await serve(store: store, path: dir + "/store", mappings: service) { server in try await body(server, service) }
+            try await serve(store: store, path: dir + "/store", metrics: metrics, mappings: service) { server in try await body(server, service) }
         }
     }
 
@@ -51,7 +52,11 @@ struct MappingIntegrationTests {
 
     @Test("an unknown provider's records are dead-lettered and named in the ack; after a mapping load, replay stores them")
     func deadLetterThenReplay() async throws {
-        try await withMappedServer { server, _ in
+        let registry = PrometheusCollectorRegistry()
+        let replayed = { (outcome: String) in
+            MonitoringTests().parse(registry.emitToString())["telemetry_dead_letters_replayed_total{outcome=\"\(outcome)\"}"]
+        }
+        try await withMappedServer(metrics: ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))) { server, _ in
             try await withTelemetryClient(server.clientConfiguration()) { client in
                 let navixy = ProviderRecord(
                     vehicle: try VehicleID("car-1"), timestamp: Self.t0, provider: "navixy",
@@ -82,16 +87,19 @@ struct MappingIntegrationTests {
                 #expect(early.replayed == 0)
                 #expect(early.stillFailing == 2)
                 #expect(early.failingByReason == ["unknown_provider": 2])
+                #expect(replayed("still_failing") == 2 && replayed("stored") == 0)
 
                 let loaded = try await client.loadMappings([("acme.yaml", Self.acme100)])
                 #expect(loaded.loaded.map(\.version) == ["1.0.0"])
                 let dry = try await client.replayDeadLetters(dryRun: true)
                 #expect(dry.replayed == 2)
                 #expect(try await client.deadLetters().entries.count == 2, "a dry run removes nothing")
+                #expect(replayed("stored") == 0, "a dry run counts nothing")
 
                 let replay = try await client.replayDeadLetters()
                 #expect(replay.replayed == 2)
                 #expect(replay.stillFailing == 0)
+                #expect(replayed("stored") == 2 && replayed("still_failing") == 2)
                 #expect(try await client.deadLetters().entries.isEmpty)
                 let records = try await client.range(RangeQuery(vehicle: try VehicleID("car-2"), from: 0, to: .max)).records
                 #expect(records.map { $0.fields } == [[Field("speed", .double(10))], [Field("speed", .double(20))]])

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import NIOPosix
 import SwiftProtobuf
@@ -189,6 +190,12 @@ extension RequestDispatcher {
             }
             response.replayed += outcome.replayed
             response.duplicates += outcome.duplicates
+            // Counted apart from ingest (a replay is neither new records nor new dead letters),
+            // so that the runbook's signals see what replays stored and what still fails.
+            if !r.dryRun {
+                metrics.deadLettersReplayed.increment(by: Int64(clamping: outcome.replayed + outcome.duplicates))
+                metrics.deadLettersStillFailing.increment(by: Int64(outcome.failing.count))
+            }
             response.stillFailing += UInt64(outcome.failing.count)
             for reason in outcome.failing { failing[reason, default: 0] += 1 }
             examined += UInt64(page.count)

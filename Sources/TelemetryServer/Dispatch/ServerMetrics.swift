@@ -29,6 +29,10 @@ public struct ServerMetrics: Sendable {
     public let ingestTally: IngestTally
     /// Removed by retention, by keyspace: `canonical`, `raw`, `dead_letters`.
     let retentionRemoved: [String: Counter]
+    /// Dead letters that `admin dlq replay` stored (or found stored) and removed.
+    let deadLettersReplayed: Counter
+    /// Dead letters a replay tried that still fail, and stay.
+    let deadLettersStillFailing: Counter
 
     /// - Parameter factory: where the metrics go; the server executable passes Prometheus's,
     ///   tests pass a test factory.
@@ -65,6 +69,9 @@ public struct ServerMetrics: Sendable {
             removed[keyspace] = Counter(label: "telemetry_retention_removed_total", dimensions: [("keyspace", keyspace)], factory: factory)
         }
         retentionRemoved = removed
+        deadLettersReplayed = Counter(label: "telemetry_dead_letters_replayed_total", dimensions: [("outcome", "stored")], factory: factory)
+        deadLettersStillFailing = Counter(
+            label: "telemetry_dead_letters_replayed_total", dimensions: [("outcome", "still_failing")], factory: factory)
     }
 
     /// Counts what a retention pass removed (a dry run removes nothing).
