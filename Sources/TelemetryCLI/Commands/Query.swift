@@ -14,7 +14,9 @@ extension TelemetryCommand {
                 Table and CSV output has one header, made from the fields of the first page (5000 records): \
                 a field that first appears later has no column. The command then names it on standard error \
                 and exits with 3, so that a script does not take the export for complete; name the fields \
-                with --fields, or use --format jsonl, which leaves nothing out.
+                with --fields, or use --format jsonl, which leaves nothing out. With --fields, JSON lines \
+                leave out the records that have none of them (every line is a record ingest reads back); \
+                a table or CSV prints them with empty cells.
                 """)
 
         @OptionGroup var connection: ConnectionOptions

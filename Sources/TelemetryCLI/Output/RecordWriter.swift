@@ -20,7 +20,8 @@ public import TelemetryCore
 /// JSON lines output needs no header and drops nothing: each record is
 /// `{"vehicle":…,"timestamp":…,"fields":{…},"provenance":{…}}`, the provenance holding
 /// `provider`, `mapping_version` and `received_at`, with the fields sorted by name (or in the
-/// order of `fields`, leaving out those the record lacks): a record prints the same whichever
+/// order of `fields`, leaving out those the record lacks, and leaving out a record that has
+/// none of them): a record prints the same whichever
 /// page or direction it came in, so two exports can be compared line by line.
 /// `telemetryctl ingest` reads this format back.
 ///
@@ -54,7 +55,12 @@ public struct RecordWriter: Sendable {
         switch format {
         case .jsonl:
             var text = ""
-            for record in records { text += jsonLine(record) + "\n" }
+            for record in records {
+                // With `fields`, a record that has none of them carries nothing asked for: a line
+                // with empty fields is no record, and `ingest` could not read the export back.
+                if let fields, !fields.contains(where: { record[$0] != nil }) { continue }
+                text += jsonLine(record) + "\n"
+            }
             return text
         case .table, .csv:
             let isFirstPage = columns == nil

@@ -69,6 +69,9 @@ private func sampleRecords() throws -> [TelemetryRecord] {
         let jsonl = render(records: records, format: .jsonl, fields: ["odometer", "speed"])
         #expect(jsonl.contains(#""fields":{"speed":42.5},"#))
         #expect(jsonl.contains(#""fields":{"odometer":12.0,"speed":7},"#))
+        // A record with none of the named fields is no line (ingest reads every line back).
+        let odometerOnly = render(records: records, format: .jsonl, fields: ["odometer"])
+        #expect(odometerOnly.split(separator: "\n").count == 1 && odometerOnly.contains(#""vehicle":"truck-22""#))
     }
 
     @Test func rendersEveryValueType() throws {
