@@ -8,7 +8,8 @@
 enum RFC3339 {
     private static let millisecondsPerDay: Int64 = 86_400_000
 
-    /// Parses `YYYY-MM-DD(T|t| )hh:mm:ss[.fraction](Z|z|±hh:mm)`.
+    /// Parses `YYYY-MM-DD(T|t| )hh:mm:ss[.fraction](Z|z|±hh:mm)`, the year also in ISO 8601's
+    /// expanded form (a sign and 4 to 9 digits) that `format` writes outside 0000...9999.
     ///
     /// Digits of the fraction beyond milliseconds are dropped, which rounds towards
     /// the past, or, with `roundingUp`, round up to the next millisecond when any of them is
@@ -25,19 +26,32 @@ enum RFC3339 {
             }
             return value
         }
-        guard let year = number(0, 4), bytes[4] == UInt8(ascii: "-"),
-            let month = number(5, 2), bytes[7] == UInt8(ascii: "-"),
-            let day = number(8, 2),
-            bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t") || bytes[10] == UInt8(ascii: " "),
-            let hour = number(11, 2), bytes[13] == UInt8(ascii: ":"),
-            let minute = number(14, 2), bytes[16] == UInt8(ascii: ":"),
-            let second = number(17, 2)
+        // ISO 8601's expanded years (`-292275055-05-16...`, `+12345-...`), which `format`
+        // writes for times outside 0000...9999: what a store holds, an export must read back.
+        var yearStart = 0
+        var yearSign: Int64 = 1
+        var yearDigits = 4
+        if bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-") {
+            yearSign = bytes[0] == UInt8(ascii: "-") ? -1 : 1
+            yearStart = 1
+            yearDigits = bytes[1...].prefix(while: NumberLiteral.isDigit).count
+            guard (4...9).contains(yearDigits) else { return nil }
+        }
+        let b = yearStart + yearDigits  // the '-' after the year
+        guard bytes.count >= b + 16, let unsignedYear = number(yearStart, yearDigits), bytes[b] == UInt8(ascii: "-"),
+            let month = number(b + 1, 2), bytes[b + 3] == UInt8(ascii: "-"),
+            let day = number(b + 4, 2),
+            bytes[b + 6] == UInt8(ascii: "T") || bytes[b + 6] == UInt8(ascii: "t") || bytes[b + 6] == UInt8(ascii: " "),
+            let hour = number(b + 7, 2), bytes[b + 9] == UInt8(ascii: ":"),
+            let minute = number(b + 10, 2), bytes[b + 12] == UInt8(ascii: ":"),
+            let second = number(b + 13, 2)
         else { return nil }
+        let year = yearSign * unsignedYear
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
             hour <= 23, minute <= 59, second <= 60
         else { return nil }
 
-        var index = 19
+        var index = b + 15
         var fraction: Int64 = 0
         var finer = false  // a non-zero digit beyond the millisecond
         if bytes[index] == UInt8(ascii: ".") {
@@ -74,9 +88,17 @@ enum RFC3339 {
         }
         guard index == bytes.count else { return nil }
 
+        // Expanded years reach past Int64 milliseconds: such a time is not one (nil).
         let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetMinutes * 60
-        return seconds * 1_000 + fraction + (roundingUp && finer ? 1 : 0)
+        let (daySeconds, o1) = days.multipliedReportingOverflow(by: 86_400)
+        let (seconds, o2) = daySeconds.addingReportingOverflow(hour * 3_600 + minute * 60 + second - offsetMinutes * 60)
+        // Before 1970 the second is counted from its end, so that the earliest millisecond of all
+        // (Int64.min, whose second alone would be out of range) is reachable.
+        let part = fraction + (roundingUp && finer ? 1 : 0)
+        let (ms, o3) = seconds < 0 ? (seconds + 1).multipliedReportingOverflow(by: 1_000) : seconds.multipliedReportingOverflow(by: 1_000)
+        let (total, o4) = ms.addingReportingOverflow(seconds < 0 ? part - 1_000 : part)
+        guard !(o1 || o2 || o3 || o4) else { return nil }
+        return total
     }
 
     /// Formats milliseconds as `YYYY-MM-DDThh:mm:ss.sssZ`.

@@ -223,6 +223,11 @@ import Testing
         ("2024-01-01T24:00:00Z", nil), ("2024-01-01T00:60:00Z", nil), ("2024-01-01T00:00:00", nil),
         ("2024-01-01T00:00:00.Z", nil), ("2024-01-01T00:00:00+0100", nil), ("2024-01-01T00:00:00Zx", nil),
         ("2024-1-01T00:00:00Z", nil), ("2024-01-01", nil), ("", nil),
+        // ISO 8601 expanded years, as `format` writes them outside 0000...9999.
+        ("+10000-01-01T00:00:00.000Z", 253_402_300_800_000), ("-0001-12-31T23:59:59.999Z", -62_167_219_200_001),
+        ("+292278994-08-17T07:12:55.807Z", .max), ("-292275055-05-16T16:47:04.192Z", .min),
+        ("+292278994-08-17T07:12:55.808Z", nil), ("-292275055-05-16T16:47:04.191Z", nil),  // beyond Int64
+        ("+999999999-01-01T00:00:00Z", nil), ("+123-01-01T00:00:00Z", nil), ("+1234567890-01-01T00:00:00Z", nil),
     ])
     func parsesRFC3339(text: String, expected: Int64?) {
         #expect(RFC3339.milliseconds(parsing: text.utf8) == expected)
@@ -233,6 +238,11 @@ import Testing
         for _ in 0..<2_000 {
             // Years 0000 to 9999, the range RFC 3339 text can hold.
             let value = Int64.random(in: -62_167_219_200_000...253_402_300_799_999, using: &generator)
+            #expect(RFC3339.milliseconds(parsing: RFC3339.format(milliseconds: value).utf8) == value)
+        }
+        // Every Int64 a store can hold reads back from its export, expanded years included.
+        for _ in 0..<2_000 {
+            let value = Int64.random(in: .min ... .max, using: &generator)
             #expect(RFC3339.milliseconds(parsing: RFC3339.format(milliseconds: value).utf8) == value)
         }
     }
