@@ -17,17 +17,18 @@ extension TelemetryCommand {
                 Reserved names: vehicle (or vehicle_id, or --vehicle-key), timestamp (or time, ts) and \
                 provider are not fields in CSV and JSON lines; in JSON lines neither is sequence (the \
                 gateway sequence, needs --gateway-id) nor a provenance object (query --format jsonl \
-                writes the record's provider there, and it is read back as the provider). A line-protocol \
+                writes the record's provider there; it is read back as the provider when the record was \
+                stored unmapped, mapping_version identity). A line-protocol \
                 point must end with its timestamp: a point without one stops the command at its line.
 
                 The store keeps one record per vehicle and millisecond: finer timestamps (--precision us \
                 or ns, RFC 3339 with more than 3 decimals) are cut to the millisecond, and a later record \
                 in the same millisecond replaces the earlier one. The summary says how many were replaced.
 
-                JSON lines keep each value's type and the provider: use them to move records between \
-                stores. Records exported from a store that maps (canonical field names) go into another \
-                such store with --provider generic, which stores canonical names as they are; under their \
-                original provider they would be mapped a second time. CSV keeps less: a cell carries no \
+                JSON lines keep each value's type, and the provider of unmapped records: use them to move \
+                records between stores. Records exported from a store that maps hold canonical field names; \
+                they are read as provider generic, which stores canonical names as they are (under their \
+                original provider they would be mapped a second time). CSV keeps less: a cell carries no \
                 type (it reads as a bool, an integer, a double or else a string by its text, so "042" or \
                 "true" exported as strings come back as a number or a bool), null and empty strings come \
                 back as missing fields, arrays as their JSON text, and query's CSV has no provider column.

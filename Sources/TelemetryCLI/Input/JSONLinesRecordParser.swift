@@ -9,9 +9,10 @@ import TelemetryCore
 ///
 /// - Keys: `vehicle`/`vehicle_id` (or `InputOptions.vehicleKey`), a string or an integer;
 ///   `timestamp`/`time`/`ts` (or `InputOptions.timestampKey`), an integer in the given
-///   precision or a string (integer text or RFC 3339); optional `provider` (else the
-///   `provider` of a `provenance` object, as `telemetryctl query` writes it; `InputOptions.provider`,
-///   when given, wins over both); optional `sequence`, the gateway's non-negative sequence number.
+///   precision or a string (integer text or RFC 3339); optional `provider` (else, for a
+///   record a store kept unmapped, the `provider` of the `provenance` object `telemetryctl query`
+///   writes; `InputOptions.provider`, when given, wins over both); optional `sequence`, the
+///   gateway's non-negative sequence number.
 /// - Fields: the `fields` object when there is one, and then every other top-level key
 ///   is ignored, so the JSON lines output of `telemetryctl query` (which adds a
 ///   `provenance` object) reads back in. Without `fields`, every other top-level key is a field.
@@ -23,6 +24,8 @@ import TelemetryCore
 ///   as a record holds at most one value per field.
 struct JSONLinesRecordParser: LineRecordParser {
     private let options: InputOptions
+    /// The mapping version of records a store kept as they came (`telemetryd --mapping identity`).
+    static let unmappedVersion = "identity"
 
     init(options: InputOptions) {
         self.options = options
@@ -72,8 +75,13 @@ struct JSONLinesRecordParser: LineRecordParser {
             } else if member.key == "provider" {
                 providerValue = member.value
             } else if member.key == "provenance", case .object(let provenance) = member.value {
-                // `query --format jsonl` output: the record's provider is kept there.
-                provenanceProvider = provenance.first { $0.key == "provider" }?.value
+                // `query --format jsonl` output keeps the record's provider there. Its fields are
+                // the provider's own only when the store did not map it (mapping version
+                // "identity"); a mapped record holds canonical names, and under its provider
+                // they would be mapped a second time: it reads as `generic` (passthrough).
+                if provenance.first(where: { $0.key == "mapping_version" })?.value == .string(Self.unmappedVersion) {
+                    provenanceProvider = provenance.first { $0.key == "provider" }?.value
+                }
             } else if member.key == "sequence" {
                 sequenceValue = member.value
             } else if member.key == "fields" {
