@@ -49,7 +49,11 @@ struct CommandTests {
         let query = try #require(command as? TelemetryCommand.Query)
         #expect(query.range.vehicle == "truck-1" && query.limit == 5 && query.desc && query.format == .csv)
         #expect(query.connection.port == 7500 && query.connection.host == "127.0.0.1")
-        #expect(splitList(query.fields) == ["a", "b"])
+        #expect(try splitList(query.fields) == ["a", "b"])
+        #expect(try splitList(nil) == nil)
+        // Given but naming nothing: a usage error, not "every field" for one spelling and "no
+        // field" for the other.
+        for empty in ["", " , ", ","] { #expect(throws: ValidationError.self, "\(empty)") { try splitList(empty) } }
         #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["query", "v", "--limit", "0"]) }
         #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["query", "v", "--format", "xml"]) }
         #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["ingest", "f.csv", "--format", "xml"]) }

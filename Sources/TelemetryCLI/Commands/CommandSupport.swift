@@ -110,7 +110,12 @@ func vehicleID(_ text: String) throws -> VehicleID {
     do { return try VehicleID(text) } catch { throw ValidationError("vehicle \"\(text)\": \(error)") }
 }
 
-func splitList(_ text: String?) -> [String]? {
-    guard let text, !text.isEmpty else { return nil }
-    return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+/// A comma-separated `--fields` list; nil when the option was not given. Given but naming no
+/// field (`""`, `" , "`) is a usage error: read as "every field" or "no field", the two
+/// spellings used to print opposite things.
+func splitList(_ text: String?) throws -> [String]? {
+    guard let text else { return nil }
+    let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    guard !names.isEmpty else { throw ValidationError("--fields names no field (leave it out for every field)") }
+    return names
 }

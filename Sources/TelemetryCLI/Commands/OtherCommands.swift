@@ -27,7 +27,7 @@ extension TelemetryCommand {
 
         func run() async throws {
             let ids = try vehicles.map(vehicleID)
-            let fieldList = splitList(fields)
+            let fieldList = try splitList(fields)
             let result = try await connection.withClient { client in try await client.latest(ids, fields: fieldList) }
             write(render(latest: result.states, format: format))
             if !result.unknownVehicles.isEmpty {
@@ -58,7 +58,7 @@ extension TelemetryCommand {
         func run() async throws {
             let (v, fromMs, toMs) = try range.resolved()
             let width = try DurationArgument.parse(bucket)
-            guard let fieldList = splitList(fields) else { throw ValidationError("--fields names no field") }
+            guard let fieldList = try splitList(fields) else { throw ValidationError("--fields names no field") }
             let buckets = try await connection.withClient { client in
                 try await client.aggregate(vehicle: v, from: fromMs, to: toMs, bucketMs: width, fields: fieldList)
             }

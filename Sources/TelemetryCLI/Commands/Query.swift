@@ -45,10 +45,10 @@ extension TelemetryCommand {
         func run() async throws {
             let (vehicle, from, to) = try range.resolved()
             let query = RangeQuery(
-                vehicle: vehicle, from: from, to: to, fields: splitList(fields), limit: limit,
+                vehicle: vehicle, from: from, to: to, fields: try splitList(fields), limit: limit,
                 order: desc ? .descending : .ascending, cursor: cursor)
             let format = self.format
-            let fieldList = splitList(fields)
+            let fieldList = try splitList(fields)
             let (dropped, next) = try await connection.withClient { client in
                 var writer = RecordWriter(format: format, fields: fieldList)
                 var next: String? = nil
