@@ -466,6 +466,9 @@ struct ValidationTests {
         ("version: \"1.0.0\"\nprovider: navixy\n", "test.yaml: missing required key mappings"),
         ("version: \"1.0.0\"\nprovider: navixy\nmappings: [a, b]\n", "test.yaml: mappings must be a YAML mapping"),
         ("- just\n- a list\n", "test.yaml: the file is not a YAML mapping"),
+        // No document at all: Yams reads nothing, and nothing must not mean "valid".
+        ("", "test.yaml: the file is empty (nothing but blank lines or comments)"),
+        ("# version: \"1.0.0\"\n\n   \n# provider: navixy\n", "test.yaml: the file is empty (nothing but blank lines or comments)"),
     ])
     func fileLevelProblems(yaml: String, expected: String) {
         let problems = Fixtures.problems(yaml).map(\.description)

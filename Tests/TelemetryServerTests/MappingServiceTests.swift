@@ -483,6 +483,28 @@ struct MappingServiceTests {
         }
     }
 
+    @Test("an empty or comment-only file is refused with a reason by validate, load, a reload and the start")
+    func emptyFileIsRefusedEverywhere() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            for text in ["", "# a mapping file, to be written\n\n"] {
+                let expected = "empty.yaml: the file is empty (nothing but blank lines or comments)"
+                #expect(service.validate(files: [("empty.yaml", text)]).map(\.description) == [expected])
+                let load = #expect(throws: StatusError.self) { try service.load(files: [("empty.yaml", text)]) }
+                #expect(load?.code == .invalidArgument)
+                #expect(load?.message.hasSuffix(expected) == true, "\(load?.message ?? "")")
+                try text.write(toFile: folder.mappings + "/empty.yaml", atomically: true, encoding: .utf8)
+                #expect(service.reload().problems.map(\.description) == [expected])
+                let start = #expect(throws: MappingValidationError.self) { try folder.service() }
+                #expect(start?.description == expected)
+                // The asset file reads through the same YAML reader.
+                try text.write(toFile: folder.assets, atomically: true, encoding: .utf8)
+                #expect(service.reload().assetsProblem == "assets.yaml: the file is empty (nothing but blank lines or comments)")
+                try FileManager.default.removeItem(atPath: folder.assets)
+            }
+        }
+    }
+
     @Test("validate names what load would refuse: a loaded version redefined, or one version given twice; load returns warnings")
     func validateAgreesWithLoad() throws {
         try withFolder { folder in
