@@ -475,6 +475,22 @@ struct ValidationTests {
         #expect(problems.contains(expected), "\(problems)")
     }
 
+    /// A provider name becomes a file name in the mapping folder and a pin-file key: names
+    /// that would leave the folder, hide the file or share a file with another name are refused.
+    @Test(arguments: ["../trav", ".hidden", "acme/eu", "-acme", "_acme", "acme eu", "navíxy", String(repeating: "a", count: 65)])
+    func badProviderNameIsAnError(name: String) {
+        let problems = Fixtures.problems(Fixtures.mappingYAML(Self.good, provider: "\"\(name)\""))
+        let expected =
+            "test.yaml: provider \"\(name)\" is not a valid provider name "
+            + "(1 to 64 ASCII letters, digits, '_', '-' or '.', starting with a letter or a digit)"
+        #expect(problems.map(\.description) == [expected])
+    }
+
+    @Test(arguments: ["navixy", "generic", "bench", "acme_eu", "acme-eu.v2", "9fleet", "Teltonika", String(repeating: "a", count: 64)])
+    func goodProviderNameIsAccepted(name: String) {
+        #expect(Fixtures.problems(Fixtures.mappingYAML(Self.good, provider: name)).isEmpty)
+    }
+
     @Test func syntaxErrorsNameTheLine() {
         let problems = Fixtures.problems("version: \"1.0.0\"\nprovider: navixy\nmappings:\n  speed: {type: direct\n")
         #expect(problems.count == 1)

@@ -505,6 +505,33 @@ struct MappingServiceTests {
         }
     }
 
+    @Test("a version whose folder file name another loaded version already uses is refused by validate and load")
+    func storedFileNamesDoNotCollide() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            let first = Self.acme("1.0.0", unit: "km/h").replacingOccurrences(of: "provider: acme", with: "provider: a-1.0.0")
+            _ = try service.load(files: [("first.yaml", first)])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder.mappings) == ["a-1.0.0-1.0.0.yaml"])
+            // Provider a, version 1.0.0 with the pre-release 1.0.0: the same file name.
+            let second = Self.acme("1.0.0-1.0.0", unit: "km/h").replacingOccurrences(of: "provider: acme", with: "provider: a")
+            let expected =
+                "second.yaml: provider a version 1.0.0-1.0.0 would be stored as a-1.0.0-1.0.0.yaml, which holds provider a-1.0.0 "
+                + "version 1.0.0; change the provider name or the version"
+            #expect(service.validate(files: [("second.yaml", second)]).map(\.description) == [expected])
+            let refused = #expect(throws: StatusError.self) { try service.load(files: [("second.yaml", second)]) }
+            #expect(refused?.code == .invalidArgument)
+            #expect(refused?.message.hasSuffix(expected) == true, "\(refused?.message ?? "")")
+            // Two files of one load that would share a file.
+            let both = service.validate(files: [("x.yaml", second.replacingOccurrences(of: "provider: a", with: "provider: b")),
+                                                ("y.yaml", Self.acme("1.0.0", unit: "km/h").replacingOccurrences(of: "provider: acme", with: "provider: b-1.0.0"))])
+            #expect(both.map(\.file) == ["y.yaml"])
+            // The first version's file is intact, and a restart finds both providers as they were.
+            let restarted = try folder.service()
+            #expect(Self.active(restarted, "a-1.0.0") == "1.0.0")
+            #expect(Self.active(restarted, "a") == nil)
+        }
+    }
+
     @Test("validate names what load would refuse: a loaded version redefined, or one version given twice; load returns warnings")
     func validateAgreesWithLoad() throws {
         try withFolder { folder in

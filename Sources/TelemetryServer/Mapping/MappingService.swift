@@ -237,6 +237,7 @@ public final class MappingService: Sendable {
                 problems += report.warnings
             } catch { problems += error.problems }
         }
+        problems += storedNameConflicts(reports.map { ($0.0.provider, $0.0.version, $0.name) }, files: copy.files)
         let errors = problems.filter { $0.severity == .error }
         guard errors.isEmpty else {
             throw StatusError(
@@ -320,15 +321,48 @@ public final class MappingService: Sendable {
     public func validate(files: [(name: String, yaml: String)]) -> [MappingProblem] {
         // Loaded into a copy, in order, so that a version already loaded with another
         // definition, or given twice in these files, is named as `load` would name it.
-        var set = registry.withLock { $0.set }
+        let (current, loadedFiles) = registry.withLock { ($0.set, $0.files) }
+        var set = current
         var problems: [MappingProblem] = []
+        var loaded: [(provider: String, version: SemanticVersion, name: String)] = []
         for f in files {
             let own = set.validate(yaml: f.yaml, file: f.name)
             problems += own
             guard !own.contains(where: { $0.severity == .error }) else { continue }
-            do { _ = try set.load(yaml: f.yaml, file: f.name) } catch {
+            do {
+                let report = try set.load(yaml: f.yaml, file: f.name)
+                loaded.append((report.provider, report.version, f.name))
+            } catch {
                 problems += error.problems.filter { $0.severity == .error }
             }
+        }
+        return problems + storedNameConflicts(loaded, files: loadedFiles)
+    }
+
+    /// Versions that `load` would write to a folder file already holding another version (or
+    /// that two of the given files would both write). Provider names are restricted
+    /// (docs/mapping.md, section 2), but a name can still meet a version's pre-release in the
+    /// file name: provider `a-1.0.0` version `1.0.0` and provider `a` version `1.0.0-1.0.0` are
+    /// both `a-1.0.0-1.0.0.yaml`, and the second write would erase the first at the next start.
+    private func storedNameConflicts(
+        _ versions: [(provider: String, version: SemanticVersion, name: String)], files: [String: LoadedFile]
+    ) -> [MappingProblem] {
+        guard configuration.folder != nil else { return [] }
+        // Folder file name -> the version it holds (built-in defaults have no file there).
+        var holders: [String: (provider: String, version: String)] = [:]
+        for f in files.values where f.origin != "default" { holders[f.file] = (f.provider, f.version) }
+        var problems: [MappingProblem] = []
+        for v in versions {
+            let stored = Self.storedFileName(provider: v.provider, version: v.version)
+            if let holder = holders[stored], holder != (v.provider, v.version.description) {
+                problems.append(
+                    MappingProblem(
+                        file: v.name, mapping: nil,
+                        reason: "provider \(v.provider) version \(v.version) would be stored as \(stored), which holds "
+                            + "provider \(holder.provider) version \(holder.version); change the provider name or the version"))
+                continue
+            }
+            holders[stored] = (v.provider, v.version.description)
         }
         return problems
     }
