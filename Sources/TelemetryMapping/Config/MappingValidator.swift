@@ -145,6 +145,24 @@ struct MappingValidator {
                         "\(prefix)function \(call.function) takes \(expected) provider parameters "
                             + "for \(file.provider), got \(providerCount)\(note)")
                 }
+                // A file maps one provider's records, and only its key is read (MappingPlan): any
+                // other key is dead, most often a misspelt provider whose fields are then never
+                // read (the Fleeti files key every parameters.provider by their own provider).
+                for other in call.providerParameters.keys.sorted() where other != file.provider {
+                    problem(
+                        m,
+                        "\(prefix)parameters.provider names provider \(other), but this file maps provider "
+                            + "\(file.provider) (only parameters.provider.\(file.provider) is read)")
+                }
+                // Such a function returns null whenever every argument is null, so with no argument
+                // at all it returns null for every record. Its declared counts allow none of either
+                // kind (it takes a provider field or a fleeti field), not none in total.
+                if function.isNullWithoutInputs && call.fleetiParameters.isEmpty && providerCount == 0 {
+                    problem(
+                        m,
+                        "\(prefix)function \(call.function) reads no input (give parameters.provider.\(file.provider) "
+                            + "or parameters.fleeti): it would always be null")
+                }
                 for names in call.providerParameters.values {
                     for n in names where !Self.isValidPath(n) { problem(m, "\(prefix)bad provider field name \(n)") }
                 }
