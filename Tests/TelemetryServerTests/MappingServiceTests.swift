@@ -453,6 +453,78 @@ struct MappingServiceTests {
         }
     }
 
+    static func pinFile(_ folder: Folder) throws -> [String: String] {
+        try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: folder.mappings + "/" + MappingService.pinFileName)))
+    }
+
+    @Test("a newer version reloaded from the folder ends a rollback and rewrites the pin file, as load does; an older one does not")
+    func reloadOfNewerVersionEndsRollback() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.6.0", unit: "km/h")), ("b.yaml", Self.acme("1.7.0", unit: "m/s"))])
+            _ = try service.activate(provider: "acme", version: "1.6.0")
+            #expect(try Self.pinFile(folder) == ["acme": "1.6.0"])
+            // Older than the pinned version: loaded, the rollback holds.
+            try Self.acme("1.5.0", unit: "km/h").write(toFile: folder.mappings + "/acme-old.yaml", atomically: true, encoding: .utf8)
+            let older = service.reload()
+            #expect(older.loaded == ["acme@1.5.0"] && older.unpinned.isEmpty)
+            #expect(Self.active(service, "acme") == "1.6.0")
+            // Newer: it takes over, and the pin is gone from the file too.
+            try Self.acme("1.8.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            let newer = service.reload()
+            #expect(newer.loaded == ["acme@1.8.0"])
+            #expect(newer.unpinned == ["acme"])
+            #expect(newer.problems.isEmpty)
+            #expect(Self.active(service, "acme") == "1.8.0")
+            #expect(try Self.pinFile(folder) == [:])
+            #expect(service.reload().loaded.isEmpty)
+            #expect(Self.active(service, "acme") == "1.8.0", "a second reload changes nothing")
+            #expect(Self.active(try folder.service(), "acme") == "1.8.0", "a restart keeps it")
+        }
+    }
+
+    @Test("at start a rollback holds over a newer file in the folder, and says so in a warning")
+    func rollbackHoldsAtStart() throws {
+        try withFolder { folder in
+            _ = try folder.service().load(files: [("a.yaml", Self.acme("1.6.0", unit: "km/h")), ("b.yaml", Self.acme("1.7.0", unit: "m/s"))])
+            _ = try folder.service().activate(provider: "acme", version: "1.6.0")
+            // Copied in while the server was stopped: a start cannot tell it from a file that was
+            // there when the operator rolled back, and the rollback must survive a restart.
+            try Self.acme("1.8.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            let lines = Mutex<[String]>([])
+            let logger = Logger(label: "test") { label in JSONLogHandler(label: label) { line in lines.withLock { $0.append(line) } } }
+            let service = try MappingService(configuration: .init(folder: folder.mappings, assetsFile: folder.assets), logger: logger)
+            #expect(Self.active(service, "acme") == "1.6.0")
+            #expect(try Self.pinFile(folder) == ["acme": "1.6.0"])
+            let logged = lines.withLock { $0 }.joined(separator: "\n")
+            #expect(logged.contains("pinned version 1.6.0 stays active over the newer 1.8.0"), "\(logged)")
+        }
+    }
+
+    @Test("an unreadable pin file stops the start, naming it; on reload the rollbacks in force stay")
+    func malformedPinFile() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
+            _ = try service.activate(provider: "acme", version: "1.0.0")
+            try "[\"acme\", \"1.0.0\"]".write(toFile: folder.mappings + "/" + MappingService.pinFileName, atomically: true, encoding: .utf8)
+            let start = #expect(throws: MappingValidationError.self) { try folder.service() }
+            #expect(
+                start?.description
+                    == "active-versions.json: not a JSON object of provider -> version; the rollbacks it holds cannot be read: "
+                    + "fix it, or remove it to make the newest version of each provider active")
+            try Self.acme("1.2.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            let report = service.reload()
+            #expect(
+                report.problems.map(\.description)
+                    == ["active-versions.json: not a JSON object of provider -> version; the rollbacks in force stay until it is fixed"])
+            // The newer version ends the rollback in memory, as it would with a readable file,
+            // but the operator's file is left as it is, to be fixed.
+            #expect(Self.active(service, "acme") == "1.2.0")
+            #expect(try String(contentsOfFile: folder.mappings + "/" + MappingService.pinFileName, encoding: .utf8) == "[\"acme\", \"1.0.0\"]")
+        }
+    }
+
     @Test("a refused file in the folder stops the start instead of changing which version is active")
     func refusedFileStopsTheStart() throws {
         try withFolder { folder in
