@@ -99,8 +99,8 @@ public final class MappingService: Sendable {
     /// Loads the defaults, the folder and the asset file.
     /// - Throws: `MappingValidationError` when a built-in default is broken (a build defect),
     ///   when the asset file exists but is invalid, or when a file of the folder is refused
-    ///   (invalid, or a loaded version with another definition) or the pin file names a version
-    ///   no file provides: the operator must fix it first.
+    ///   (invalid, or a loaded version with another definition) or the pin file cannot be read
+    ///   or names a version no file provides: the operator must fix it first.
     public init(
         configuration: Configuration, metrics: MappingMetrics = MappingMetrics(), logger: Logger,
         clock: (@Sendable () -> Int64)? = nil
