@@ -64,6 +64,23 @@ struct AdminCommandTests {
         #expect(records.allSatisfy { $0.provider == "acme" && $0.fields == [Field("spd", .double(12.5))] })
     }
 
+    @Test("dlq list, replay and purge take a known --reason only; another is a usage error (exit 64) that lists the known ones")
+    func deadLetterReasonIsChecked() throws {
+        for command in ["list", "replay", "purge"] {
+            let error = #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["admin", "dlq", command, "--reason", "bogus"]) }
+            if let error {
+                #expect(TelemetryCommand.exitCode(for: error) == .validationFailure)
+                #expect(
+                    TelemetryCommand.message(for: error)
+                        == "--reason bogus is not a dead-letter reason; known: unknown_provider, no_active_mapping, "
+                        + "missing_vehicle_or_timestamp, function_error_fatal")
+            }
+            for reason in DeadLetterReason.all {
+                #expect(throws: Never.self) { try TelemetryCommand.parseAsRoot(["admin", "dlq", command, "--reason", reason]) }
+            }
+        }
+    }
+
     @Test("renderings")
     func rendering() {
         let r = RetentionResult(nowMs: 5, dryRun: true, canonicalPartitions: 2, canonicalRecords: 40, rawRecords: 7, deadLetters: 1)

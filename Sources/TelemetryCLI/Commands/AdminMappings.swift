@@ -166,10 +166,17 @@ extension TelemetryCommand.Admin {
     /// The filters shared by `dlq list`, `replay` and `purge`.
     struct DeadLetterFilterOptions: ParsableArguments {
         @Option(name: .long, help: "Only this provider's dead letters.") var provider: String?
-        @Option(name: .long, help: "Only this reason, e.g. unknown_provider.") var reason: String?
+        @Option(name: .long, help: "Only this reason: \(DeadLetterReason.all.joined(separator: ", ")).") var reason: String?
         @Option(name: .long, help: "Only this vehicle id.") var vehicle: String?
         @Option(name: .long, parsing: .unconditional, help: "Received at or after: ms, RFC 3339, now-1h.") var since: String?
         @Option(name: .long, parsing: .unconditional, help: "Received before, same forms.") var until: String?
+
+        func validate() throws {
+            // A misspelt reason would select nothing: an empty list, replay or purge, exit 0.
+            if let reason, !DeadLetterReason.all.contains(reason) {
+                throw ValidationError("--reason \(reason) is not a dead-letter reason; known: \(DeadLetterReason.all.joined(separator: ", "))")
+            }
+        }
 
         func selection() throws -> DeadLetterSelection {
             DeadLetterSelection(
