@@ -45,6 +45,42 @@ struct AdminCommandTests {
         #expect(throws: ValidationError.self) { try TelemetryCommand.Admin.Remap.warmupMs("forever") }
     }
 
+    @Test("dlq list --as-records leaves out the letters that are not records, and its lines read back as records")
+    func deadLettersAsRecords() throws {
+        func letter(_ vehicle: String, _ timestamp: Int64?, _ reason: String) -> DeadLetterEntry {
+            DeadLetterEntry(
+                id: "5-\(vehicle)", vehicleID: vehicle, timestamp: timestamp, provider: "acme", fields: [Field("spd", .double(12.5))],
+                gatewaySequence: nil, receivedAt: 5, reason: reason, message: "m", mappingVersion: "")
+        }
+        let (lines, leftOut) = TelemetryCommand.Admin.DLQ.List.recordLines([
+            letter("v1", 1_000, "unknown_provider"), letter("v2", nil, "missing_vehicle_or_timestamp"),
+            letter("", 2_000, "missing_vehicle_or_timestamp"), letter("v3", 3_000, "function_error_fatal"),
+        ])
+        #expect(leftOut == 2)
+        // What ingest and mappings dry-run read: every line, none refused.
+        let records = try readAll(lines.map { $0 + "\n" }.joined(), name: "dl.jsonl")
+        #expect(records.map(\.vehicle.rawValue) == ["v1", "v3"])
+        #expect(records.map(\.timestamp) == [1_000, 3_000])
+        #expect(records.allSatisfy { $0.provider == "acme" && $0.fields == [Field("spd", .double(12.5))] })
+    }
+
+    @Test("dlq list, replay and purge take a known --reason only; another is a usage error (exit 64) that lists the known ones")
+    func deadLetterReasonIsChecked() throws {
+        for command in ["list", "replay", "purge"] {
+            let error = #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["admin", "dlq", command, "--reason", "bogus"]) }
+            if let error {
+                #expect(TelemetryCommand.exitCode(for: error) == .validationFailure)
+                #expect(
+                    TelemetryCommand.message(for: error)
+                        == "--reason bogus is not a dead-letter reason; known: unknown_provider, no_active_mapping, "
+                        + "missing_vehicle_or_timestamp, function_error_fatal")
+            }
+            for reason in DeadLetterReason.all {
+                #expect(throws: Never.self) { try TelemetryCommand.parseAsRoot(["admin", "dlq", command, "--reason", reason]) }
+            }
+        }
+    }
+
     @Test("renderings")
     func rendering() {
         let r = RetentionResult(nowMs: 5, dryRun: true, canonicalPartitions: 2, canonicalRecords: 40, rawRecords: 7, deadLetters: 1)

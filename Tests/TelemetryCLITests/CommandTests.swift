@@ -168,3 +168,36 @@ struct IngestFailureAdviceTests {
         #expect(TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.invalidArgument, "bad")).message.contains("may or may not be."))
     }
 }
+
+@Suite("ingest's rejected and dead-lettered records")
+struct IngestRecordReportTests {
+    @Test("dead-lettered records are listed like rejected ones, numbered from the first record sent, 20 of each at most")
+    func deadLetteredRecordsAreListed() {
+        var outcome = TelemetryCommand.Ingest.SendOutcome()
+        var first = IngestResult(accepted: 1, deadLettered: 1)
+        first.deadLetters = [
+            RejectedRecord(index: 1, code: .failedPrecondition, reason: "records[1]: dead-lettered: unknown_provider: no mapping is loaded for provider acme")
+        ]
+        outcome.add(first, offset: 0)
+        // The second batch starts at record 5000: the server names its records from 0.
+        var second = IngestResult(rejected: [RejectedRecord(index: 2, code: .invalidArgument, reason: "records[2]: vehicle_id is empty")])
+        second.deadLettered = 1
+        second.deadLetters = [
+            RejectedRecord(index: 0, code: .invalidArgument, reason: "records[0]: dead-lettered: missing_vehicle_or_timestamp: record has no timestamp_ms")
+        ]
+        outcome.add(second, offset: 5000)
+        #expect(outcome.result.deadLettered == 2)
+        #expect(
+            TelemetryCommand.Ingest.recordProblemLines(outcome.result) == [
+                "rejected: records[5002]: vehicle_id is empty (INVALID_ARGUMENT)",
+                "dead-lettered: records[1]: unknown_provider: no mapping is loaded for provider acme (FAILED_PRECONDITION)",
+                "dead-lettered: records[5000]: missing_vehicle_or_timestamp: record has no timestamp_ms (INVALID_ARGUMENT)",
+            ])
+
+        var many = IngestResult()
+        many.deadLetters = (0..<25).map { RejectedRecord(index: $0, code: .failedPrecondition, reason: "records[\($0)]: dead-lettered: unknown_provider: x") }
+        let lines = TelemetryCommand.Ingest.recordProblemLines(many)
+        #expect(lines.count == 21)
+        #expect(lines.last == "... and 5 more dead-lettered records")
+    }
+}

@@ -466,10 +466,69 @@ struct ValidationTests {
         ("version: \"1.0.0\"\nprovider: navixy\n", "test.yaml: missing required key mappings"),
         ("version: \"1.0.0\"\nprovider: navixy\nmappings: [a, b]\n", "test.yaml: mappings must be a YAML mapping"),
         ("- just\n- a list\n", "test.yaml: the file is not a YAML mapping"),
+        // No document at all: Yams reads nothing, and nothing must not mean "valid".
+        ("", "test.yaml: the file is empty (nothing but blank lines or comments)"),
+        ("# version: \"1.0.0\"\n\n   \n# provider: navixy\n", "test.yaml: the file is empty (nothing but blank lines or comments)"),
     ])
     func fileLevelProblems(yaml: String, expected: String) {
         let problems = Fixtures.problems(yaml).map(\.description)
         #expect(problems.contains(expected), "\(problems)")
+    }
+
+    /// Functions that take a provider field or a fleeti field (0...1 of each) return null when
+    /// their input is null: with no input at all, the field would be null for every record.
+    @Test(arguments: [
+        (
+            "extract_bit_from_bitmask", "parameters: {provider: {acmee: inputs}, static: {bit_position: 1}}", "boolean", "none",
+            [
+                "parameters.provider names provider acmee, but this file maps provider acme (only parameters.provider.acme is read)",
+                "function extract_bit_from_bitmask reads no input (give parameters.provider.acme or parameters.fleeti): it would always be null",
+            ]
+        ),
+        (
+            "extract_bit_from_bitmask", "parameters: {static: {bit_position: 1}}", "boolean", "none",
+            ["function extract_bit_from_bitmask reads no input (give parameters.provider.acme or parameters.fleeti): it would always be null"]
+        ),
+        ("divide_by_10", "", "number", "none", ["function divide_by_10 reads no input (give parameters.provider.acme or parameters.fleeti): it would always be null"]),
+        (
+            "add_installation_offset_odometer", "parameters: {provider: {acme: []}}", "number", "km",
+            ["function add_installation_offset_odometer reads no input (give parameters.provider.acme or parameters.fleeti): it would always be null"]
+        ),
+        (
+            "divide_by_10", "parameters: {provider: {acme: x, navixy: y}}", "number", "none",
+            ["parameters.provider names provider navixy, but this file maps provider acme (only parameters.provider.acme is read)"]
+        ),
+        ("divide_by_10", "parameters: {provider: {acme: x}}", "number", "none", []),
+        ("divide_by_10", "parameters: {fleeti: [location_heading]}", "number", "none", []),
+    ])
+    func calculatedFieldNeedsAnInputOfTheFilesProvider(function: String, parameters: String, dataType: String, unit: String, expected: [String]) {
+        let body = """
+              my_field:
+                type: calculated
+                function: \(function)
+                \(parameters)
+                unit: \(unit)
+                data_type: \(dataType)
+
+            """
+        let problems = Fixtures.problems(Fixtures.mappingYAML(Self.good + body, provider: "acme"))
+        #expect(problems.filter { $0.severity == .error }.map(\.description) == expected.map { "test.yaml: mapping my_field: \($0)" })
+    }
+
+    /// A provider name becomes a file name in the mapping folder and a pin-file key: names
+    /// that would leave the folder, hide the file or share a file with another name are refused.
+    @Test(arguments: ["../trav", ".hidden", "acme/eu", "-acme", "_acme", "acme eu", "navíxy", String(repeating: "a", count: 65)])
+    func badProviderNameIsAnError(name: String) {
+        let problems = Fixtures.problems(Fixtures.mappingYAML(Self.good, provider: "\"\(name)\""))
+        let expected =
+            "test.yaml: provider \"\(name)\" is not a valid provider name "
+            + "(1 to 64 ASCII letters, digits, '_', '-' or '.', starting with a letter or a digit)"
+        #expect(problems.map(\.description) == [expected])
+    }
+
+    @Test(arguments: ["navixy", "generic", "bench", "acme_eu", "acme-eu.v2", "9fleet", "Teltonika", String(repeating: "a", count: 64)])
+    func goodProviderNameIsAccepted(name: String) {
+        #expect(Fixtures.problems(Fixtures.mappingYAML(Self.good, provider: name)).isEmpty)
     }
 
     @Test func syntaxErrorsNameTheLine() {

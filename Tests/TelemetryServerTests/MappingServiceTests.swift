@@ -453,6 +453,78 @@ struct MappingServiceTests {
         }
     }
 
+    static func pinFile(_ folder: Folder) throws -> [String: String] {
+        try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: folder.mappings + "/" + MappingService.pinFileName)))
+    }
+
+    @Test("a newer version reloaded from the folder ends a rollback and rewrites the pin file, as load does; an older one does not")
+    func reloadOfNewerVersionEndsRollback() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.6.0", unit: "km/h")), ("b.yaml", Self.acme("1.7.0", unit: "m/s"))])
+            _ = try service.activate(provider: "acme", version: "1.6.0")
+            #expect(try Self.pinFile(folder) == ["acme": "1.6.0"])
+            // Older than the pinned version: loaded, the rollback holds.
+            try Self.acme("1.5.0", unit: "km/h").write(toFile: folder.mappings + "/acme-old.yaml", atomically: true, encoding: .utf8)
+            let older = service.reload()
+            #expect(older.loaded == ["acme@1.5.0"] && older.unpinned.isEmpty)
+            #expect(Self.active(service, "acme") == "1.6.0")
+            // Newer: it takes over, and the pin is gone from the file too.
+            try Self.acme("1.8.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            let newer = service.reload()
+            #expect(newer.loaded == ["acme@1.8.0"])
+            #expect(newer.unpinned == ["acme"])
+            #expect(newer.problems.isEmpty)
+            #expect(Self.active(service, "acme") == "1.8.0")
+            #expect(try Self.pinFile(folder) == [:])
+            #expect(service.reload().loaded.isEmpty)
+            #expect(Self.active(service, "acme") == "1.8.0", "a second reload changes nothing")
+            #expect(Self.active(try folder.service(), "acme") == "1.8.0", "a restart keeps it")
+        }
+    }
+
+    @Test("at start a rollback holds over a newer file in the folder, and says so in a warning")
+    func rollbackHoldsAtStart() throws {
+        try withFolder { folder in
+            _ = try folder.service().load(files: [("a.yaml", Self.acme("1.6.0", unit: "km/h")), ("b.yaml", Self.acme("1.7.0", unit: "m/s"))])
+            _ = try folder.service().activate(provider: "acme", version: "1.6.0")
+            // Copied in while the server was stopped: a start cannot tell it from a file that was
+            // there when the operator rolled back, and the rollback must survive a restart.
+            try Self.acme("1.8.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            let lines = Mutex<[String]>([])
+            let logger = Logger(label: "test") { label in JSONLogHandler(label: label) { line in lines.withLock { $0.append(line) } } }
+            let service = try MappingService(configuration: .init(folder: folder.mappings, assetsFile: folder.assets), logger: logger)
+            #expect(Self.active(service, "acme") == "1.6.0")
+            #expect(try Self.pinFile(folder) == ["acme": "1.6.0"])
+            let logged = lines.withLock { $0 }.joined(separator: "\n")
+            #expect(logged.contains("pinned version 1.6.0 stays active over the newer 1.8.0"), "\(logged)")
+        }
+    }
+
+    @Test("an unreadable pin file stops the start, naming it; on reload the rollbacks in force stay")
+    func malformedPinFile() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
+            _ = try service.activate(provider: "acme", version: "1.0.0")
+            try "[\"acme\", \"1.0.0\"]".write(toFile: folder.mappings + "/" + MappingService.pinFileName, atomically: true, encoding: .utf8)
+            let start = #expect(throws: MappingValidationError.self) { try folder.service() }
+            #expect(
+                start?.description
+                    == "active-versions.json: not a JSON object of provider -> version; the rollbacks it holds cannot be read: "
+                    + "fix it, or remove it to make the newest version of each provider active")
+            try Self.acme("1.2.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            let report = service.reload()
+            #expect(
+                report.problems.map(\.description)
+                    == ["active-versions.json: not a JSON object of provider -> version; the rollbacks in force stay until it is fixed"])
+            // The newer version ends the rollback in memory, as it would with a readable file,
+            // but the operator's file is left as it is, to be fixed.
+            #expect(Self.active(service, "acme") == "1.2.0")
+            #expect(try String(contentsOfFile: folder.mappings + "/" + MappingService.pinFileName, encoding: .utf8) == "[\"acme\", \"1.0.0\"]")
+        }
+    }
+
     @Test("a refused file in the folder stops the start instead of changing which version is active")
     func refusedFileStopsTheStart() throws {
         try withFolder { folder in
@@ -480,6 +552,55 @@ struct MappingServiceTests {
             try FileManager.default.removeItem(atPath: folder.mappings + "/acme-1.0.0.yaml")
             let pinned = #expect(throws: MappingValidationError.self) { try folder.service() }
             #expect(pinned?.description.contains("pinned version 1.0.0") == true)
+        }
+    }
+
+    @Test("an empty or comment-only file is refused with a reason by validate, load, a reload and the start")
+    func emptyFileIsRefusedEverywhere() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            for text in ["", "# a mapping file, to be written\n\n"] {
+                let expected = "empty.yaml: the file is empty (nothing but blank lines or comments)"
+                #expect(service.validate(files: [("empty.yaml", text)]).map(\.description) == [expected])
+                let load = #expect(throws: StatusError.self) { try service.load(files: [("empty.yaml", text)]) }
+                #expect(load?.code == .invalidArgument)
+                #expect(load?.message.hasSuffix(expected) == true, "\(load?.message ?? "")")
+                try text.write(toFile: folder.mappings + "/empty.yaml", atomically: true, encoding: .utf8)
+                #expect(service.reload().problems.map(\.description) == [expected])
+                let start = #expect(throws: MappingValidationError.self) { try folder.service() }
+                #expect(start?.description == expected)
+                // The asset file reads through the same YAML reader.
+                try text.write(toFile: folder.assets, atomically: true, encoding: .utf8)
+                #expect(service.reload().assetsProblem == "assets.yaml: the file is empty (nothing but blank lines or comments)")
+                try FileManager.default.removeItem(atPath: folder.assets)
+            }
+        }
+    }
+
+    @Test("a version whose folder file name another loaded version already uses is refused by validate and load")
+    func storedFileNamesDoNotCollide() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            let first = Self.acme("1.0.0", unit: "km/h").replacingOccurrences(of: "provider: acme", with: "provider: a-1.0.0")
+            _ = try service.load(files: [("first.yaml", first)])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder.mappings) == ["a-1.0.0-1.0.0.yaml"])
+            // Provider a, version 1.0.0 with the pre-release 1.0.0: the same file name.
+            let second = Self.acme("1.0.0-1.0.0", unit: "km/h").replacingOccurrences(of: "provider: acme", with: "provider: a")
+            let expected =
+                "second.yaml: provider a version 1.0.0-1.0.0 would be stored as a-1.0.0-1.0.0.yaml, which holds provider a-1.0.0 "
+                + "version 1.0.0; change the provider name or the version"
+            #expect(service.validate(files: [("second.yaml", second)]).map(\.description) == [expected])
+            let refused = #expect(throws: StatusError.self) { try service.load(files: [("second.yaml", second)]) }
+            #expect(refused?.code == .invalidArgument)
+            #expect(refused?.message.hasSuffix(expected) == true, "\(refused?.message ?? "")")
+            // Two files of one load that would share a file.
+            let both = service.validate(files: [("x.yaml", second.replacingOccurrences(of: "provider: a", with: "provider: b")),
+                                                ("y.yaml", Self.acme("1.0.0", unit: "km/h").replacingOccurrences(of: "provider: acme", with: "provider: b-1.0.0"))])
+            #expect(both.map(\.file) == ["y.yaml"])
+            // The first version's file is intact, and a restart finds both providers as they were.
+            let restarted = try folder.service()
+            #expect(Self.active(restarted, "a-1.0.0") == "1.0.0")
+            #expect(Self.active(restarted, "a") == nil)
         }
     }
 

@@ -166,10 +166,17 @@ extension TelemetryCommand.Admin {
     /// The filters shared by `dlq list`, `replay` and `purge`.
     struct DeadLetterFilterOptions: ParsableArguments {
         @Option(name: .long, help: "Only this provider's dead letters.") var provider: String?
-        @Option(name: .long, help: "Only this reason, e.g. unknown_provider.") var reason: String?
+        @Option(name: .long, help: "Only this reason: \(DeadLetterReason.all.joined(separator: ", ")).") var reason: String?
         @Option(name: .long, help: "Only this vehicle id.") var vehicle: String?
         @Option(name: .long, parsing: .unconditional, help: "Received at or after: ms, RFC 3339, now-1h.") var since: String?
         @Option(name: .long, parsing: .unconditional, help: "Received before, same forms.") var until: String?
+
+        func validate() throws {
+            // A misspelt reason would select nothing: an empty list, replay or purge, exit 0.
+            if let reason, !DeadLetterReason.all.contains(reason) {
+                throw ValidationError("--reason \(reason) is not a dead-letter reason; known: \(DeadLetterReason.all.joined(separator: ", "))")
+            }
+        }
 
         func selection() throws -> DeadLetterSelection {
             DeadLetterSelection(
@@ -192,7 +199,14 @@ extension TelemetryCommand.Admin {
             @Option(name: .long, parsing: .unconditional, help: "Most entries to print.") var limit: Int = 100
             @Option(name: .long, help: "Continue after this id (the last of a previous page).") var after: String?
             @Flag(name: .long, help: "Print JSON lines (with the raw fields) instead of a table.") var json = false
-            @Flag(name: .long, help: "Print the raw records as JSON lines that ingest and mappings dry-run read back.") var asRecords = false
+            @Flag(
+                name: .long,
+                help: """
+                    Print the raw records as JSON lines that ingest and mappings dry-run read back. A letter without a \
+                    vehicle id or a timestamp (missing_vehicle_or_timestamp) is not a record: it is left out, and the \
+                    number left out is said on standard error (--json prints them).
+                    """)
+            var asRecords = false
 
             func validate() throws {
                 if limit <= 0 { throw ValidationError("--limit must be positive") }
@@ -202,7 +216,14 @@ extension TelemetryCommand.Admin {
                 let selection = try filter.selection()
                 let page = try await connection.withClient { try await $0.deadLetters(selection, after: after, limit: limit) }
                 if asRecords {
-                    for e in page.entries { write(e.recordLine + "\n") }
+                    let (lines, leftOut) = Self.recordLines(page.entries)
+                    for line in lines { write(line + "\n") }
+                    if leftOut > 0 {
+                        printError(
+                            "\(leftOut) dead letter\(leftOut == 1 ? "" : "s") left out: no vehicle id or no timestamp "
+                                + "(missing_vehicle_or_timestamp), so not a record that ingest or mappings dry-run can read; --json prints "
+                                + (leftOut == 1 ? "it" : "them"))
+                    }
                 } else if json {
                     for e in page.entries { write(e.jsonLine + "\n") }
                 } else {
@@ -216,6 +237,23 @@ extension TelemetryCommand.Admin {
                     write(table(rows))
                 }
                 if let next = page.next { printError("more dead letters: continue with --after \(next)") }
+            }
+
+            /// The `--as-records` lines of a page, and how many letters could not be records. A
+            /// record needs a vehicle id and a timestamp: a letter kept because it lacked one
+            /// (timestamp 0 is the wire's "absent") would print `"timestamp":null` or
+            /// `"vehicle":""`, and the reader would refuse the whole file at that line.
+            static func recordLines(_ entries: [DeadLetterEntry]) -> (lines: [String], leftOut: Int) {
+                var lines: [String] = []
+                var leftOut = 0
+                for e in entries {
+                    guard e.timestamp != nil, (try? VehicleID(e.vehicleID)) != nil else {
+                        leftOut += 1
+                        continue
+                    }
+                    lines.append(e.recordLine)
+                }
+                return (lines, leftOut)
             }
         }
 

@@ -12,7 +12,9 @@ extension TelemetryCommand {
             discussion: """
                 The format follows the file's extension (.csv; .jsonl, .ndjson, .json; .lp, .txt, .influx) \
                 unless --format names it. Batches are pipelined; every acknowledged batch is stored. \
-                Re-running the same file stores nothing twice (the records come back as duplicates).
+                Re-running the same file stores nothing twice (the records come back as duplicates). \
+                The first 20 rejected and the first 20 dead-lettered records are named on standard error with \
+                why, as records[i] counted from the first record sent; rejected records make the exit status 1.
 
                 Reserved names: vehicle (or vehicle_id, or --vehicle-key), timestamp (or time, ts) and \
                 provider are not fields in CSV and JSON lines; in JSON lines neither is sequence (the \
@@ -162,8 +164,31 @@ extension TelemetryCommand {
                     "\(result.replaced) of the stored records replaced another record of the same vehicle and millisecond "
                         + "(stored before, or earlier in the input): the later one is kept")
             }
-            for r in result.rejected.prefix(20) { printError("rejected: \(r.reason) (\(r.code.name))") }
-            if result.rejected.count > 20 { printError("... and \(result.rejected.count - 20) more rejected records") }
+            for line in Self.recordProblemLines(result) { printError(line) }
+        }
+
+        /// The first 20 rejected and the first 20 dead-lettered records, each as
+        /// `rejected: records[i]: why (CODE)` or `dead-lettered: records[i]: reason code: why (CODE)`,
+        /// i counted from the first record sent. The server's own `records[i]` counts within its
+        /// batch (PROTOCOL.md), which past the first batch names another record of the file.
+        static func recordProblemLines(_ result: IngestResult) -> [String] {
+            func describe(_ r: RejectedRecord, as kind: String) -> String {
+                var reason = Substring(r.reason)
+                if reason.hasPrefix("records["), let end = reason.firstIndex(of: "]"),
+                    reason[reason.index(reason.startIndex, offsetBy: 8)..<end].allSatisfy(\.isNumber),
+                    reason[reason.index(after: end)...].hasPrefix(": ")
+                {
+                    reason = reason[reason.index(end, offsetBy: 3)...]
+                }
+                if reason.hasPrefix(kind + ": ") { reason = reason.dropFirst(kind.count + 2) }
+                return "\(kind): records[\(r.index)]: \(reason) (\(r.code.name))"
+            }
+            var lines: [String] = []
+            for (kind, records) in [("rejected", result.rejected), ("dead-lettered", result.deadLetters)] {
+                lines += records.prefix(20).map { describe($0, as: kind) }
+                if records.count > 20 { lines.append("... and \(records.count - 20) more \(kind) records") }
+            }
+            return lines
         }
 
         /// What `send` did: records sent, the acknowledged batches' results summed, the input
@@ -175,6 +200,20 @@ extension TelemetryCommand {
             var failure: (any Error)?
             var acknowledged = 0
             var unacknowledged = 0
+
+            /// Adds an acknowledged batch's result; `offset` is the index of its first record
+            /// among every record sent.
+            mutating func add(_ r: IngestResult, offset: Int) {
+                acknowledged += 1
+                result.accepted += r.accepted
+                result.duplicates += r.duplicates
+                result.replaced += r.replaced
+                result.deadLettered += r.deadLettered
+                result.durability = r.durability
+                result.rejected += r.rejected.map { RejectedRecord(index: offset + $0.index, code: $0.code, reason: $0.reason) }
+                result.deadLetters += r.deadLetters.map { RejectedRecord(index: offset + $0.index, code: $0.code, reason: $0.reason) }
+                if let s = r.committedSequence { result.committedSequence = s }
+            }
         }
 
         /// Reads batches and keeps up to `window` of them in flight. A bad line stops reading,
@@ -191,14 +230,7 @@ extension TelemetryCommand {
                     inFlight -= 1
                     switch result {
                     case .success(let r):
-                        outcome.acknowledged += 1
-                        outcome.result.accepted += r.accepted
-                        outcome.result.duplicates += r.duplicates
-                        outcome.result.replaced += r.replaced
-                        outcome.result.deadLettered += r.deadLettered
-                        outcome.result.durability = r.durability
-                        outcome.result.rejected += r.rejected.map { RejectedRecord(index: offset + $0.index, code: $0.code, reason: $0.reason) }
-                        if let s = r.committedSequence { outcome.result.committedSequence = s }
+                        outcome.add(r, offset: offset)
                     case .failure(let error):
                         outcome.unacknowledged += 1
                         if outcome.failure == nil { outcome.failure = error }

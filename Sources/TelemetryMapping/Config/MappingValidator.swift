@@ -70,6 +70,13 @@ struct MappingValidator {
                 MappingProblem(file: fileName, mapping: m.key, reason: reason, severity: severity, line: m.line))
         }
 
+        if !Self.isValidProviderName(file.provider) {
+            result.problems.append(
+                MappingProblem(
+                    file: fileName, mapping: nil,
+                    reason: "provider \"\(file.provider)\" is not a valid provider name (\(Self.providerNameRule))"))
+        }
+
         // Canonical names, and which mapping computes each name (keys and names both resolve).
         var index: [String: Int] = [:]
         for (i, m) in file.mappings.enumerated() {
@@ -137,6 +144,24 @@ struct MappingValidator {
                         m,
                         "\(prefix)function \(call.function) takes \(expected) provider parameters "
                             + "for \(file.provider), got \(providerCount)\(note)")
+                }
+                // A file maps one provider's records, and only its key is read (MappingPlan): any
+                // other key is dead, most often a misspelt provider whose fields are then never
+                // read (the Fleeti files key every parameters.provider by their own provider).
+                for other in call.providerParameters.keys.sorted() where other != file.provider {
+                    problem(
+                        m,
+                        "\(prefix)parameters.provider names provider \(other), but this file maps provider "
+                            + "\(file.provider) (only parameters.provider.\(file.provider) is read)")
+                }
+                // Such a function returns null whenever every argument is null, so with no argument
+                // at all it returns null for every record. Its declared counts allow none of either
+                // kind (it takes a provider field or a fleeti field), not none in total.
+                if function.isNullWithoutInputs && call.fleetiParameters.isEmpty && providerCount == 0 {
+                    problem(
+                        m,
+                        "\(prefix)function \(call.function) reads no input (give parameters.provider.\(file.provider) "
+                            + "or parameters.fleeti): it would always be null")
                 }
                 for names in call.providerParameters.values {
                     for n in names where !Self.isValidPath(n) { problem(m, "\(prefix)bad provider field name \(n)") }
@@ -225,6 +250,26 @@ struct MappingValidator {
 
     private func describe(_ r: ClosedRange<Int>) -> String {
         r.lowerBound == r.upperBound ? "\(r.lowerBound)" : "\(r.lowerBound) to \(r.upperBound)"
+    }
+
+    /// What `isValidProviderName` accepts, for problem reports and docs/mapping.md section 2.
+    static let providerNameRule =
+        "1 to 64 ASCII letters, digits, '_', '-' or '.', starting with a letter or a digit"
+
+    /// A provider name: 1 to 64 ASCII letters, digits, `_`, `-` and `.`, starting with a letter
+    /// or a digit. The name becomes a file name in the mapping folder (`<provider>-<version>.yaml`)
+    /// and a key of the pin file: a `/` or a leading `.` would leave the folder or hide the file,
+    /// and a character that had to be replaced would let two providers share one file (`acme/eu`
+    /// and `acme_eu`). 64 is the wire's limit on a record's provider (PROTOCOL.md).
+    static func isValidProviderName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...64).contains(bytes.count) else { return false }
+        func alphanumeric(_ b: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+        }
+        return alphanumeric(bytes[0])
+            && bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
     }
 
     /// A provider path: dot-separated segments of letters, digits and `_`.

@@ -11,10 +11,16 @@ enum YAMLDocument {
     static let duplicateKeyPrefix = "__duplicate_"
 
     /// Composes the first document of `text`.
-    /// - Returns: the root node (nil when the text cannot be read at all) and the problems found.
+    /// - Returns: the root node (nil when the text cannot be read at all) and the problems found;
+    ///   when the root is nil, there is at least one problem.
     static func compose(_ text: String, file: String) -> (root: Node?, problems: [MappingProblem]) {
         do {
-            return (try Yams.compose(yaml: text), [])
+            // Yams answers nil, not an error, for a text without any document (empty, blank or
+            // only comments). Every reader of a file needs one, and a nil root with no problem
+            // read as "nothing wrong": an empty mapping file validated, loaded nothing silently
+            // and was refused with an empty message.
+            guard let root = try Yams.compose(yaml: text) else { return (nil, [emptyProblem(file: file)]) }
+            return (root, [])
         } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
             let found = DuplicateKeyScanner.scan(text)
             guard !found.isEmpty else {
@@ -27,7 +33,8 @@ enum YAMLDocument {
             var problems = found.map { problem(for: $0, file: file) }
             let rewritten = DuplicateKeyScanner.renaming(found, in: text)
             do {
-                return (try Yams.compose(yaml: rewritten), problems)
+                guard let root = try Yams.compose(yaml: rewritten) else { return (nil, problems + [emptyProblem(file: file)]) }
+                return (root, problems)
             } catch {
                 problems.append(syntaxProblem(error, file: file))
                 return (nil, problems)
@@ -35,6 +42,11 @@ enum YAMLDocument {
         } catch {
             return (nil, [syntaxProblem(error, file: file)])
         }
+    }
+
+    /// The text holds no YAML document.
+    static func emptyProblem(file: String) -> MappingProblem {
+        MappingProblem(file: file, mapping: nil, reason: "the file is empty (nothing but blank lines or comments)")
     }
 
     private static func problem(for duplicate: DuplicateKeyScanner.Duplicate, file: String) -> MappingProblem {

@@ -75,13 +75,13 @@ public struct MappingFailure: Error, Sendable, Hashable, CustomStringConvertible
         }
 
         /// No mapping was ever loaded for the record's provider.
-        public static let unknownProvider = Reason(rawValue: "unknown_provider")
+        public static let unknownProvider = Reason(rawValue: DeadLetterReason.unknownProvider)
         /// The provider has mappings, but none is active (or the version asked for is not loaded).
-        public static let noActiveMapping = Reason(rawValue: "no_active_mapping")
+        public static let noActiveMapping = Reason(rawValue: DeadLetterReason.noActiveMapping)
         /// The record has no vehicle id or no usable timestamp.
-        public static let missingVehicleOrTimestamp = Reason(rawValue: "missing_vehicle_or_timestamp")
+        public static let missingVehicleOrTimestamp = Reason(rawValue: DeadLetterReason.missingVehicleOrTimestamp)
         /// A field marked `error_handling: fail_record` failed.
-        public static let functionErrorFatal = Reason(rawValue: "function_error_fatal")
+        public static let functionErrorFatal = Reason(rawValue: DeadLetterReason.functionErrorFatal)
 
         /// The code.
         public var description: String { rawValue }

@@ -43,6 +43,7 @@ public struct MappingReloadService: Service {
                     "mappings reloaded",
                     metadata: [
                         "telemetry.mappings.loaded": "\(report.loaded.joined(separator: ", "))",
+                        "telemetry.mappings.unpinned": "\(report.unpinned.joined(separator: ", "))",
                         "telemetry.mappings.refused": "\(Set(report.problems.filter { $0.severity == .error }.map(\.file)).count)",
                     ])
                 onReload?(report)

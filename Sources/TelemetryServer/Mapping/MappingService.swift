@@ -53,6 +53,9 @@ public final class MappingService: Sendable {
     public struct ReloadReport: Sendable {
         /// `provider@version` of each version loaded (or activated) by the reload.
         public var loaded: [String] = []
+        /// Providers whose rollback (`admin mappings activate`) ended because the reload loaded
+        /// a newer version, which is now active, as `load` of that version would have done.
+        public var unpinned: [String] = []
         /// Problems of the files that were refused; they changed nothing.
         public var problems: [MappingProblem] = []
         /// Set when the asset file could not be read; the previous registry stays.
@@ -96,8 +99,8 @@ public final class MappingService: Sendable {
     /// Loads the defaults, the folder and the asset file.
     /// - Throws: `MappingValidationError` when a built-in default is broken (a build defect),
     ///   when the asset file exists but is invalid, or when a file of the folder is refused
-    ///   (invalid, or a loaded version with another definition) or the pin file names a version
-    ///   no file provides: the operator must fix it first.
+    ///   (invalid, or a loaded version with another definition) or the pin file cannot be read
+    ///   or names a version no file provides: the operator must fix it first.
     public init(
         configuration: Configuration, metrics: MappingMetrics = MappingMetrics(), logger: Logger,
         clock: (@Sendable () -> Int64)? = nil
@@ -125,7 +128,7 @@ public final class MappingService: Sendable {
         registry = Mutex(Registry(set: set, files: files))
         stripes = (0..<Self.stripeCount).map { _ in Stripe() }
         if configuration.folder != nil {
-            let report = reload(readAssets: false)
+            let report = readFolder(readAssets: false, atStart: true)
             // At start there is no previous version to keep serving: skipping a refused file
             // would silently make another version active (an older one, or the built-in), and
             // records would be mapped by rules nobody chose. Like an invalid configuration
@@ -143,8 +146,21 @@ public final class MappingService: Sendable {
     /// Reads the folder again (and the asset file): new versions are loaded, an invalid file
     /// is reported and changes nothing. Versions whose files left the folder stay loaded until
     /// the server restarts (records name them; re-mapping may still need them).
+    ///
+    /// A version newer than a provider's pinned one (`activate`) ends the rollback and becomes
+    /// active, and the pin file is rewritten without it: copying a file into the folder and
+    /// sending SIGHUP is the same as `admin mappings load` of that file.
     @discardableResult
     public func reload(readAssets: Bool = true) -> ReloadReport {
+        readFolder(readAssets: readAssets, atStart: false)
+    }
+
+    /// Reads the folder and the pin file. At start every file of the folder is new to the
+    /// service, so a newer version does not end a rollback then: a restart cannot tell a file
+    /// that was there when the operator rolled back from one copied in while it was stopped,
+    /// and the rollback must survive a restart. A newer version held back that way is reported
+    /// as a warning.
+    private func readFolder(readAssets: Bool, atStart: Bool) -> ReloadReport {
         var report = ReloadReport()
         var newAssets: AssetRegistry?
         if readAssets, let path = configuration.assetsFile, FileManager.default.fileExists(atPath: path) {
@@ -173,30 +189,30 @@ public final class MappingService: Sendable {
                 texts.append((name, String(decoding: data, as: UTF8.self)))
             }
         }
-        var pins: [String: String] = [:]
+        // nil: the pin file is there but unreadable. At start that stops the start (the
+        // rollbacks it holds cannot be known); on reload the pins in force stay.
+        var filePins: [String: String]? = [:]
         if let folder = configuration.folder,
             let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(Self.pinFileName))
         {
             if let decoded = try? JSONDecoder().decode([String: String].self, from: data) {
-                pins = decoded
+                filePins = decoded
             } else {
-                report.problems.append(MappingProblem(file: Self.pinFileName, mapping: nil, reason: "not a JSON object of provider -> version; ignored"))
+                filePins = nil
+                let consequence =
+                    atStart
+                    ? "the rollbacks it holds cannot be read: fix it, or remove it to make the newest version of each provider active"
+                    : "the rollbacks in force stay until it is fixed"
+                report.problems.append(
+                    MappingProblem(file: Self.pinFileName, mapping: nil, reason: "not a JSON object of provider -> version; \(consequence)"))
             }
         }
         let now = clock()
         registry.withLock { r in
             if let newAssets { r.set.replaceAssets(newAssets) }
-            defer {
-                // Operator rollbacks win over the newest file, as long as that version is loaded.
-                r.pins = pins
-                for (provider, text) in pins.sorted(by: { $0.key < $1.key }) {
-                    guard let version = SemanticVersion(text), (try? r.set.activate(provider: provider, version: version)) != nil else {
-                        report.problems.append(
-                            MappingProblem(file: Self.pinFileName, mapping: provider, reason: "pinned version \(text) is not loaded (no file provides it)"))
-                        continue
-                    }
-                }
-            }
+            var pins = filePins ?? r.pins
+            // Provider -> the version it was pinned to, for the rollbacks a newer version ended.
+            var unpinned: [String: String] = [:]
             for (name, yaml) in texts {
                 do throws(MappingValidationError) {
                     let loaded = try r.set.load(yaml: yaml, file: name)
@@ -207,9 +223,47 @@ public final class MappingService: Sendable {
                         provider: loaded.provider, version: loaded.version.description, file: name, yaml: yaml,
                         mappings: r.set.entry(provider: loaded.provider, version: loaded.version)?.mapping.file.mappings.count ?? 0,
                         loadedAt: now, origin: "folder")
+                    // As in `load`: a version newer than the active one (the pinned one, applied
+                    // by the previous read or by `activate`) ends the provider's rollback.
+                    if !atStart, case .activated = loaded.result, let pinned = pins[loaded.provider] {
+                        pins[loaded.provider] = nil
+                        unpinned[loaded.provider] = unpinned[loaded.provider] ?? pinned
+                    }
                 } catch {
                     report.problems += error.problems
                 }
+            }
+            // Written before it takes effect, so a restart keeps what runs. An unreadable pin file
+            // is left for the operator to fix (its problem is reported): the change stays in memory.
+            if !unpinned.isEmpty, filePins != nil {
+                do throws(StatusError) { try self.writePins(pins) } catch {
+                    for (provider, version) in unpinned { pins[provider] = version }
+                    report.problems.append(
+                        MappingProblem(
+                            file: Self.pinFileName, mapping: nil,
+                            reason: "cannot end the rollbacks of \(unpinned.keys.sorted().joined(separator: ", ")) for the newer "
+                                + "versions loaded (\(error.message)); the pinned versions stay active"))
+                    unpinned = [:]
+                }
+            }
+            report.unpinned = unpinned.keys.sorted()
+            // Operator rollbacks win over the newest file, as long as that version is loaded.
+            r.pins = pins
+            for (provider, text) in pins.sorted(by: { $0.key < $1.key }) {
+                guard let version = SemanticVersion(text), (try? r.set.activate(provider: provider, version: version)) != nil else {
+                    report.problems.append(
+                        MappingProblem(file: Self.pinFileName, mapping: provider, reason: "pinned version \(text) is not loaded (no file provides it)"))
+                    continue
+                }
+                guard atStart, let newest = r.set.summaries.first(where: { $0.provider == provider })?.versions.last?.version,
+                    version < newest
+                else { continue }
+                report.problems.append(
+                    MappingProblem(
+                        file: Self.pinFileName, mapping: provider,
+                        reason: "pinned version \(text) stays active over the newer \(newest) (admin mappings activate \(provider) "
+                            + "\(newest), or admin mappings load of a newer file, ends the rollback)",
+                        severity: .warning))
             }
         }
         return report
@@ -237,6 +291,7 @@ public final class MappingService: Sendable {
                 problems += report.warnings
             } catch { problems += error.problems }
         }
+        problems += storedNameConflicts(reports.map { ($0.0.provider, $0.0.version, $0.name) }, files: copy.files)
         let errors = problems.filter { $0.severity == .error }
         guard errors.isEmpty else {
             throw StatusError(
@@ -320,15 +375,48 @@ public final class MappingService: Sendable {
     public func validate(files: [(name: String, yaml: String)]) -> [MappingProblem] {
         // Loaded into a copy, in order, so that a version already loaded with another
         // definition, or given twice in these files, is named as `load` would name it.
-        var set = registry.withLock { $0.set }
+        let (current, loadedFiles) = registry.withLock { ($0.set, $0.files) }
+        var set = current
         var problems: [MappingProblem] = []
+        var loaded: [(provider: String, version: SemanticVersion, name: String)] = []
         for f in files {
             let own = set.validate(yaml: f.yaml, file: f.name)
             problems += own
             guard !own.contains(where: { $0.severity == .error }) else { continue }
-            do { _ = try set.load(yaml: f.yaml, file: f.name) } catch {
+            do {
+                let report = try set.load(yaml: f.yaml, file: f.name)
+                loaded.append((report.provider, report.version, f.name))
+            } catch {
                 problems += error.problems.filter { $0.severity == .error }
             }
+        }
+        return problems + storedNameConflicts(loaded, files: loadedFiles)
+    }
+
+    /// Versions that `load` would write to a folder file already holding another version (or
+    /// that two of the given files would both write). Provider names are restricted
+    /// (docs/mapping.md, section 2), but a name can still meet a version's pre-release in the
+    /// file name: provider `a-1.0.0` version `1.0.0` and provider `a` version `1.0.0-1.0.0` are
+    /// both `a-1.0.0-1.0.0.yaml`, and the second write would erase the first at the next start.
+    private func storedNameConflicts(
+        _ versions: [(provider: String, version: SemanticVersion, name: String)], files: [String: LoadedFile]
+    ) -> [MappingProblem] {
+        guard configuration.folder != nil else { return [] }
+        // Folder file name -> the version it holds (built-in defaults have no file there).
+        var holders: [String: (provider: String, version: String)] = [:]
+        for f in files.values where f.origin != "default" { holders[f.file] = (f.provider, f.version) }
+        var problems: [MappingProblem] = []
+        for v in versions {
+            let stored = Self.storedFileName(provider: v.provider, version: v.version)
+            if let holder = holders[stored], holder != (v.provider, v.version.description) {
+                problems.append(
+                    MappingProblem(
+                        file: v.name, mapping: nil,
+                        reason: "provider \(v.provider) version \(v.version) would be stored as \(stored), which holds "
+                            + "provider \(holder.provider) version \(holder.version); change the provider name or the version"))
+                continue
+            }
+            holders[stored] = (v.provider, v.version.description)
         }
         return problems
     }
