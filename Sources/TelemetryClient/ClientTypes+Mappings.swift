@@ -25,8 +25,16 @@ public struct MappingFileProblem: Sendable, Hashable, CustomStringConvertible {
     public var severity: String
     public var message: String
 
+    public init(file: String, mapping: String?, severity: String, message: String) {
+        self.file = file
+        self.mapping = mapping
+        self.severity = severity
+        self.message = message
+    }
+
+    /// One line, as the server's own reports: `file: [warning: ][mapping M: ][line N: ]reason`.
     public var description: String {
-        "\(file)\(mapping.map { ": \($0)" } ?? ""): \(severity == "warning" ? "warning: " : "")\(message)"
+        "\(file): \(severity == "warning" ? "warning: " : "")\(mapping.map { "mapping \($0): " } ?? "")\(message)"
     }
 }
 

@@ -201,3 +201,15 @@ struct IngestRecordReportTests {
         #expect(lines.last == "... and 5 more dead-lettered records")
     }
 }
+
+@Suite("mapping problems as telemetryctl prints them")
+struct MappingProblemTextTests {
+    @Test("the same shape as the server's own reports: file, warning, mapping, then line and reason")
+    func shape() {
+        let problem = MappingFileProblem(file: "navixy.yaml", mapping: "speed", severity: "error", message: "line 19: source: unknown unit furlongs")
+        #expect(problem.description == "navixy.yaml: mapping speed: line 19: source: unknown unit furlongs")
+        let warning = MappingFileProblem(file: "w.yaml", mapping: "my_field", severity: "warning", message: "line 75: not in the field catalog (stored as my_field)")
+        #expect(warning.description == "w.yaml: warning: mapping my_field: line 75: not in the field catalog (stored as my_field)")
+        #expect(MappingFileProblem(file: "x.yaml", mapping: nil, severity: "error", message: "the file is empty").description == "x.yaml: the file is empty")
+    }
+}

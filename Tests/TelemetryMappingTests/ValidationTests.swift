@@ -531,6 +531,18 @@ struct ValidationTests {
         #expect(Fixtures.problems(Fixtures.mappingYAML(Self.good, provider: name)).isEmpty)
     }
 
+    @Test("what a person reads (error answers, logs) carries the line: file, mapping, line, reason")
+    func locatedProblemsCarryTheLine() {
+        let problems = Fixtures.problems(
+            "version: \"1.0.0\"\nprovider: navixy\nmappings:\n  speed:\n    type: direct\n    sources: [{field: x, path: x, unit: furlongs}]\n    unit: km/h\n    data_type: number\n")
+        let unit = problems.first { $0.reason.contains("furlongs") }
+        #expect(unit?.located == "test.yaml: mapping speed: line \(unit?.line ?? 0): source: unknown unit furlongs")
+        #expect(unit?.line != nil)
+        #expect(MappingValidationError(problems: problems).statusMessage.contains("mapping speed: line "))
+        let warning = MappingProblem(file: "f.yaml", mapping: "m", reason: "r", severity: .warning, line: 3)
+        #expect(warning.located == "f.yaml: warning: mapping m: line 3: r" && warning.description == "f.yaml: warning: mapping m: r")
+    }
+
     @Test func syntaxErrorsNameTheLine() {
         let problems = Fixtures.problems("version: \"1.0.0\"\nprovider: navixy\nmappings:\n  speed: {type: direct\n")
         #expect(problems.count == 1)

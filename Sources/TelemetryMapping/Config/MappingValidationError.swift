@@ -34,12 +34,20 @@ public struct MappingProblem: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// One line: file, mapping and reason.
-    public var description: String {
+    public var description: String { text(withLine: false) }
+
+    /// One line with the line number when known, in the shape `telemetryctl admin mappings
+    /// validate` prints (`navixy.yaml: mapping speed: line 19: source: unknown unit furlongs`):
+    /// what a person reads in an error answer or a log.
+    public var located: String { text(withLine: true) }
+
+    private func text(withLine: Bool) -> String {
         let prefix = severity == .warning ? "warning: " : ""
+        let at = withLine ? line.map { "line \($0): " } ?? "" : ""
         if let mapping {
-            return "\(file): \(prefix)mapping \(mapping): \(reason)"
+            return "\(file): \(prefix)mapping \(mapping): \(at)\(reason)"
         }
-        return "\(file): \(prefix)\(reason)"
+        return "\(file): \(prefix)\(at)\(reason)"
     }
 }
 
@@ -69,5 +77,5 @@ public struct MappingValidationError: Error, Sendable, Hashable, CustomStringCon
     public var statusCode: StatusCode { .invalidArgument }
 
     /// The problems, one per line.
-    public var statusMessage: String { description }
+    public var statusMessage: String { problems.map(\.located).joined(separator: "\n") }
 }

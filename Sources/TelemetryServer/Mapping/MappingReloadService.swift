@@ -31,9 +31,9 @@ public struct MappingReloadService: Service {
                 let report = service.reload()
                 for problem in report.problems {
                     if problem.severity == .warning {
-                        logger.warning("mapping file warning on reload", metadata: ["telemetry.mapping.problem": "\(problem)"])
+                        logger.warning("mapping file warning on reload", metadata: ["telemetry.mapping.problem": "\(problem.located)"])
                     } else {
-                        logger.error("mapping file refused on reload", metadata: ["telemetry.mapping.problem": "\(problem)"])
+                        logger.error("mapping file refused on reload", metadata: ["telemetry.mapping.problem": "\(problem.located)"])
                     }
                 }
                 if let problem = report.assetsProblem {

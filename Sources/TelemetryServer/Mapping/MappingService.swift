@@ -297,7 +297,7 @@ public final class MappingService: Sendable {
             throw StatusError(
                 .invalidArgument,
                 "\(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was activated: "
-                    + errors.map(\.description).joined(separator: "; "))
+                    + errors.map(\.located).joined(separator: "; "))
         }
         var loaded: [LoadedFile] = []
         for (report, name, yaml) in reports {
