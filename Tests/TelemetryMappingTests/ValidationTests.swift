@@ -543,6 +543,17 @@ struct ValidationTests {
         #expect(warning.located == "f.yaml: warning: mapping m: line 3: r" && warning.description == "f.yaml: warning: mapping m: r")
     }
 
+    @Test("a file that maps nothing and passes nothing through is accepted with a warning")
+    func emptyMappingsWarn() {
+        for body in ["mappings: {}\n", "mappings:\n"] {
+            let problems = Fixtures.problems("version: \"1.0.0\"\nprovider: acme\n" + body)
+            #expect(problems.count == 1 && problems.first?.severity == .warning, "\(problems)")
+            #expect(problems.first?.reason.hasPrefix("mappings is empty and passthrough is off") == true)
+        }
+        // With passthrough, an empty list is the point: every field as it comes.
+        #expect(Fixtures.problems("version: \"1.0.0\"\nprovider: acme\npassthrough: true\nmappings: {}\n").isEmpty)
+    }
+
     @Test func syntaxErrorsNameTheLine() {
         let problems = Fixtures.problems("version: \"1.0.0\"\nprovider: navixy\nmappings:\n  speed: {type: direct\n")
         #expect(problems.count == 1)

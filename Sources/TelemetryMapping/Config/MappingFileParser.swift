@@ -85,6 +85,15 @@ enum MappingFileParser {
         } else {
             problems.append(MappingProblem(file: file, mapping: nil, reason: "missing required key mappings"))
         }
+        // Nothing mapped and nothing passed through: every record of the provider would be
+        // stored with no field at all. Allowed (a provider being set up), but said.
+        if mappingsNode != nil, mappings.isEmpty, !passthrough, !problems.contains(where: { $0.severity == .error }) {
+            problems.append(
+                MappingProblem(
+                    file: file, mapping: nil,
+                    reason: "mappings is empty and passthrough is off: the provider's records would be stored with no field",
+                    severity: .warning, line: mappingsNode?.line))
+        }
         guard let version, let provider else { return (nil, problems) }
         return (
             MappingFile(
