@@ -313,6 +313,14 @@ struct MappingServiceTests {
             }
             #expect(m["speed"] == .double(36))
             #expect(m.mappingVersion == "1.1.0")
+
+            // A file taken in with warnings reports them, once: not again while it is unchanged.
+            try (v110.replacingOccurrences(of: "1.1.0", with: "1.2.0") + "\ncolour: blue\n")
+                .write(toFile: folder.mappings + "/acme.yaml", atomically: true, encoding: .utf8)
+            let warned = service.reload()
+            #expect(warned.loaded == ["acme@1.2.0"])
+            #expect(warned.problems.contains { $0.file == "acme.yaml" && $0.severity == .warning && $0.reason.contains("colour") })
+            #expect(!service.reload().problems.contains { $0.file == "acme.yaml" })
         }
     }
 

@@ -136,7 +136,7 @@ public final class MappingService: Sendable {
             let errors = report.problems.filter { $0.severity == .error }
             if !errors.isEmpty { throw MappingValidationError(problems: errors) }
             for p in report.problems {
-                logger.warning("mapping file warning", metadata: ["telemetry.mapping.problem": "\(p)"])
+                logger.warning("mapping file warning", metadata: ["telemetry.mapping.problem": "\(p.located)"])
             }
         }
     }
@@ -219,6 +219,9 @@ public final class MappingService: Sendable {
                     let key = "\(loaded.provider)@\(loaded.version)"
                     if case .unchanged = loaded.result { continue }
                     report.loaded.append(key)
+                    // A file taken in with warnings says so, as a refused one does (its warnings
+                    // were reported when it was first read: an unchanged file is not repeated).
+                    report.problems += loaded.warnings
                     r.files[key] = LoadedFile(
                         provider: loaded.provider, version: loaded.version.description, file: name, yaml: yaml,
                         mappings: r.set.entry(provider: loaded.provider, version: loaded.version)?.mapping.file.mappings.count ?? 0,
