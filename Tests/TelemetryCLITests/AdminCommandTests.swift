@@ -43,6 +43,11 @@ struct AdminCommandTests {
         #expect(try TelemetryCommand.Admin.Remap.warmupMs(nil) == nil)
         #expect(throws: ValidationError.self) { try TelemetryCommand.Admin.Remap.warmupMs("-1h") }
         #expect(throws: ValidationError.self) { try TelemetryCommand.Admin.Remap.warmupMs("forever") }
+        // A failing record's time is written as the changed records' are.
+        #expect(
+            TelemetryCommand.Admin.Remap.failureLine("1763880501000: function_error_fatal: boom")
+                == "2025-11-23T06:48:21.000Z (1763880501000): function_error_fatal: boom")
+        #expect(TelemetryCommand.Admin.Remap.failureLine("odd text") == "odd text")
     }
 
     @Test("dlq list --as-records leaves out the letters that are not records, and its lines read back as records")

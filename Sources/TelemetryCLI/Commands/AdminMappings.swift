@@ -335,6 +335,13 @@ extension TelemetryCommand.Admin {
             if show < 0 { throw ValidationError("--show must be 0 or more") }
         }
 
+        /// A failure as the server words it (`<ms>: <reason>: <message>`) with its time written
+        /// as the changed records' are: RFC 3339, then the milliseconds.
+        static func failureLine(_ failure: String) -> String {
+            guard let colon = failure.firstIndex(of: ":"), let ms = Int64(failure[..<colon]) else { return failure }
+            return "\(isoTime(ms)) (\(ms))\(failure[colon...])"
+        }
+
         /// The warm-up in ms for the request: nil leaves the server's default.
         static func warmupMs(_ text: String?) throws -> Int64? {
             guard let text else { return nil }
@@ -364,7 +371,7 @@ extension TelemetryCommand.Admin {
             if r.otherProvider > 0 {
                 write("\(r.otherProvider) of another provider than --mapping's (left as stored)\n")
             }
-            for f in r.failures { write("  failing: \(f)\n") }
+            for f in r.failures { write("  failing: \(Self.failureLine(f))\n") }
             for c in r.changes {
                 let versions = c.mappingVersionBefore == c.mappingVersionAfter ? c.mappingVersionAfter : "\(c.mappingVersionBefore.isEmpty ? "-" : c.mappingVersionBefore) -> \(c.mappingVersionAfter)"
                 write("\(isoTime(c.timestamp)) (\(c.timestamp)) \(versions)\n")
