@@ -251,6 +251,9 @@ extension TelemetryClient {
     /// its internal types (`Connection errors: SingleConnectionFailure(target: ...)`); the
     /// reasons behind them (`Connection refused`, a failed name lookup) are what matters.
     static func describeConnectFailure(_ error: any Error) -> String {
+        // A connection made, then lost before the hello was answered (not a telemetryd there):
+        // the status's own message, without a second "UNAVAILABLE:".
+        if let status = error as? StatusError { return status.message }
         guard let failure = error as? NIOConnectionError else { return "\(error)" }
         var reasons: [String] = []
         func add(_ reason: String) { if !reasons.contains(reason) { reasons.append(reason) } }

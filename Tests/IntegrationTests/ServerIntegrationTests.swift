@@ -334,6 +334,11 @@ struct ServerIntegrationTests {
                     answer = try #require(try await raw.receive())
                     #expect(answer.requestID == 10 && answer.status.code == 3)
                     #expect(answer.status.message == "request 10: field 8 (ping) came with wire type 0 (varint); a request body is a message (wire type 2)")
+                    // Beside a body that decoded (ping 42 00, then ingest as a varint 18 01):
+                    // which one was meant is unknown, so neither is served.
+                    try await raw.send(bytes: [0, 0, 0, 0, 6, 0x08, 0x0B, 0x42, 0x00, 0x18, 0x01])
+                    answer = try #require(try await raw.receive())
+                    #expect(answer.requestID == 11 && answer.status.code == 3 && answer.status.message.contains("field 3 (ingest)"))
                     // request_id as a length-delimited value (0A 01 31): its id unknown, answered
                     // with id 0 as a request that did not decode, not as request 0.
                     try await raw.send(bytes: [0, 0, 0, 0, 5, 0x0A, 0x01, 0x31, 0x42, 0x00])

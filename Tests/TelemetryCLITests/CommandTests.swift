@@ -53,6 +53,7 @@ struct CommandTests {
         #expect(try splitList(nil) == nil)
         // Given but naming nothing: a usage error, not "every field" for one spelling and "no
         // field" for the other.
+        #expect(TelemetryCommand.Latest.unique(["b", "a", "b", "c", "a"]) == ["b", "a", "c"])
         for empty in ["", " , ", ","] { #expect(throws: ValidationError.self, "\(empty)") { try splitList(empty) } }
         #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["query", "v", "--limit", "0"]) }
         #expect(throws: (any Error).self) { try TelemetryCommand.parseAsRoot(["query", "v", "--format", "xml"]) }
@@ -199,6 +200,15 @@ struct IngestRecordReportTests {
         let lines = TelemetryCommand.Ingest.recordProblemLines(many)
         #expect(lines.count == 21)
         #expect(lines.last == "... and 5 more dead-lettered records")
+
+        // Batches answer in any order; the lines follow the file's order.
+        var unordered = TelemetryCommand.Ingest.SendOutcome()
+        unordered.add(IngestResult(rejected: [RejectedRecord(index: 1, code: .invalidArgument, reason: "records[1]: late")]), offset: 7)
+        unordered.add(IngestResult(rejected: [RejectedRecord(index: 3, code: .invalidArgument, reason: "records[3]: early")]), offset: 0)
+        #expect(
+            TelemetryCommand.Ingest.recordProblemLines(unordered.result) == [
+                "rejected: records[3]: early (INVALID_ARGUMENT)", "rejected: records[8]: late (INVALID_ARGUMENT)",
+            ])
     }
 }
 

@@ -12,7 +12,8 @@ extension TelemetryCommand {
             discussion: """
                 The format follows the file's extension (.csv; .jsonl, .ndjson, .json; .lp, .txt, .influx) \
                 unless --format names it. Batches are pipelined; every acknowledged batch is stored. \
-                Re-running the same file stores nothing twice (the records come back as duplicates). \
+                Re-running the same file stores nothing twice (the records come back as duplicates; \
+                records it holds twice in one millisecond replace each other again, see below). \
                 The first 20 rejected and the first 20 dead-lettered records are named on standard error with \
                 why, as records[i] counted from the first record sent; rejected records make the exit status 1.
 
@@ -185,7 +186,8 @@ extension TelemetryCommand {
             }
             var lines: [String] = []
             for (kind, records) in [("rejected", result.rejected), ("dead-lettered", result.deadLetters)] {
-                lines += records.prefix(20).map { describe($0, as: kind) }
+                // Batches answer in any order: the first 20 of the file, in file order.
+                lines += records.sorted { $0.index < $1.index }.prefix(20).map { describe($0, as: kind) }
                 if records.count > 20 { lines.append("... and \(records.count - 20) more \(kind) records") }
             }
             return lines
@@ -216,21 +218,30 @@ extension TelemetryCommand {
             }
         }
 
+        /// One batch's answer, with the index of its first record among every record sent.
+        struct BatchAnswer: Sendable {
+            var offset: Int
+            var result: Result<IngestResult, any Error>
+        }
+
         /// Reads batches and keeps up to `window` of them in flight. A bad line stops reading,
         /// and so does a failed batch (the connection lost, a server error); what was sent
         /// before is still awaited and counted either way.
         private func send(_ readers: [RecordFileReader], client: TelemetryClient, progress: Progress) async -> SendOutcome {
             var outcome = SendOutcome()
             var baseBytes: Int64 = 0
-            await withTaskGroup(of: (offset: Int, result: Result<IngestResult, any Error>).self) { group in
+            // A struct, not an `(offset:, result:)` tuple: the release build (Swift 6.3) read
+            // the tuple's offset back from the task group as garbage (records[140152658739201]),
+            // while the debug build was right. CommandLineTests checks the numbers.
+            await withTaskGroup(of: BatchAnswer.self) { group in
                 var inFlight = 0
                 var batchOffset = 0
                 func collect() async {
-                    guard let (offset, result) = await group.next() else { return }
+                    guard let answer = await group.next() else { return }
                     inFlight -= 1
-                    switch result {
+                    switch answer.result {
                     case .success(let r):
-                        outcome.add(r, offset: offset)
+                        outcome.add(r, offset: answer.offset)
                     case .failure(let error):
                         outcome.unacknowledged += 1
                         if outcome.failure == nil { outcome.failure = error }
@@ -251,8 +262,8 @@ extension TelemetryCommand {
                         outcome.sent += records.count
                         inFlight += 1
                         group.addTask {
-                            do { return (offset, .success(try await client.ingest(records))) } catch {
-                                return (offset, .failure(error))
+                            do { return BatchAnswer(offset: offset, result: .success(try await client.ingest(records))) } catch {
+                                return BatchAnswer(offset: offset, result: .failure(error))
                             }
                         }
                         progress.update(bytes: baseBytes + reader.bytesRead, records: outcome.sent)

@@ -25,8 +25,15 @@ extension TelemetryCommand {
         @Option(name: .long, help: "table, csv or jsonl.")
         var format: OutputFormat = .table
 
+        /// The ids in the order given, each once: an id given twice is asked (and printed, or
+        /// named as unknown) once.
+        static func unique(_ ids: [String]) -> [String] {
+            var seen = Set<String>()
+            return ids.filter { seen.insert($0).inserted }
+        }
+
         func run() async throws {
-            let ids = try vehicles.map(vehicleID)
+            let ids = try Self.unique(vehicles).map(vehicleID)
             let fieldList = try splitList(fields)
             let result = try await connection.withClient { client in try await client.latest(ids, fields: fieldList) }
             write(render(latest: result.states, format: format))

@@ -16,7 +16,8 @@ extension TelemetryCommand {
                 and exits with 3, so that a script does not take the export for complete; name the fields \
                 with --fields, or use --format jsonl, which leaves nothing out. With --fields, JSON lines \
                 leave out the records that have none of them (every line is a record ingest reads back); \
-                a table or CSV prints them with empty cells.
+                a table or CSV prints them with empty cells. --limit counts the records of the range before \
+                that, so such a page can print fewer lines than --limit, or none: follow the cursor.
                 """)
 
         @OptionGroup var connection: ConnectionOptions

@@ -20,7 +20,8 @@ import TelemetryCore
 ///   with a fraction or exponent is a double, so `12.0` stays a double; booleans, strings
 ///   and null map to themselves; arrays map element by element. A nested object has no
 ///   `FieldValue` and is an error naming its key.
-/// - `provider` and `sequence` may be null, meaning absent. Duplicate keys are errors,
+/// - `provider`, `sequence` and `provenance` may be null, meaning absent; `provenance` is
+///   otherwise an object (a reserved key, never a field). Duplicate keys are errors,
 ///   as a record holds at most one value per field.
 struct JSONLinesRecordParser: LineRecordParser {
     private let options: InputOptions
@@ -74,7 +75,11 @@ struct JSONLinesRecordParser: LineRecordParser {
                 timestampMember = member
             } else if member.key == "provider" {
                 providerValue = member.value
-            } else if member.key == "provenance", case .object(let provenance) = member.value {
+            } else if member.key == "provenance" {
+                if case .null = member.value { continue }  // absent, as a null provider is
+                guard case .object(let provenance) = member.value else {
+                    throw ParseProblem("key \"provenance\": expected an object (as query --format jsonl writes it), found \(member.value.typeName)")
+                }
                 // `query --format jsonl` output keeps the record's provider there. Its fields are
                 // the provider's own only when the store did not map it (mapping version
                 // "identity"); a mapped record holds canonical names, and under its provider

@@ -139,14 +139,19 @@ struct ConnectionHandler: Sendable {
                         continue
                     }
                     let requestID = envelope.requestID
+                    // Checked even when another body field decoded: which of the two the client
+                    // meant cannot be known, so neither is served.
+                    if let field = misread.first {
+                        try await sink.send(
+                            .status(
+                                requestID, .invalidArgument,
+                                "request \(requestID): field \(field.number) (\(Self.bodyNames[field.number - 2])) came with wire type "
+                                    + "\(MisreadFields.wireTypeName(field.wireType)); a request body is a message (wire type 2)"))
+                        limiter.release()
+                        continue
+                    }
                     guard let body = envelope.body else {
-                        if let field = misread.first {
-                            try await sink.send(
-                                .status(
-                                    requestID, .invalidArgument,
-                                    "request \(requestID): field \(field.number) (\(Self.bodyNames[field.number - 2])) came with wire type "
-                                        + "\(MisreadFields.wireTypeName(field.wireType)); a request body is a message (wire type 2)"))
-                        } else if envelope.unknownFields.data.isEmpty {
+                        if envelope.unknownFields.data.isEmpty {
                             try await sink.send(.status(requestID, .invalidArgument, "request \(requestID) has no body"))
                         } else {
                             try await sink.send(

@@ -91,6 +91,9 @@ import Testing
         #expect(throws: (any Error).self) {
             try readAll(#"{"vehicle":"v","timestamp":1,"fields":{"a":1},"provenance":{"provider":5,"mapping_version":"identity"}}"#, name: "x.jsonl")
         }
+        // A reserved key, never a field: null is absent, anything but an object is an error.
+        #expect(try readAll(#"{"vehicle":"v","timestamp":1,"a":1,"provenance":null}"#, name: "x.jsonl").first?.fields == [Field("a", .int(1))])
+        #expect(throws: (any Error).self) { try readAll(#"{"vehicle":"v","timestamp":1,"a":1,"provenance":"x"}"#, name: "x.jsonl") }
     }
 
     @Test func decodesStringEscapes() throws {
