@@ -230,9 +230,11 @@ extension TelemetryCommand {
         private func send(_ readers: [RecordFileReader], client: TelemetryClient, progress: Progress) async -> SendOutcome {
             var outcome = SendOutcome()
             var baseBytes: Int64 = 0
-            // A struct, not an `(offset:, result:)` tuple: the release build (Swift 6.3) read
-            // the tuple's offset back from the task group as garbage (records[140152658739201]),
-            // while the debug build was right. CommandLineTests checks the numbers.
+            // A struct, not an `(offset:, result:)` tuple: in the release build (Swift 6.3.1, -O)
+            // the tuple's offset came back from the task group as garbage (records[140152658739201])
+            // while the debug build was right. It is the compiler's known miscompile of a tuple
+            // whose parts are written on both sides of a suspension (swiftlang/swift PR 91911,
+            // reverted for another fix). A struct is written whole.
             await withTaskGroup(of: BatchAnswer.self) { group in
                 var inFlight = 0
                 var batchOffset = 0
