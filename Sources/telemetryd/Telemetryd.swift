@@ -145,7 +145,9 @@ struct Telemetryd: AsyncParsableCommand {
                     "mappings loaded",
                     metadata: ["telemetry.mappings.folder": "\(folder)", "telemetry.mappings.active": "\(active.joined(separator: ", "))"])
             } catch {
-                logger.critical("cannot load the mappings", metadata: ["telemetry.mappings.folder": "\(folder)", "error": "\(error)"])
+                // With the line of each problem, as validate and load report them.
+                let reason = (error as? any StatusCodeConvertible)?.statusMessage ?? "\(error)"
+                logger.critical("cannot load the mappings", metadata: ["telemetry.mappings.folder": "\(folder)", "error": "\(reason)"])
                 throw ExitCode(1)
             }
         } else {

@@ -87,7 +87,7 @@ struct CommandLineTests {
                 try await run(["query", "--port", "\(server.port)", "x", "--format", "csv", "--fields", "a,late"])
                 try await run(["query", "--port", "\(server.port)", "x", "--format", "jsonl"])
             }
-            // Three points in one millisecond (microsecond input): the store keeps the last one,
+            // Three records in one millisecond (as finer input cut to the millisecond would be): the store keeps the last one,
             // and the answer says two were replaced.
             try await withTelemetryClient(server.clientConfiguration()) { client in
                 let result = try await client.ingest([
@@ -133,5 +133,14 @@ struct CommandLineTests {
             try await run(["ping", "--port", "\(port)", "--attempts", "1", "--timeout", "2"])
         }
         #expect(down == ExitCode(69))
+        // Ingest connects before it reads a batch: the same exit, nothing sent.
+        try await withTemporaryDirectory { dir in
+            let file = dir + "/one.csv"
+            try "vehicle,timestamp,x\nv,1,1\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let unsent = await #expect(throws: ExitCode.self) {
+                try await run(["ingest", "--port", "\(port)", "--attempts", "1", "--timeout", "2", "--quiet", file])
+            }
+            #expect(unsent == ExitCode(69))
+        }
     }
 }

@@ -30,10 +30,19 @@ struct MonitoringTests {
             let registry = PrometheusCollectorRegistry()
             let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
             try await serve(store: store, path: dir + "/store", metrics: metrics) { server in
+                var busiest = 0.0
                 try await RawConnection.with(port: server.port) { raw in
                     _ = try await raw.hello()
                     try await raw.sendListVehicles(1...32)
+                    // Each listing of 20,000 vehicles takes milliseconds: while they are served,
+                    // the in-flight meter counts them.
+                    let until = ContinuousClock.now + .seconds(5)
+                    while busiest == 0, ContinuousClock.now < until {
+                        busiest = max(busiest, parse(registry.emitToString())["telemetry_requests_in_flight"] ?? 0)
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
                 }  // closed without reading an answer
+                #expect(busiest > 0 && busiest <= 32, "in flight at most: \(busiest)")
                 let clock = ContinuousClock()
                 let deadline = clock.now + .seconds(60)
                 var values = parse(registry.emitToString())

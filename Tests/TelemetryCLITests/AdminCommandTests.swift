@@ -67,6 +67,15 @@ struct AdminCommandTests {
         #expect(records.map(\.vehicle.rawValue) == ["v1", "v3"])
         #expect(records.map(\.timestamp) == [1_000, 3_000])
         #expect(records.allSatisfy { $0.provider == "acme" && $0.fields == [Field("spd", .double(12.5))] })
+
+        // Raw fields named like the reserved keys stay fields: nothing dropped, no line refused.
+        let reserved = ["vehicle", "timestamp", "time", "ts", "vehicle_id", "provider", "provenance", "sequence", "fields"]
+        let odd = DeadLetterEntry(
+            id: "6-v", vehicleID: "v4", timestamp: 4_000, provider: "acme", fields: reserved.map { Field($0, .string("x")) },
+            gatewaySequence: nil, receivedAt: 6, reason: "unknown_provider", message: "m", mappingVersion: "")
+        let back = try readAll(TelemetryCommand.Admin.DLQ.List.recordLines([odd]).lines.map { $0 + "\n" }.joined(), name: "dl.jsonl")
+        #expect(back.first?.vehicle.rawValue == "v4" && back.first?.timestamp == 4_000 && back.first?.provider == "acme")
+        #expect(back.first?.fields.map(\.name) == reserved)
     }
 
     @Test("dlq list, replay and purge take a known --reason only; another is a usage error (exit 64) that lists the known ones")

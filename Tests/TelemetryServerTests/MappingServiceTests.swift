@@ -526,9 +526,10 @@ struct MappingServiceTests {
             #expect(
                 report.problems.map(\.description)
                     == ["active-versions.json: not a JSON object of provider -> version; the rollbacks in force stay until it is fixed"])
-            // The newer version ends the rollback in memory, as it would with a readable file,
-            // but the operator's file is left as it is, to be fixed.
-            #expect(Self.active(service, "acme") == "1.2.0")
+            // The rollback stays, as the problem says: the newer version is loaded, not active,
+            // and the operator's file is left as it is, to be fixed.
+            #expect(Self.active(service, "acme") == "1.0.0")
+            #expect(report.unpinned.isEmpty)
             #expect(try String(contentsOfFile: folder.mappings + "/" + MappingService.pinFileName, encoding: .utf8) == "[\"acme\", \"1.0.0\"]")
         }
     }

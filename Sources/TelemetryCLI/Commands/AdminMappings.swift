@@ -435,7 +435,11 @@ extension DeadLetterEntry {
         o.add("vehicle", string: vehicleID)
         o.add("timestamp", json: timestamp.map { String($0) } ?? "null")
         o.add("provider", string: provider)
-        for f in fields where !["vehicle", "timestamp", "provider"].contains(f.name) { o.add(f.name, json: JSONText.value(f.value)) }
+        // Under `fields`: a raw field named vehicle, time, provider, provenance or sequence would
+        // collide with the reserved keys at the top level (dropped, or the line refused).
+        var fieldsObject = JSONObjectBuilder()
+        for f in fields { fieldsObject.add(f.name, json: JSONText.value(f.value)) }
+        o.add("fields", json: fieldsObject.json)
         return o.json
     }
 

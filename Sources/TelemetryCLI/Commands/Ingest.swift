@@ -95,6 +95,13 @@ extension TelemetryCommand {
             let progress = Progress(totalBytes: readers.reduce(0) { $0 + ($1.totalBytes ?? 0) }, enabled: !quiet && isatty(2) != 0)
             let started = Date()
             let outcome = try await connection.withClient(gatewayID: gatewayID, compress: compress) { client in
+                // Connect and greet before the first batch (a ping, which every role may send):
+                // a server that cannot be reached, or refuses the hello, is then known to have
+                // received nothing. Once batches are out, a lost connection leaves their fate open.
+                do { _ = try await client.ping() } catch {
+                    printError("stopped before sending anything: nothing was stored")
+                    throw error
+                }
                 let outcome = await send(readers, client: client, progress: progress)
                 if let failure = outcome.failure {
                     // Said before the error itself (which withClient prints and turns into the
@@ -130,12 +137,6 @@ extension TelemetryCommand {
             // batches, whatever was in flight. Nothing was sent in any useful sense.
             if outcome.acknowledged == 0, let code, [.unauthenticated, .permissionDenied].contains(code) {
                 return (false, "stopped: the server refused the connection's requests before reading any batch; nothing was stored")
-            }
-            // No connection was ever made: the client's own UNAVAILABLE, before any answer.
-            if outcome.acknowledged == 0, let status = failure as? StatusError, status.code == .unavailable, !status.fromServer,
-                status.message.hasPrefix(TelemetryClient.unreachablePrefix)
-            {
-                return (false, "stopped: the server could not be reached; nothing was sent")
             }
             // A lost connection or a timeout leaves a batch's fate open; any other status is the
             // server refusing the request before storing any of it. But when several batches

@@ -8,10 +8,13 @@ extension TelemetryCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print one vehicle's records in [--from, --to).",
             discussion: """
-                Times: milliseconds since 1970, RFC 3339 (digits beyond the millisecond round up), now, or now-1h. \
+                Times: milliseconds since 1970, RFC 3339, now, or now-1h. Digits beyond the millisecond round \
+                up (ingest drops them instead), so a bound written with a record's own sub-millisecond input \
+                time can leave that record out; give milliseconds. \
                 With --limit, the last line on standard error gives the cursor of the next page.
 
-                Table and CSV output has one header, made from the fields of the first page (5000 records): \
+                Table and CSV output has one header, made from the fields of the first page (the server's \
+                records_per_frame, 5000 by default): \
                 a field that first appears later has no column. The command then names it on standard error \
                 and exits with 3, so that a script does not take the export for complete; name the fields \
                 with --fields, or use --format jsonl, which leaves nothing out. With --fields, JSON lines \

@@ -8,7 +8,7 @@ public import TelemetryCore
 /// held whole. Each format's rules are documented on its parser; in short:
 ///
 /// - CSV: `vehicle`/`vehicle_id` and `timestamp`/`time`/`ts` columns; the provider
-///   is the `provider` column, else `InputOptions.provider`, else `generic`.
+///   is `InputOptions.provider` when given, else the `provider` column, else `generic`.
 /// - JSON lines: the same names as keys, and the same provider rule.
 /// - Line protocol: the `vehicle` tag and the trailing integer timestamp; the provider
 ///   is `InputOptions.provider`, else the measurement.

@@ -91,7 +91,7 @@ extension RequestDispatcher {
                 let report = try set.load(yaml: f.yaml, file: f.name.isEmpty ? "files[\(i)]" : f.name)
                 try set.activate(provider: report.provider, version: report.version)
             } catch let e as MappingValidationError {
-                throw StatusError(.invalidArgument, e.problems.map(\.description).joined(separator: "; "))
+                throw StatusError(.invalidArgument, e.problems.map(\.located).joined(separator: "; "))
             }
         }
         var records: [(index: Int, record: ProviderRecord)] = []

@@ -56,7 +56,8 @@ public final class MappingService: Sendable {
         /// Providers whose rollback (`admin mappings activate`) ended because the reload loaded
         /// a newer version, which is now active, as `load` of that version would have done.
         public var unpinned: [String] = []
-        /// Problems of the files that were refused; they changed nothing.
+        /// Problems of the files that were refused (they changed nothing), warnings of the files
+        /// taken in, and problems of the pin file.
         public var problems: [MappingProblem] = []
         /// Set when the asset file could not be read; the previous registry stays.
         public var assetsProblem: String?
@@ -236,9 +237,14 @@ public final class MappingService: Sendable {
                     report.problems += error.problems
                 }
             }
-            // Written before it takes effect, so a restart keeps what runs. An unreadable pin file
-            // is left for the operator to fix (its problem is reported): the change stays in memory.
-            if !unpinned.isEmpty, filePins != nil {
+            // Written before it takes effect, so a restart keeps what runs. With an unreadable pin
+            // file nothing can be written: the rollbacks in force stay, as its problem says, or
+            // the file, once fixed, would pin the older version again at the next read.
+            if !unpinned.isEmpty, filePins == nil {
+                for (provider, version) in unpinned { pins[provider] = version }
+                unpinned = [:]
+            }
+            if !unpinned.isEmpty {
                 do throws(StatusError) { try self.writePins(pins) } catch {
                     for (provider, version) in unpinned { pins[provider] = version }
                     report.problems.append(
@@ -326,7 +332,7 @@ public final class MappingService: Sendable {
             for (report, name, yaml) in reports {
                 let result: MappingSet.LoadResult
                 do throws(MappingValidationError) { result = try next.set.load(yaml: yaml, file: name).result } catch {
-                    throw StatusError(.aborted, "a concurrent load changed \(report.provider) \(report.version): " + error.problems.map(\.description).joined(separator: "; "))
+                    throw StatusError(.aborted, "a concurrent load changed \(report.provider) \(report.version): " + error.problems.map(\.located).joined(separator: "; "))
                 }
                 // A newer version loaded on purpose ends a rollback of its provider.
                 if case .activated = result { next.pins[report.provider] = nil }
