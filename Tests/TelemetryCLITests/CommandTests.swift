@@ -20,6 +20,8 @@ struct CommandTests {
         // Beyond Int64 milliseconds: a usage error, not an arithmetic trap.
         #expect(throws: ValidationError.self) { try TimeArgument.parse("now+106751991167d", now: 1_700_000_000_000) }
         #expect(throws: ValidationError.self) { try TimeArgument.parse("now-106751991168d", now: -1_700_000_000_000) }
+        let tooLong = #expect(throws: ValidationError.self) { try TimeArgument.parse("now-200000000000d", now: 0) }
+        #expect(tooLong?.message.contains("longer than any span a store can hold") == true)
         // Digits beyond the millisecond round up, so that as a bound of [from, to) the time
         // keeps the record at .000 before it and the one at .001 after it.
         #expect(try TimeArgument.parse("2024-01-01T00:00:00.0001Z") == 1_704_067_200_001)

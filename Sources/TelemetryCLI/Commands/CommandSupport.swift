@@ -100,7 +100,12 @@ enum DurationArgument {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         if let n = Int64(text), n > 0 { return n }
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let n = Int64(text.dropLast(suffix.count)), n > 0, n <= Int64.max / factor { return n * factor }
+            if let n = Int64(text.dropLast(suffix.count)), n > 0 {
+                guard n <= Int64.max / factor else {
+                    throw ValidationError("\"\(text)\" is longer than any span a store can hold (Int64 milliseconds)")
+                }
+                return n * factor
+            }
         }
         throw ValidationError("\"\(text)\" is not a duration: give e.g. 500ms, 30s, 1m, 2h or 1d")
     }
