@@ -44,7 +44,8 @@ public struct MappingReloadService: Service {
                     metadata: [
                         "telemetry.mappings.loaded": "\(report.loaded.joined(separator: ", "))",
                         "telemetry.mappings.unpinned": "\(report.unpinned.joined(separator: ", "))",
-                        "telemetry.mappings.refused": "\(Set(report.problems.filter { $0.severity == .error }.map(\.file)).count)",
+                        // Mapping files refused; the pin file's own problems are logged above, it is no mapping.
+                        "telemetry.mappings.refused": "\(Set(report.problems.filter { $0.severity == .error && $0.file != MappingService.pinFileName }.map(\.file)).count)",
                     ])
                 onReload?(report)
             }
