@@ -302,6 +302,7 @@ struct MappingServiceTests {
             let report = service.reload()
             #expect(report.loaded == ["acme@1.1.0"])
             #expect(report.problems.contains { $0.file == "broken.yaml" })
+            #expect(report.refusedFiles == 1)
             let set = service.mappingSet
             var state = VehicleMappingState()
             let outcome = set.map(
@@ -530,6 +531,7 @@ struct MappingServiceTests {
             // and the operator's file is left as it is, to be fixed.
             #expect(Self.active(service, "acme") == "1.0.0")
             #expect(report.unpinned.isEmpty)
+            #expect(report.refusedFiles == 0, "the pin file is no refused mapping file")
             #expect(try String(contentsOfFile: folder.mappings + "/" + MappingService.pinFileName, encoding: .utf8) == "[\"acme\", \"1.0.0\"]")
         }
     }

@@ -44,8 +44,7 @@ public struct MappingReloadService: Service {
                     metadata: [
                         "telemetry.mappings.loaded": "\(report.loaded.joined(separator: ", "))",
                         "telemetry.mappings.unpinned": "\(report.unpinned.joined(separator: ", "))",
-                        // Mapping files refused; the pin file's own problems are logged above, it is no mapping.
-                        "telemetry.mappings.refused": "\(Set(report.problems.filter { $0.severity == .error && $0.file != MappingService.pinFileName }.map(\.file)).count)",
+                        "telemetry.mappings.refused": "\(report.refusedFiles)",
                     ])
                 onReload?(report)
             }

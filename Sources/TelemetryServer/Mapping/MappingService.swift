@@ -59,6 +59,10 @@ public final class MappingService: Sendable {
         /// Problems of the files that were refused (they changed nothing), warnings of the files
         /// taken in, and problems of the pin file.
         public var problems: [MappingProblem] = []
+        /// How many mapping files were refused (the pin file's problems are not a refused mapping).
+        public var refusedFiles: Int {
+            Set(problems.filter { $0.severity == .error && $0.file != MappingService.pinFileName }.map(\.file)).count
+        }
         /// Set when the asset file could not be read; the previous registry stays.
         public var assetsProblem: String?
     }
