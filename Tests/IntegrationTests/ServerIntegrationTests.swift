@@ -654,3 +654,19 @@ struct MisbehavingServerTests {
         #expect(took < .seconds(10))
     }
 }
+
+@Suite("Socket options")
+struct SocketOptionTests {
+    @Test("the no-delay option both ends set is TCP_NODELAY at the TCP level, not SO_DEBUG (which a non-root user may not set)")
+    func noDelayIsTCPLevel() async throws {
+        try await withServer { server in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(SocketOptions.noDelay, value: 1)
+                .connect(host: "127.0.0.1", port: server.port).get()
+            defer { channel.close(promise: nil) }
+            // Read back from the socket itself (getsockopt).
+            #expect(try await channel.getOption(ChannelOptions.tcpOption(.tcp_nodelay)).get() != 0)
+            #expect(try await channel.getOption(ChannelOptions.socket(SocketOptionLevel(SOL_SOCKET), SO_DEBUG)).get() == 0)
+        }
+    }
+}

@@ -536,6 +536,24 @@ struct MappingServiceTests {
         }
     }
 
+    @Test("a pin file that cannot be read at all (a folder there) is not taken as absent: the start stops, a reload keeps the rollbacks")
+    func unreadablePinFile() throws {
+        try withFolder { folder in
+            let service = try folder.service()
+            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
+            _ = try service.activate(provider: "acme", version: "1.0.0")
+            let pin = folder.mappings + "/" + MappingService.pinFileName
+            try FileManager.default.removeItem(atPath: pin)
+            try FileManager.default.createDirectory(atPath: pin, withIntermediateDirectories: false)
+            let start = #expect(throws: MappingValidationError.self) { try folder.service() }
+            #expect(start?.description.hasPrefix("active-versions.json: cannot be read (it is a folder)") == true)
+            try Self.acme("1.2.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            let report = service.reload()
+            #expect(report.problems.map(\.description) == ["active-versions.json: cannot be read (it is a folder); the rollbacks in force stay until it is fixed"])
+            #expect(Self.active(service, "acme") == "1.0.0")
+        }
+    }
+
     @Test("a refused file in the folder stops the start instead of changing which version is active")
     func refusedFileStopsTheStart() throws {
         try withFolder { folder in

@@ -197,19 +197,31 @@ public final class MappingService: Sendable {
         // nil: the pin file is there but unreadable. At start that stops the start (the
         // rollbacks it holds cannot be known); on reload the pins in force stay.
         var filePins: [String: String]? = [:]
-        if let folder = configuration.folder,
-            let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(Self.pinFileName))
-        {
-            if let decoded = try? JSONDecoder().decode([String: String].self, from: data) {
-                filePins = decoded
-            } else {
-                filePins = nil
-                let consequence =
-                    atStart
-                    ? "the rollbacks it holds cannot be read: fix it, or remove it to make the newest version of each provider active"
-                    : "the rollbacks in force stay until it is fixed"
-                report.problems.append(
-                    MappingProblem(file: Self.pinFileName, mapping: nil, reason: "not a JSON object of provider -> version; \(consequence)"))
+        if let folder = configuration.folder {
+            let pinPath = (folder as NSString).appendingPathComponent(Self.pinFileName)
+            let consequence =
+                atStart
+                ? "the rollbacks it holds cannot be read: fix it, or remove it to make the newest version of each provider active"
+                : "the rollbacks in force stay until it is fixed"
+            // Absent means no rollback. There but unreadable (a folder, no permission) is not
+            // absent: its rollbacks are unknown, as for a file that does not parse.
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: pinPath, isDirectory: &isFolder) {
+                if !isFolder.boolValue, let data = FileManager.default.contents(atPath: pinPath) {
+                    if let decoded = try? JSONDecoder().decode([String: String].self, from: data) {
+                        filePins = decoded
+                    } else {
+                        filePins = nil
+                        report.problems.append(
+                            MappingProblem(file: Self.pinFileName, mapping: nil, reason: "not a JSON object of provider -> version; \(consequence)"))
+                    }
+                } else {
+                    filePins = nil
+                    report.problems.append(
+                        MappingProblem(
+                            file: Self.pinFileName, mapping: nil,
+                            reason: "cannot be read (\(isFolder.boolValue ? "it is a folder" : "no permission, or an I/O error")); \(consequence)"))
+                }
             }
         }
         let now = clock()
