@@ -102,6 +102,23 @@ public final class Server: Service {
         let registry = self.registry
         let serverChannel = self.serverChannel
         let logger = self.logger
+        do {
+            try await serve(handler: handler, registry: registry, serverChannel: serverChannel, logger: logger)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // The service group stops every service after this and telemetryd exits non-zero,
+            // for a supervisor to restart it; the group itself logs it at debug level only.
+            logger.critical("the listener failed; the server stops", metadata: ["error": "\(error)"])
+            throw error
+        }
+        logger.info("all connections closed")
+    }
+
+    private func serve(
+        handler: ConnectionHandler, registry: ConnectionRegistry,
+        serverChannel: NIOAsyncChannel<AcceptedConnection, Never>, logger: Logger
+    ) async throws {
         try await withGracefulShutdownHandler {
             try await serverChannel.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -121,6 +138,5 @@ public final class Server: Service {
             registry.startDraining()
             serverChannel.channel.close(promise: nil)
         }
-        logger.info("all connections closed")
     }
 }

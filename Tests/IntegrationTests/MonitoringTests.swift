@@ -64,6 +64,27 @@ struct MonitoringTests {
         }
     }
 
+    @Test("the monitoring endpoint stops when its task is cancelled (a service group stopping after another service failed)")
+    func endpointStopsOnCancellation() async throws {
+        let http = try await ObservabilityServer.bind(
+            host: "127.0.0.1", port: 0, logger: quietLogger, health: { HealthReport(state: .ready) }, metrics: { "" })
+        let port = http.localPort
+        let running = Task { try await http.run() }
+        #expect(try await httpGet(port: port, "/ready").0 == 200)
+        running.cancel()
+        // Before, run() waited for a graceful shutdown that never came: the process hung while
+        // /ready still answered 200 for a server whose listener was gone. Polled, not awaited,
+        // so that the old behaviour fails the test instead of hanging it.
+        let until = ContinuousClock.now + .seconds(10)
+        var closed = false
+        while !closed, ContinuousClock.now < until {
+            closed = (try? await httpGet(port: port, "/ready")) == nil
+            if !closed { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(closed, "the endpoint closed after cancellation")
+        if closed { _ = try? await running.value }
+    }
+
     @Test("/metrics counts what was served; /health and /ready follow the store")
     func scrape() async throws {
         try await withTemporaryDirectory { dir in

@@ -64,11 +64,17 @@ public final class ObservabilityServer: Service {
         return server
     }
 
-    /// Serves until graceful shutdown.
+    /// Serves until graceful shutdown, or until cancelled: when another service fails, its
+    /// group cancels the rest, and an endpoint that outlived the listener would keep answering
+    /// `ready` for a server that no longer serves (and hold the process up).
     public func run() async throws {
         let channel = self.channel
         try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
+            try await withTaskCancellationHandler {
+                try await channel.closeFuture.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
         } onGracefulShutdown: {
             channel.close(promise: nil)
         }
