@@ -109,7 +109,7 @@ extension RequestDispatcher {
         if case .degraded(let reason) = store.health {
             throw StatusError(.unavailable, "the store is degraded (\(reason)); reopen it before compacting (telemetryctl admin reopen)")
         }
-        let before = StoreMetrics.directoryBytes(store.path)
+        let before = StoreMetrics.dataBytes(store.path)
         let start = ContinuousClock.now
         try await withStorageProgress(progress) { [store] report in
             if c.sealAll {
@@ -121,7 +121,7 @@ extension RequestDispatcher {
         let elapsed = ContinuousClock.now - start
         return Telemetry_V1_CompactResponse.with {
             $0.bytesBefore = UInt64(before)
-            $0.bytesAfter = UInt64(StoreMetrics.directoryBytes(store.path))
+            $0.bytesAfter = UInt64(StoreMetrics.dataBytes(store.path))
             $0.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         }
     }

@@ -69,6 +69,13 @@ public struct StoreMetrics: Sendable {
         directoryBytes(path) { $0.hasSuffix(".log") }
     }
 
+    /// Bytes of the database's data: every file but LevelDB's own text log (`LOG`, `LOG.old`),
+    /// which grows with each compaction it describes. What a compaction reports before and
+    /// after, so that compacting a small store does not read as growing it.
+    public static func dataBytes(_ path: String) -> Int {
+        directoryBytes(path) { $0 != "LOG" && $0 != "LOG.old" }
+    }
+
     /// Bytes of the files directly in `path` whose names pass `include` (LevelDB keeps no
     /// subfolders).
     public static func directoryBytes(_ path: String, where include: (String) -> Bool = { _ in true }) -> Int {

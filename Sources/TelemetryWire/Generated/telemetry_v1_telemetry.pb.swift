@@ -1699,6 +1699,7 @@ package nonisolated struct Telemetry_V1_CompactResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The data folder's files, LevelDB's text log (LOG, LOG.old) left out.
   package var bytesBefore: UInt64 = 0
 
   package var bytesAfter: UInt64 = 0
