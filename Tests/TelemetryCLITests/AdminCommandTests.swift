@@ -78,6 +78,16 @@ struct AdminCommandTests {
         #expect(back.first?.fields.map(\.name) == reserved)
     }
 
+    @Test("dlq purge says when named ids held no dead letter")
+    func purgeSummary() {
+        typealias Purge = TelemetryCommand.Admin.DLQ.Purge
+        #expect(Purge.summary(purged: 2, idsNamed: 2) == "2 dead letters purged\n")
+        #expect(Purge.summary(purged: 0, idsNamed: 1) == "0 dead letters purged; 1 of the 1 ids named none (never stored, replayed or purged already)\n")
+        #expect(Purge.summary(purged: 1, idsNamed: 3).hasPrefix("1 dead letter purged; 2 of the 3 ids named none"))
+        // By filter or --all, no id was named: nothing to say.
+        #expect(Purge.summary(purged: 0, idsNamed: 0) == "0 dead letters purged\n")
+    }
+
     @Test("dlq list, replay and purge take a known --reason only; another is a usage error (exit 64) that lists the known ones")
     func deadLetterReasonIsChecked() throws {
         for command in ["list", "replay", "purge"] {

@@ -275,6 +275,15 @@ extension TelemetryCommand.Admin {
             @OptionGroup var connection: ConnectionOptions
             @OptionGroup var filter: DeadLetterFilterOptions
             @Argument(help: "Dead letter ids.") var ids: [String] = []
+
+            /// The answer, saying when named ids held no dead letter (never stored, replayed or
+            /// purged already): purging is idempotent, but a mistyped id should not pass unseen.
+            static func summary(purged: UInt64, idsNamed: Int) -> String {
+                var text = "\(purged) dead letter\(purged == 1 ? "" : "s") purged"
+                let missing = idsNamed - Int(clamping: purged)
+                if idsNamed > 0, missing > 0 { text += "; \(missing) of the \(idsNamed) ids named none (never stored, replayed or purged already)" }
+                return text + "\n"
+            }
             @Flag(name: .long, help: "Report what would happen; store and remove nothing.") var dryRun = false
 
             func run() async throws {
@@ -296,6 +305,15 @@ extension TelemetryCommand.Admin {
             @OptionGroup var connection: ConnectionOptions
             @OptionGroup var filter: DeadLetterFilterOptions
             @Argument(help: "Dead letter ids.") var ids: [String] = []
+
+            /// The answer, saying when named ids held no dead letter (never stored, replayed or
+            /// purged already): purging is idempotent, but a mistyped id should not pass unseen.
+            static func summary(purged: UInt64, idsNamed: Int) -> String {
+                var text = "\(purged) dead letter\(purged == 1 ? "" : "s") purged"
+                let missing = idsNamed - Int(clamping: purged)
+                if idsNamed > 0, missing > 0 { text += "; \(missing) of the \(idsNamed) ids named none (never stored, replayed or purged already)" }
+                return text + "\n"
+            }
             @Flag(name: .long, help: "Delete every dead letter (required when no id and no filter is given).") var all = false
 
             func validate() throws {
@@ -307,7 +325,7 @@ extension TelemetryCommand.Admin {
             func run() async throws {
                 let selection = try filter.selection()
                 let n = try await connection.withClient { try await $0.purgeDeadLetters(ids: ids, selection, all: all) }
-                write("\(n) dead letter\(n == 1 ? "" : "s") purged\n")
+                write(Self.summary(purged: n, idsNamed: Set(ids).count))
             }
         }
     }
