@@ -144,7 +144,7 @@ struct IngestFailureAdviceTests {
         outcome.acknowledged = 1
         let later = TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.permissionDenied, "no"))
         #expect(later.summary)
-        #expect(later.message.contains("the records of the 1 acknowledged batches are stored"))
+        #expect(later.message.contains("the records of the 1 batch acknowledged are stored"))
     }
 
     @Test("a connection lost after batches went out: their fate is open, whatever the error says")
@@ -164,6 +164,9 @@ struct IngestFailureAdviceTests {
         outcome.acknowledged = 3
         outcome.unacknowledged = 1
         #expect(TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.invalidArgument, "bad")).message.contains("were not."))
+        #expect(
+            TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.invalidArgument, "bad")).message.hasPrefix(
+                "stopped: a batch failed; the records of the 3 batches acknowledged are stored, those of the 1 batch that failed were not."))
         #expect(TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.unavailable, "gone")).message.contains("may or may not be."))
         outcome.unacknowledged = 2
         #expect(TelemetryCommand.Ingest.failureAdvice(outcome, failure: StatusError(.invalidArgument, "bad")).message.contains("may or may not be."))

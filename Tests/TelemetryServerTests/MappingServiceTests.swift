@@ -466,12 +466,18 @@ struct MappingServiceTests {
         try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: folder.mappings + "/" + MappingService.pinFileName)))
     }
 
+    /// A service with acme `pinned` and `newer` loaded and `pinned` made active by `activate`.
+    static func rolledBack(_ folder: Folder, to pinned: String, over newer: String) throws -> MappingService {
+        let service = try folder.service()
+        _ = try service.load(files: [("a.yaml", Self.acme(pinned, unit: "km/h")), ("b.yaml", Self.acme(newer, unit: "m/s"))])
+        _ = try service.activate(provider: "acme", version: pinned)
+        return service
+    }
+
     @Test("a newer version reloaded from the folder ends a rollback and rewrites the pin file, as load does; an older one does not")
     func reloadOfNewerVersionEndsRollback() throws {
         try withFolder { folder in
-            let service = try folder.service()
-            _ = try service.load(files: [("a.yaml", Self.acme("1.6.0", unit: "km/h")), ("b.yaml", Self.acme("1.7.0", unit: "m/s"))])
-            _ = try service.activate(provider: "acme", version: "1.6.0")
+            let service = try Self.rolledBack(folder, to: "1.6.0", over: "1.7.0")
             #expect(try Self.pinFile(folder) == ["acme": "1.6.0"])
             // Older than the pinned version: loaded, the rollback holds.
             try Self.acme("1.5.0", unit: "km/h").write(toFile: folder.mappings + "/acme-old.yaml", atomically: true, encoding: .utf8)
@@ -513,9 +519,7 @@ struct MappingServiceTests {
     @Test("an unreadable pin file stops the start, naming it; on reload the rollbacks in force stay")
     func malformedPinFile() throws {
         try withFolder { folder in
-            let service = try folder.service()
-            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
-            _ = try service.activate(provider: "acme", version: "1.0.0")
+            let service = try Self.rolledBack(folder, to: "1.0.0", over: "1.1.0")
             try "[\"acme\", \"1.0.0\"]".write(toFile: folder.mappings + "/" + MappingService.pinFileName, atomically: true, encoding: .utf8)
             let start = #expect(throws: MappingValidationError.self) { try folder.service() }
             #expect(
@@ -539,9 +543,7 @@ struct MappingServiceTests {
     @Test("a pin file that cannot be read at all (a folder there) is not taken as absent: the start stops, a reload keeps the rollbacks")
     func unreadablePinFile() throws {
         try withFolder { folder in
-            let service = try folder.service()
-            _ = try service.load(files: [("a.yaml", Self.acme("1.0.0", unit: "km/h")), ("b.yaml", Self.acme("1.1.0", unit: "m/s"))])
-            _ = try service.activate(provider: "acme", version: "1.0.0")
+            let service = try Self.rolledBack(folder, to: "1.0.0", over: "1.1.0")
             let pin = folder.mappings + "/" + MappingService.pinFileName
             try FileManager.default.removeItem(atPath: pin)
             try FileManager.default.createDirectory(atPath: pin, withIntermediateDirectories: false)

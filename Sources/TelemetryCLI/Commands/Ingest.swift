@@ -132,6 +132,7 @@ extension TelemetryCommand {
         /// What to say when a batch failed: whether the "sent ... stored" summary applies, and
         /// what is stored and how to go on.
         static func failureAdvice(_ outcome: SendOutcome, failure: any Error) -> (summary: Bool, message: String) {
+            func batches(_ n: Int) -> String { n == 1 ? "1 batch" : "\(n) batches" }
             let code = (failure as? StatusError)?.code
             // Refused at the hello (bad token) or by role: the server read none of the
             // batches, whatever was in flight. Nothing was sent in any useful sense.
@@ -145,8 +146,8 @@ extension TelemetryCommand {
             let open = outcome.unacknowledged > 1 || (code.map { [.unavailable, .deadlineExceeded].contains($0) } ?? true)
             return (
                 true,
-                "stopped: a batch failed; the records of the \(outcome.acknowledged) acknowledged batches are stored, "
-                    + "those of the \(outcome.unacknowledged) batches that failed "
+                "stopped: a batch failed; the records of the \(batches(outcome.acknowledged)) acknowledged are stored, "
+                    + "those of the \(batches(outcome.unacknowledged)) that failed "
                     + (open ? "may or may not be. " : "were not. ")
                     + "Run the same command again: records already stored count as duplicates"
             )
