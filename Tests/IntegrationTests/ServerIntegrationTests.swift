@@ -613,8 +613,13 @@ private final class OddAnswers: ChannelInboundHandler, @unchecked Sendable {
 
 @Suite("Client against a misbehaving server")
 struct MisbehavingServerTests {
-    /// Pings a server that answers with `answer`; the error and how long it took.
-    func ping(answeredWith answer: [UInt8]) async throws -> (StatusError?, Duration) {
+    /// Pings a server that answers with `answer`; the error the ping ends with.
+    ///
+    /// The request timeout is long, and a timeout ends in DEADLINE_EXCEEDED: a client that
+    /// waited for it instead of failing the request on the odd answer fails these tests on
+    /// the status code. No wall-clock bound: on a loaded CI machine the whole suite shares
+    /// two cores, and a bound tight enough to mean "at once" failed there.
+    func ping(answeredWith answer: [UInt8]) async throws -> StatusError? {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -625,22 +630,19 @@ struct MisbehavingServerTests {
             .bind(host: "127.0.0.1", port: 0).get()
         defer { listener.close(promise: nil) }
         var configuration = ClientConfiguration(port: listener.localAddress?.port ?? 0)
-        configuration.requestTimeout = .seconds(30)
+        configuration.requestTimeout = .seconds(120)
         configuration.retry = RetryPolicy(maxAttempts: 1, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(10))
-        let started = ContinuousClock.now
-        let error = await #expect(throws: StatusError.self) {
+        return await #expect(throws: StatusError.self) {
             try await withTelemetryClient(configuration) { client in _ = try await client.ping() }
         }
-        return (error, ContinuousClock.now - started)
     }
 
     @Test("an answer that does not decode fails the waiting request at once with INTERNAL, not after its timeout")
     func undecodableAnswer() async throws {
         // 0xFF is a field header with wire type 7, which protobuf has not.
-        let (error, took) = try await ping(answeredWith: [0xFF, 0xFF, 0xFF])
+        let error = try await ping(answeredWith: [0xFF, 0xFF, 0xFF])
         #expect(error?.code == .internal)
         #expect(error?.message.contains("undecodable answer from the server") == true, "\(String(describing: error))")
-        #expect(took < .seconds(10))
     }
 
     @Test("an error about the connection (request id 0) on a connection the server keeps open fails the unanswered request at once")
@@ -649,9 +651,8 @@ struct MisbehavingServerTests {
         var envelope = Telemetry_V1_ResponseEnvelope()
         envelope.status.code = 3
         envelope.status.message = "payload is not a valid telemetry.v1.RequestEnvelope (messageDepthLimit)"
-        let (error, took) = try await ping(answeredWith: try envelope.serializedBytes())
+        let error = try await ping(answeredWith: try envelope.serializedBytes())
         #expect(error?.code == .invalidArgument && error?.message.contains("messageDepthLimit") == true, "\(String(describing: error))")
-        #expect(took < .seconds(10))
     }
 }
 

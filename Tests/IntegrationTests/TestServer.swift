@@ -68,7 +68,10 @@ func withRestartableServer(
         var port = 0
         try await serve(store: store, path: path) { server in port = server.port }
         var configuration = ClientConfiguration(host: "127.0.0.1", port: port, clientName: clientName)
-        configuration.retry = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200))
+        // About 20 s of retries: the server comes back after a fraction of a second, but on a
+        // CI machine where the whole run shares two cores, starting it can take seconds. Only a
+        // failing test waits the full span.
+        configuration.retry = RetryPolicy(maxAttempts: 100, initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200))
         try await body(store, path, port, configuration)
     }
 }

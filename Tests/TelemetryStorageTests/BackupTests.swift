@@ -530,7 +530,7 @@ struct BackupTests {
         try withTemporaryDirectory { dir in
             let store = try TelemetryStore(path: dir + "/data")
             try Self.fill(store, records: 10)
-            #expect(store.closeAndWaitForRelease(timeout: .seconds(5)))
+            #expect(store.closeAndWaitForRelease(timeout: .seconds(60)))
             let again = try TelemetryStore(path: dir + "/data")
             defer { again.close() }
             #expect(try again.vehicles().count == 3)
