@@ -413,7 +413,7 @@ struct MappingIntegrationTests {
                 _ = try await client.loadMappings([("acme.yaml", Self.acme100)])
                 let active = try await client.stats().activeMappings.map(\.name)
                 #expect(active.contains("acme@1.0.0"))
-                #expect(active.contains("navixy@1.0.6-telemetrystore.1"))
+                #expect(active.contains("navixy@1.0.6-telemetrystore.2"))
             }
         }
     }

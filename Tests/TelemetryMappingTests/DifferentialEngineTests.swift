@@ -10,7 +10,7 @@ import Testing
 struct DifferentialEngineTests {
     static func navixy(_ handling: String?, version: String = "1.0.0") throws -> String {
         var text = try DefaultFiles.text(named: "navixy.yaml")
-        if version != "1.0.0" { text = text.replacingOccurrences(of: "1.0.6-telemetrystore.1", with: version) }
+        if version != "1.0.0" { text = text.replacingOccurrences(of: "1.0.6-telemetrystore.2", with: version) }
         if let handling {
             for t in ["number", "string", "boolean", "datetime", "array", "object"] {
                 text = text.replacingOccurrences(
@@ -81,7 +81,7 @@ struct DifferentialEngineTests {
         var batch = set.batch()
         for (i, record) in records.enumerated() {
             let now = record.timestamp &+ 500
-            let version: SemanticVersion? = (record.provider == "navixy" && i % 5 == 0) ? SemanticVersion("1.0.6-telemetrystore.1") : nil
+            let version: SemanticVersion? = (record.provider == "navixy" && i % 5 == 0) ? SemanticVersion("1.0.6-telemetrystore.2") : nil
             let a = set.map(record, state: &single[record.vehicle, default: .init()], receivedAt: now, version: version)
             let b = batch.map(record, state: &batched[record.vehicle, default: .init()], receivedAt: now, version: version)
             #expect(a == b, "record \(i)")

@@ -58,9 +58,39 @@ struct EngineTests {
         #expect(mapped["statuses_transit_code"] == .string("in_transit"))
         #expect(mapped["top_status_code"] == .string("in_transit"))
         #expect(mapped["top_status_last_changed_at"] == .int(time))
-        #expect(mapped.mappingVersion == "1.0.6-telemetrystore.1")
+        #expect(mapped["device_power_board_voltage"] == .double(13.642))
+        #expect(mapped["device_power_external_voltage"] == nil)  // no avl_io_66
+        #expect(mapped["diagnostics_engine_rpm"] == nil)
+        #expect(mapped.mappingVersion == "1.0.6-telemetrystore.2")
         #expect(mapped.fieldErrors.isEmpty, "\(mapped.fieldErrors)")
         #expect(state.lastPacketAt == time)
+    }
+
+    /// The board voltage and engine RPM of the Navixy field catalog (not in the Fleeti 1.0.x
+    /// files): avl_io_66 comes in millivolts, and the RPM sources in the Fleeti catalog's order.
+    @Test(arguments: [
+        (["params.avl_io_66": FieldValue.int(12_888)], "device_power_external_voltage", FieldValue?.some(.double(12.888))),
+        (["params.board_voltage": .double(24.1), "params.avl_io_66": .int(12_888)], "device_power_board_voltage", .double(24.1)),
+        (["params.can_rpm": .int(1252), "params.obd_rpm": .int(793), "params.avl_io_36": .int(700), "params.avl_io_85": .int(600)],
+         "diagnostics_engine_rpm", .int(1252)),
+        (["params.obd_rpm": .int(793), "params.avl_io_36": .int(700), "params.avl_io_85": .int(600)], "diagnostics_engine_rpm", .int(793)),
+        (["params.avl_io_36": .int(700), "params.avl_io_85": .int(600)], "diagnostics_engine_rpm", .int(700)),
+        (["params.avl_io_85": .int(600)], "diagnostics_engine_rpm", .int(600)),
+        (["params.can_rpm": .null, "params.avl_io_85": .int(600)], "diagnostics_engine_rpm", .int(600)),
+        (["speed": .int(3)], "diagnostics_engine_rpm", nil),
+    ])
+    func mapsVoltageAndRPM(fields: [String: FieldValue], canonical: String, expected: FieldValue?) throws {
+        let engine = try Fixtures.defaultEngine()
+        var state = VehicleMappingState()
+        let mapped = try #require(
+            engine.map(Fixtures.record(fields), state: &state, receivedAt: Fixtures.t0).record)
+        if let expected, case .double(let want) = expected {
+            let got = try #require(mapped[canonical]?.asDouble)
+            #expect(abs(got - want) < 1e-9, "\(canonical): \(got)")
+        } else {
+            #expect(mapped[canonical] == expected, "\(canonical)")
+        }
+        #expect(mapped.fieldErrors.isEmpty, "\(mapped.fieldErrors)")
     }
 
     static let speedMapping = Fixtures.mappingYAML(

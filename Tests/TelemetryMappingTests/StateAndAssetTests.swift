@@ -283,7 +283,7 @@ struct MappingSetTests {
     @Test func defaultsLoadAsBuiltIns() throws {
         let set = try MappingSet.withDefaults()
         #expect(set.summaries.map(\.provider) == ["bench", "generic", "navixy"])
-        #expect(set.engine(for: "navixy")?.version.description == "1.0.6-telemetrystore.1")
+        #expect(set.engine(for: "navixy")?.version.description == "1.0.6-telemetrystore.2")
         #expect(set.summaries.allSatisfy { $0.versions.allSatisfy { $0.origin == .builtIn } })
     }
 
@@ -292,7 +292,7 @@ struct MappingSetTests {
         // Any loaded file outranks the built-in default, whatever its version.
         #expect(
             try set.load(yaml: Self.file("1.0.1"), file: "a.yaml").result
-                == .activated(previous: SemanticVersion("1.0.6-telemetrystore.1")))
+                == .activated(previous: SemanticVersion("1.0.6-telemetrystore.2")))
         #expect(
             try set.load(yaml: Self.file("1.0.3"), file: "b.yaml").result
                 == .activated(previous: SemanticVersion("1.0.1")))
@@ -358,7 +358,8 @@ struct MappingSetTests {
             #expect(report.version.description == version)
         }
         #expect(set.engine(for: "navixy")?.version == SemanticVersion("1.0.3"))
-        #expect(set.summaries.first { $0.provider == "navixy" }?.versions.count == 4)
+        // The three shared files and the two built-ins (1.0.6-telemetrystore.1 and .2).
+        #expect(set.summaries.first { $0.provider == "navixy" }?.versions.count == 5)
     }
 }
 

@@ -86,10 +86,10 @@ struct MappingServiceTests {
             #expect(fields["ignition_value"] == .bool(true))
             #expect(fields["lat"] == nil, "provider names are not stored as canonical fields")
             #expect(stored[0].provenance.provider == "navixy")
-            #expect(stored[0].provenance.mappingVersion == "1.0.6-telemetrystore.1")
+            #expect(stored[0].provenance.mappingVersion == "1.0.6-telemetrystore.2")
             let raw = try store.rawRecords(vehicle: try VehicleID("car-1"), from: 0, to: 10_000)
             #expect(raw.map(\.record) == [record])
-            #expect(raw.first?.mappingVersion == "1.0.6-telemetrystore.1")
+            #expect(raw.first?.mappingVersion == "1.0.6-telemetrystore.2")
         }
     }
 
@@ -513,6 +513,21 @@ struct MappingServiceTests {
             #expect(try Self.pinFile(folder) == ["acme": "1.6.0"])
             let logged = lines.withLock { $0 }.joined(separator: "\n")
             #expect(logged.contains("pinned version 1.6.0 stays active over the newer 1.8.0"), "\(logged)")
+        }
+    }
+
+    @Test("a rollback to the earlier built-in Navixy version, pinned before an upgrade, still starts and stays active")
+    func pinToEarlierBuiltIn() throws {
+        try withFolder { folder in
+            // What the pin file of a server rolled back to the built-in .1 holds (written by
+            // `admin mappings activate navixy 1.0.6-telemetrystore.1` on the earlier build).
+            try #"{"navixy":"1.0.6-telemetrystore.1"}"#.write(
+                toFile: folder.mappings + "/" + MappingService.pinFileName, atomically: true, encoding: .utf8)
+            let service = try folder.service()
+            #expect(Self.active(service, "navixy") == "1.0.6-telemetrystore.1")
+            #expect(service.list().filter { $0.file.provider == "navixy" }.map(\.file.version) == ["1.0.6-telemetrystore.1", "1.0.6-telemetrystore.2"])
+            _ = try service.activate(provider: "navixy", version: "1.0.6-telemetrystore.2")
+            #expect(Self.active(service, "navixy") == "1.0.6-telemetrystore.2")
         }
     }
 

@@ -150,6 +150,49 @@ public struct FieldCatalog: Sendable, Hashable {
 
 /// Reads the files under `Defaults/`.
 enum DefaultFiles {
+    /// A built-in version that a newer default file replaced and this build still ships, so
+    /// that an operator's pin (`admin mappings activate`) or a `remap --mapping` naming it
+    /// keeps working after an upgrade: a start refuses a pin that no file provides.
+    struct EarlierVersion: Sendable {
+        /// The default file that holds both versions.
+        var file: String
+        /// The earlier version.
+        var version: String
+        /// The version whose additions are marked, in `file`, by lines `# >>> added in V`
+        /// and `# <<< added in V` around them: the earlier version is the file without them.
+        var addedIn: String
+    }
+
+    static let earlierVersions = [
+        EarlierVersion(file: "navixy.yaml", version: "1.0.6-telemetrystore.1", addedIn: "1.0.6-telemetrystore.2")
+    ]
+
+    /// The text of an earlier version: its file without the marked blocks, under its version.
+    /// - Throws: `MappingValidationError` when the file has no such block or leaves one open
+    ///   (a build defect).
+    static func text(of earlier: EarlierVersion) throws(MappingValidationError) -> String {
+        var lines: [Substring] = []
+        var inside = false
+        var blocks = 0
+        for line in try text(named: earlier.file).split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.drop { $0 == " " }
+            if trimmed == "# >>> added in \(earlier.addedIn)" {
+                inside = true
+                blocks += 1
+            } else if trimmed == "# <<< added in \(earlier.addedIn)" {
+                inside = false
+            } else if !inside {
+                lines.append(line.hasPrefix("version:") ? "version: \"\(earlier.version)\"" : line)
+            }
+        }
+        guard blocks > 0, !inside else {
+            throw MappingValidationError(problems: [
+                MappingProblem(file: earlier.file, mapping: nil, reason: "no closed block added in \(earlier.addedIn)")
+            ])
+        }
+        return lines.joined(separator: "\n")
+    }
+
     static func text(named name: String) throws(MappingValidationError) -> String {
         let url = Bundle.module.resourceURL?.appendingPathComponent("Defaults").appendingPathComponent(name)
         guard let url, let data = FileManager.default.contents(atPath: url.path) else {

@@ -17,7 +17,7 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
     public let build: [String]
 
     /// Parses a version; nil when the text is not a valid semantic version.
-    /// - Parameter description: e.g. `1.0.3`, `1.0.6-telemetrystore.1`, `2.0.0+20260108`.
+    /// - Parameter description: e.g. `1.0.3`, `1.0.6-telemetrystore.2`, `2.0.0+20260108`.
     public init?(_ description: String) {
         var rest = Substring(description)
         var build: [String] = []

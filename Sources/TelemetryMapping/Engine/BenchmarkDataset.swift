@@ -6,16 +6,15 @@ public import TelemetryCore
 ///
 /// Each of the dataset's 12 fields becomes the Navixy field the default `navixy.yaml` reads
 /// for that quantity, in the unit Navixy sends it: root keys for the position fix, `params.*`
-/// for the CAN and I/O elements. `battery_v` and `engine_rpm` become Navixy's `board_voltage`
-/// and `can_engine_rpm`, which the default mapping does not read (version 1.0.3 has no such
-/// fields), so they are not stored: a Navixy record maps to the fields the mapping defines.
+/// for the CAN and I/O elements: `battery_v` and `engine_rpm` become Navixy's `board_voltage`
+/// (volts) and `can_rpm`, which the default mapping reads since `1.0.6-telemetrystore.2`.
 public enum BenchmarkDataset {
     /// Dataset field name -> Navixy field name, in the dataset's column order.
     public static let navixyFieldNames: [(dataset: String, navixy: String)] = [
         ("lat", "lat"), ("lon", "lng"), ("speed_kmh", "speed"), ("heading_deg", "heading"), ("altitude_m", "alt"),
         ("odometer_km", "params.can_mileage"),  // km: odometer_value source 2
         ("fuel_level_pct", "params.can_fuel_1"),  // percent: derive_fuel_levels
-        ("battery_v", "params.board_voltage"), ("engine_rpm", "params.can_engine_rpm"),
+        ("battery_v", "params.board_voltage"), ("engine_rpm", "params.can_rpm"),
         ("ignition", "params.avl_io_239"),  // 0/1: ignition_value source 1
         ("satellites", "satellites"), ("hdop", "hdop"),
     ]

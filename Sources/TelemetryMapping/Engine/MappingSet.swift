@@ -114,12 +114,17 @@ public struct MappingSet: Sendable {
         self.options = options
     }
 
-    /// The bundled catalog and default mappings (`navixy`, `generic`, `bench`), as built-ins.
+    /// The bundled catalog and default mappings (`navixy`, `generic`, `bench`), as built-ins,
+    /// with the earlier built-in versions this build still ships (`DefaultFiles.earlierVersions`).
     /// - Throws: `MappingValidationError` if a bundled file is broken (a build defect).
     public static func withDefaults(
         assets: AssetRegistry = .empty, options: MappingEngine.Options = .init()
     ) throws(MappingValidationError) -> MappingSet {
         var set = MappingSet(catalog: try FieldCatalog.bundled(), assets: assets, options: options)
+        // Earlier built-ins first: the newest version of a provider is the active one.
+        for earlier in DefaultFiles.earlierVersions {
+            _ = try set.load(yaml: try DefaultFiles.text(of: earlier), file: earlier.file, origin: .builtIn)
+        }
         for name in Self.defaultFileNames {
             _ = try set.load(yaml: try DefaultFiles.text(named: name), file: name, origin: .builtIn)
         }
