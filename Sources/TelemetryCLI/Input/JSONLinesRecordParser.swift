@@ -1,3 +1,4 @@
+import Foundation
 import TelemetryCore
 
 /// Reads JSON lines: one object per line, blank lines skipped.
@@ -18,8 +19,9 @@ import TelemetryCore
 ///   `provenance` object) reads back in. Without `fields`, every other top-level key is a field.
 /// - Types: an integer that fits `Int64` is an int (a longer one a double); any number
 ///   with a fraction or exponent is a double, so `12.0` stays a double; booleans, strings
-///   and null map to themselves; arrays map element by element. A nested object has no
-///   `FieldValue` and is an error naming its key.
+///   and null map to themselves; arrays map element by element. Bytes are an object with
+///   one key, `{"base64": "..."}` (as `query --format jsonl` writes them); any other nested
+///   object has no `FieldValue` and is an error naming its key.
 /// - `provider`, `sequence` and `provenance` may be null, meaning absent; `provenance` is
 ///   otherwise an object (a reserved key, never a field). Duplicate keys are errors,
 ///   as a record holds at most one value per field.
@@ -191,8 +193,18 @@ struct JSONLinesRecordParser: LineRecordParser {
             values.reserveCapacity(elements.count)
             for element in elements { values.append(try fieldValue(element, key: key)) }
             return .array(values)
-        case .object:
-            throw ParseProblem("key \"\(key)\": nested objects are not supported")
+        case .object(let members):
+            guard members.count == 1, members[0].key == JSONText.bytesKey else {
+                throw ParseProblem(
+                    "key \"\(key)\": nested objects are not supported (bytes are written {\"\(JSONText.bytesKey)\": \"...\"})")
+            }
+            guard case .string(let text) = members[0].value else {
+                throw ParseProblem("key \"\(key)\": \"\(JSONText.bytesKey)\" must be a string, found \(describe(members[0].value))")
+            }
+            guard let data = Data(base64Encoded: text) else {
+                throw ParseProblem("key \"\(key)\": \"\(JSONText.bytesKey)\" is not valid base64")
+            }
+            return .bytes(Array(data))
         }
     }
 

@@ -29,13 +29,18 @@ enum JSONText {
         return result + "\""
     }
 
+    /// The one key of the object that holds a bytes value in JSON.
+    static let bytesKey = "base64"
+
     /// A JSON number for a double: Swift's shortest round-trip text, or `null` for
     /// NaN and infinities, which JSON cannot express.
     static func number(_ value: Double) -> String {
         value.isFinite ? value.description : "null"
     }
 
-    /// The JSON form of a field value; bytes become a base64 string.
+    /// The JSON form of a field value. Bytes become `{"base64":"..."}`: a bare base64 string
+    /// would read back as a string, and JSON lines keep each value's type (ingest reads that
+    /// object back as bytes; no other object is a field value).
     static func value(_ value: FieldValue) -> String {
         switch value {
         case .null: return "null"
@@ -43,7 +48,7 @@ enum JSONText {
         case .int(let integer): return String(integer)
         case .double(let double): return number(double)
         case .string(let text): return string(text)
-        case .bytes(let bytes): return string(Data(bytes).base64EncodedString())
+        case .bytes(let bytes): return "{\"\(bytesKey)\":" + string(Data(bytes).base64EncodedString()) + "}"
         case .array(let elements): return "[" + elements.map(Self.value).joined(separator: ",") + "]"
         }
     }

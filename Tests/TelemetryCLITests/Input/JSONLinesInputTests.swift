@@ -26,6 +26,22 @@ import Testing
         )
     }
 
+    /// Bytes, which JSON has not, are `{"base64": "..."}` both ways: what query writes
+    /// reads back as bytes (a bare base64 string would come back as a string).
+    @Test("bytes round-trip through JSON lines as {\"base64\": ...}, in arrays too")
+    func bytesRoundTrip() throws {
+        let fields = [Field("raw", .bytes([0, 1, 0xFE, 0xFF])), Field("frames", .array([.bytes([]), .bytes([0x41]), .int(3)]))]
+        let record = TelemetryRecord(
+            vehicle: try VehicleID("v1"), timestamp: 5, fields: fields,
+            provenance: Provenance(provider: "gw", mappingVersion: "identity", receivedAt: 6))
+        var writer = RecordWriter(format: .jsonl)
+        let text = writer.write([record]) + writer.finish()
+        #expect(text.contains(#""raw":{"base64":"AAH+/w=="}"#), "\(text)")
+        let back = try readAll(text, name: "x.jsonl")
+        #expect(back.first?.fields.sorted { $0.name < $1.name } == fields.sorted { $0.name < $1.name })
+        #expect(back.first?.provider == "gw")
+    }
+
     /// The trap of `JSONSerialization`: `true` and `1` are both `NSNumber` there.
     @Test func tellsBooleansFromNumbersAndIntegersFromDoubles() throws {
         let records = try readAll(
@@ -152,12 +168,15 @@ import Testing
             #"{"vehicle":"v1","ts":"noon","x":1}"#,
             "x.jsonl:1: key \"ts\": invalid timestamp \"noon\": expected an integer (ms) or RFC 3339 text"
         ),
-        (#"{"vehicle":"v1","ts":1,"pos":{"lat":1}}"#, "x.jsonl:1: key \"pos\": nested objects are not supported"),
-        (#"{"vehicle":"v1","ts":1,"list":[1,{"a":1}]}"#, "x.jsonl:1: key \"list\": nested objects are not supported"),
+        (#"{"vehicle":"v1","ts":1,"pos":{"lat":1}}"#, "x.jsonl:1: key \"pos\": nested objects are not supported (bytes are written {\"base64\": \"...\"})"),
+        (#"{"vehicle":"v1","ts":1,"list":[1,{"a":1}]}"#, "x.jsonl:1: key \"list\": nested objects are not supported (bytes are written {\"base64\": \"...\"})"),
         (
             #"{"vehicle":"v1","ts":1,"fields":{"pos":{}}}"#,
-            "x.jsonl:1: key \"fields.pos\": nested objects are not supported"
+            "x.jsonl:1: key \"fields.pos\": nested objects are not supported (bytes are written {\"base64\": \"...\"})"
         ),
+        (#"{"vehicle":"v1","ts":1,"b":{"base64":"AQ","x":1}}"#, #"x.jsonl:1: key "b": nested objects are not supported (bytes are written {"base64": "..."})"#),
+        (#"{"vehicle":"v1","ts":1,"b":{"base64":7}}"#, #"x.jsonl:1: key "b": "base64" must be a string, found 7"#),
+        (#"{"vehicle":"v1","ts":1,"b":{"base64":"not base64!"}}"#, #"x.jsonl:1: key "b": "base64" is not valid base64"#),
         (#"{"vehicle":"v1","ts":1,"fields":[1]}"#, "x.jsonl:1: key \"fields\": expected an object, found an array"),
         (
             #"{"vehicle":"v1","ts":1,"sequence":-1,"x":1}"#,

@@ -90,7 +90,7 @@ private func sampleRecords() throws -> [TelemetryRecord] {
         let jsonl = render(records: [record], format: .jsonl)
         #expect(
             jsonl.contains(
-                #""fields":{"f0":null,"f1":false,"f10":"AAEC/w==","f11":[1,["x",null],null],"f2":-9223372036854775808,"f3":0.1,"f4":1e+20,"f5":-0.0,"f6":5e-324,"f7":null,"f8":null,"f9":"line\nbreak\ttab"}"#
+                #""fields":{"f0":null,"f1":false,"f10":{"base64":"AAEC/w=="},"f11":[1,["x",null],null],"f2":-9223372036854775808,"f3":0.1,"f4":1e+20,"f5":-0.0,"f6":5e-324,"f7":null,"f8":null,"f9":"line\nbreak\ttab"}"#
             )
         )
         let csvRow = render(records: [record], format: .csv).split(separator: "\n", omittingEmptySubsequences: false)
