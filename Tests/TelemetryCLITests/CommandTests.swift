@@ -175,6 +175,16 @@ struct IngestFailureAdviceTests {
 
 @Suite("ingest's rejected and dead-lettered records")
 struct IngestRecordReportTests {
+    @Test("the summary counts in the singular when there is one")
+    func summaryGrammar() {
+        #expect(
+            TelemetryCommand.Ingest.summary(sent: 1, seconds: 0.5, rate: 2, result: IngestResult(duplicates: 1))
+                == "sent 1 record in 0.50 s (2 records/s): 0 stored, 1 duplicate, 0 rejected, 0 dead-lettered; durability buffered\n")
+        #expect(
+            TelemetryCommand.Ingest.summary(sent: 4, seconds: 0.01, rate: 400, result: IngestResult(accepted: 4, durability: .sync))
+                == "sent 4 records in 0.01 s (400 records/s): 4 stored, 0 duplicates, 0 rejected, 0 dead-lettered; durability sync\n")
+    }
+
     @Test("dead-lettered records are listed like rejected ones, numbered from the first record sent, 20 of each at most")
     func deadLetteredRecordsAreListed() {
         var outcome = TelemetryCommand.Ingest.SendOutcome()

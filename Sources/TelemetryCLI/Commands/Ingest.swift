@@ -154,14 +154,20 @@ extension TelemetryCommand {
             )
         }
 
+        /// The summary line: `sent 4 records in 0.01 s (400 records/s): 4 stored, 0 duplicates, ...`.
+        static func summary(sent: Int, seconds: Double, rate: Double, result: IngestResult) -> String {
+            let records = sent == 1 ? "1 record" : "\(sent) records"
+            let duplicates = result.duplicates == 1 ? "1 duplicate" : "\(result.duplicates) duplicates"
+            return "sent \(records) in \(String(format: "%.2f", seconds)) s (\(Int(rate)) records/s): "
+                + "\(result.accepted) stored, \(duplicates), \(result.rejected.count) rejected, "
+                + "\(result.deadLettered) dead-lettered; durability \(result.durability.rawValue)\n"
+        }
+
         private func report(_ outcome: SendOutcome, since started: Date) {
             let seconds = Date().timeIntervalSince(started)
             let rate = seconds > 0 ? Double(outcome.sent) / seconds : 0
             let result = outcome.result
-            write(
-                "sent \(outcome.sent) records in \(String(format: "%.2f", seconds)) s (\(Int(rate)) records/s): "
-                    + "\(result.accepted) stored, \(result.duplicates) duplicates, \(result.rejected.count) rejected, "
-                    + "\(result.deadLettered) dead-lettered; durability \(result.durability.rawValue)\n")
+            write(Self.summary(sent: outcome.sent, seconds: seconds, rate: rate, result: result))
             if result.replaced > 0 {
                 // The store keeps one record per vehicle and millisecond: say what was merged.
                 printError(
