@@ -89,9 +89,17 @@ public struct FieldAggregate: Sendable, Hashable {
     public var first: Double
     public var last: Double
 
+    /// The same aggregates exact, when every sample in the bucket was an integer (not a
+    /// double, not a bool) and their sum fits Int64; nil otherwise. The doubles above round
+    /// integers beyond 2^53 (a counter, a time in ns) and read `12.0` for `12`.
+    public var integers: IntegerAggregate?
+
     public var average: Double { count == 0 ? .nan : sum / Double(count) }
 
-    public init(field: String, count: UInt64, min: Double, max: Double, sum: Double, first: Double, last: Double) {
+    public init(
+        field: String, count: UInt64, min: Double, max: Double, sum: Double, first: Double, last: Double,
+        integers: IntegerAggregate? = nil
+    ) {
         self.field = field
         self.count = count
         self.min = min
@@ -99,6 +107,29 @@ public struct FieldAggregate: Sendable, Hashable {
         self.sum = sum
         self.first = first
         self.last = last
+        self.integers = integers
+    }
+}
+
+/// The exact aggregates of an integer field (`FieldAggregate.integers`).
+public struct IntegerAggregate: Sendable, Hashable {
+    public var min: Int64
+    public var max: Int64
+    public var sum: Int64
+    public var first: Int64
+    public var last: Int64
+
+    public init(min: Int64, max: Int64, sum: Int64, first: Int64, last: Int64) {
+        self.min = min
+        self.max = max
+        self.sum = sum
+        self.first = first
+        self.last = last
+    }
+
+    /// One sample.
+    public init(_ value: Int64) {
+        self.init(min: value, max: value, sum: value, first: value, last: value)
     }
 }
 

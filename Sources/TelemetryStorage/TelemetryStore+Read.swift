@@ -508,12 +508,16 @@ struct BucketAggregator {
     }
 
     /// Adds a value of field `id` to the current bucket; values that are not numbers (strings,
-    /// bytes, arrays, null) are left out, and bools count as 0 and 1.
+    /// bytes, arrays, null) are left out, and bools count as 0 and 1. The exact integer
+    /// aggregates are kept while every sample is an int and their sum fits Int64.
     mutating func add(_ value: FieldValue, field id: UInt32) {
         let x: Double
+        var integer: Int64? = nil
         switch value {
         case .double(let d): x = d
-        case .int(let i): x = Double(i)
+        case .int(let i):
+            x = Double(i)
+            integer = i
         case .bool(let b): x = b ? 1 : 0
         case .null, .string, .bytes, .array: return
         }
@@ -523,10 +527,23 @@ struct BucketAggregator {
             values[slot].max = Swift.max(values[slot].max, x)
             values[slot].sum += x
             values[slot].last = x
+            if var exact = values[slot].integers {
+                let (sum, overflow) = integer.map { exact.sum.addingReportingOverflow($0) } ?? (0, true)
+                if let i = integer, !overflow {
+                    exact.min = Swift.min(exact.min, i)
+                    exact.max = Swift.max(exact.max, i)
+                    exact.sum = sum
+                    exact.last = i
+                    values[slot].integers = exact
+                } else {
+                    values[slot].integers = nil
+                }
+            }
         } else {
             slotOfID[id] = ids.count
             ids.append(id)
-            values.append(FieldAggregate(field: "", count: 1, min: x, max: x, sum: x, first: x, last: x))
+            values.append(
+                FieldAggregate(field: "", count: 1, min: x, max: x, sum: x, first: x, last: x, integers: integer.map(IntegerAggregate.init)))
         }
     }
 

@@ -56,6 +56,11 @@ struct ServerIntegrationTests {
                 #expect(buckets.count == 5)
                 #expect(buckets.first?.fields.first?.count == 5)
                 #expect(buckets.first?.fields.first?.max == 12)
+                #expect(buckets.first?.fields.first?.integers == nil, "speed is a double")
+                // rpm is an int: its aggregates cross the wire exact (records 0, 2, 4, 6, 8: rpm 800..808).
+                let rpm = try await client.aggregate(
+                    vehicle: vid("truck-1"), from: 1_700_000_000_000, to: 1_700_000_010_000, bucketMs: 10_000, fields: ["rpm"])
+                #expect(rpm.first?.fields.first?.integers == IntegerAggregate(min: 800, max: 808, sum: 4020, first: 800, last: 808))
             }
         }
     }

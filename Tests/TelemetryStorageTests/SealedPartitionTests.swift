@@ -109,6 +109,8 @@ struct SealedPartitionTests {
                 case .bool(let b): x = b ? 1 : 0
                 default: continue
                 }
+                var integer: Int64? = nil
+                if case .int(let i) = f.value { integer = i }
                 if let i = out[out.count - 1].fields.firstIndex(where: { $0.field == f.name }) {
                     var a = out[out.count - 1].fields[i]
                     a.count += 1
@@ -116,9 +118,16 @@ struct SealedPartitionTests {
                     a.max = max(a.max, x)
                     a.sum += x
                     a.last = x
+                    // Exact integers while every sample is an int and the sum fits.
+                    if let exact = a.integers, let n = integer, case (let sum, false) = exact.sum.addingReportingOverflow(n) {
+                        a.integers = IntegerAggregate(min: min(exact.min, n), max: max(exact.max, n), sum: sum, first: exact.first, last: n)
+                    } else {
+                        a.integers = nil
+                    }
                     out[out.count - 1].fields[i] = a
                 } else {
-                    out[out.count - 1].fields.append(FieldAggregate(field: f.name, count: 1, min: x, max: x, sum: x, first: x, last: x))
+                    out[out.count - 1].fields.append(
+                        FieldAggregate(field: f.name, count: 1, min: x, max: x, sum: x, first: x, last: x, integers: integer.map(IntegerAggregate.init)))
                 }
             }
         }

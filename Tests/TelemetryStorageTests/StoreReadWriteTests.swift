@@ -248,6 +248,27 @@ struct StoreReadWriteTests {
         }
     }
 
+    @Test("an integer field's aggregates are also exact integers; a double, a bool or a sum past Int64 leaves only the doubles")
+    func integerAggregates() throws {
+        try withTemporaryStore { store, _ in
+            let big = Int64(1) << 53  // 2^53 + 1 has no double
+            try store.write([
+                record("v", 0, ["n": .int(big + 1), "mixed": .int(3), "flag": .int(1), "huge": .int(.max)]),
+                record("v", 1, ["n": .int(-5), "mixed": .double(2.5), "flag": .bool(true), "huge": .int(1)]),
+                record("v", 2, ["n": .int(big + 3), "mixed": .int(4), "flag": .int(0)]),
+            ])
+            let fields = try #require(
+                try store.aggregate(vehicle: vid("v"), from: 0, to: 10, bucketMs: 10, fields: ["n", "mixed", "flag", "huge"]).first
+            ).fields
+            let byName = Dictionary(uniqueKeysWithValues: fields.map { ($0.field, $0) })
+            #expect(byName["n"]?.integers == IntegerAggregate(min: -5, max: big + 3, sum: 2 * big - 1, first: big + 1, last: big + 3))
+            #expect(byName["n"]?.count == 3)
+            #expect(byName["mixed"]?.integers == nil && byName["mixed"]?.sum == 9.5)
+            #expect(byName["flag"]?.integers == nil && byName["flag"]?.sum == 2)
+            #expect(byName["huge"]?.integers == nil && byName["huge"]?.count == 2)
+        }
+    }
+
     @Test("negative-time buckets align to the bucket width")
     func aggregateBeforeEpoch() throws {
         try withTemporaryStore { store, _ in

@@ -47,7 +47,13 @@ extension TelemetryCommand {
     /// `telemetryctl aggregate VEHICLE`: downsampling.
     struct Aggregate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Per time bucket: count, min, max, avg, sum, first and last of numeric fields.")
+            abstract: "Per time bucket: count, min, max, avg, sum, first and last of numeric fields.",
+            discussion: """
+                Buckets are aligned to multiples of the width since 1970, and only buckets that hold records \
+                are printed. Integers, doubles and booleans (as 0 and 1) count; other values are skipped. \
+                A field whose every value in the bucket is an integer prints min, max, sum, first and last \
+                as exact integers; otherwise they are doubles. avg is always a double.
+                """)
 
         @OptionGroup var connection: ConnectionOptions
 

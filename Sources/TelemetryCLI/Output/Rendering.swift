@@ -80,6 +80,8 @@ public func render(latest: [LatestState], format: OutputFormat) -> String {
 /// Columns `vehicle`, `bucket_start`, `field`, `count`, `min`, `max`, `avg`, `sum`,
 /// `first`, `last`. The vehicle column repeats on every row so that outputs for several
 /// vehicles can be concatenated. `avg` of an empty bucket is NaN (`nan`, or null in JSON lines).
+/// A field whose samples were all integers prints `min`, `max`, `sum`, `first` and `last`
+/// as integers (`FieldAggregate.integers`), as its values print in a query.
 /// JSON lines uses the same keys in the same order. A bucket whose records hold no numeric
 /// value of the fields (the server sends it with no fields) still gets one row, with a blank
 /// field, count 0 and blank aggregates (in JSON lines: vehicle, bucket_start and count only):
@@ -109,12 +111,13 @@ public func render(buckets: [AggregateBucket], vehicle: VehicleID, format: Outpu
                 object.add("bucket_start", string: RFC3339.format(milliseconds: bucket.start))
                 object.add("field", string: aggregate.field)
                 object.add("count", json: String(aggregate.count))
-                object.add("min", json: JSONText.number(aggregate.min))
-                object.add("max", json: JSONText.number(aggregate.max))
-                object.add("avg", json: JSONText.number(aggregate.average))
-                object.add("sum", json: JSONText.number(aggregate.sum))
-                object.add("first", json: JSONText.number(aggregate.first))
-                object.add("last", json: JSONText.number(aggregate.last))
+                let v = AggregateTexts(aggregate, number: JSONText.number)
+                object.add("min", json: v.min)
+                object.add("max", json: v.max)
+                object.add("avg", json: v.avg)
+                object.add("sum", json: v.sum)
+                object.add("first", json: v.first)
+                object.add("last", json: v.last)
                 text += object.json + "\n"
             }
         }
@@ -127,14 +130,29 @@ public func render(buckets: [AggregateBucket], vehicle: VehicleID, format: Outpu
             }
             for aggregate in bucket.fields {
                 let name = format == .table ? FieldValue.tableSafe(aggregate.field) : aggregate.field
+                let v = AggregateTexts(aggregate, number: \.description)
                 table.rows.append([
                     vehicle.rawValue, RFC3339.format(milliseconds: bucket.start), name, String(aggregate.count),
-                    aggregate.min.description, aggregate.max.description, aggregate.average.description,
-                    aggregate.sum.description, aggregate.first.description, aggregate.last.description,
+                    v.min, v.max, v.avg, v.sum, v.first, v.last,
                 ])
             }
         }
         return text(of: table, format: format)
+    }
+}
+
+/// The printed aggregates of one field: exact integers when the server sent them (every
+/// sample an integer), else the doubles; the average is always a double.
+private struct AggregateTexts {
+    var min, max, avg, sum, first, last: String
+
+    init(_ a: FieldAggregate, number: (Double) -> String) {
+        avg = number(a.average)
+        if let exact = a.integers {
+            (min, max, sum, first, last) = (String(exact.min), String(exact.max), String(exact.sum), String(exact.first), String(exact.last))
+        } else {
+            (min, max, sum, first, last) = (number(a.min), number(a.max), number(a.sum), number(a.first), number(a.last))
+        }
     }
 }
 

@@ -965,6 +965,39 @@ package nonisolated struct Telemetry_V1_FieldAggregate: Sendable {
 
   package var last: Double = 0
 
+  /// Set when every sample in the bucket was an int_value (no double, no bool) and their sum
+  /// fits int64: the same aggregates, exact. The doubles above round integers beyond 2^53.
+  package var integers: Telemetry_V1_IntegerAggregate {
+    get {_integers ?? Telemetry_V1_IntegerAggregate()}
+    set {_integers = newValue}
+  }
+  /// Returns true if `integers` has been explicitly set.
+  package var hasIntegers: Bool {self._integers != nil}
+  /// Clears the value of `integers`. Subsequent reads from it will return its default value.
+  package mutating func clearIntegers() {self._integers = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _integers: Telemetry_V1_IntegerAggregate? = nil
+}
+
+package nonisolated struct Telemetry_V1_IntegerAggregate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var min: Int64 = 0
+
+  package var max: Int64 = 0
+
+  package var sum: Int64 = 0
+
+  package var first: Int64 = 0
+
+  package var last: Int64 = 0
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -4027,7 +4060,7 @@ nonisolated extension Telemetry_V1_AggregateRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Telemetry_V1_FieldAggregate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".FieldAggregate"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}field\0\u{1}count\0\u{1}min\0\u{1}max\0\u{1}sum\0\u{1}avg\0\u{1}first\0\u{1}last\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}field\0\u{1}count\0\u{1}min\0\u{1}max\0\u{1}sum\0\u{1}avg\0\u{1}first\0\u{1}last\0\u{1}integers\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4043,12 +4076,17 @@ nonisolated extension Telemetry_V1_FieldAggregate: SwiftProtobuf.Message, SwiftP
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.avg) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.first) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.last) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._integers) }()
       default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.field.isEmpty {
       try visitor.visitSingularStringField(value: self.field, fieldNumber: 1)
     }
@@ -4073,6 +4111,9 @@ nonisolated extension Telemetry_V1_FieldAggregate: SwiftProtobuf.Message, SwiftP
     if self.last.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.last, fieldNumber: 8)
     }
+    try { if let v = self._integers {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4083,6 +4124,57 @@ nonisolated extension Telemetry_V1_FieldAggregate: SwiftProtobuf.Message, SwiftP
     if lhs.max != rhs.max {return false}
     if lhs.sum != rhs.sum {return false}
     if lhs.avg != rhs.avg {return false}
+    if lhs.first != rhs.first {return false}
+    if lhs.last != rhs.last {return false}
+    if lhs._integers != rhs._integers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Telemetry_V1_IntegerAggregate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".IntegerAggregate"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}min\0\u{1}max\0\u{1}sum\0\u{1}first\0\u{1}last\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.min) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.max) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.sum) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.first) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.last) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.min != 0 {
+      try visitor.visitSingularInt64Field(value: self.min, fieldNumber: 1)
+    }
+    if self.max != 0 {
+      try visitor.visitSingularInt64Field(value: self.max, fieldNumber: 2)
+    }
+    if self.sum != 0 {
+      try visitor.visitSingularInt64Field(value: self.sum, fieldNumber: 3)
+    }
+    if self.first != 0 {
+      try visitor.visitSingularInt64Field(value: self.first, fieldNumber: 4)
+    }
+    if self.last != 0 {
+      try visitor.visitSingularInt64Field(value: self.last, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Telemetry_V1_IntegerAggregate, rhs: Telemetry_V1_IntegerAggregate) -> Bool {
+    if lhs.min != rhs.min {return false}
+    if lhs.max != rhs.max {return false}
+    if lhs.sum != rhs.sum {return false}
     if lhs.first != rhs.first {return false}
     if lhs.last != rhs.last {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -124,6 +124,13 @@ extension AggregateBucket {
             w.avg = f.average
             w.first = f.first
             w.last = f.last
+            if let exact = f.integers {
+                w.integers.min = exact.min
+                w.integers.max = exact.max
+                w.integers.sum = exact.sum
+                w.integers.first = exact.first
+                w.integers.last = exact.last
+            }
             return w
         }
         return out
@@ -133,7 +140,13 @@ extension AggregateBucket {
         self.init(
             start: wire.startMs,
             fields: wire.fields.map {
-                FieldAggregate(field: $0.field, count: $0.count, min: $0.min, max: $0.max, sum: $0.sum, first: $0.first, last: $0.last)
+                FieldAggregate(
+                    field: $0.field, count: $0.count, min: $0.min, max: $0.max, sum: $0.sum, first: $0.first, last: $0.last,
+                    integers: $0.hasIntegers
+                        ? IntegerAggregate(
+                            min: $0.integers.min, max: $0.integers.max, sum: $0.integers.sum, first: $0.integers.first,
+                            last: $0.integers.last)
+                        : nil)
             })
     }
 }

@@ -278,6 +278,30 @@ private func sampleRecords() throws -> [TelemetryRecord] {
         )
     }
 
+    @Test("an integer field's aggregates print as integers, exact past 2^53; avg stays a double")
+    func rendersIntegerBuckets() throws {
+        let exact = IntegerAggregate(min: 7, max: 9_007_199_254_740_993, sum: 9_007_199_254_741_000, first: 7, last: 9_007_199_254_740_993)
+        let buckets = [
+            AggregateBucket(
+                start: 0,
+                fields: [FieldAggregate(field: "n", count: 2, min: 7, max: 9.007199254740992e15, sum: 9.007199254741e15, first: 7, last: 9.007199254740992e15, integers: exact)])
+        ]
+        let vehicle = try VehicleID("v1")
+        #expect(
+            render(buckets: buckets, vehicle: vehicle, format: .csv) == """
+                vehicle,bucket_start,field,count,min,max,avg,sum,first,last
+                v1,1970-01-01T00:00:00.000Z,n,2,7,9007199254740993,4503599627370500.0,9007199254741000,7,9007199254740993
+
+                """
+        )
+        #expect(
+            render(buckets: buckets, vehicle: vehicle, format: .jsonl) == """
+                {"vehicle":"v1","bucket_start":"1970-01-01T00:00:00.000Z","field":"n","count":2,"min":7,"max":9007199254740993,"avg":4503599627370500.0,"sum":9007199254741000,"first":7,"last":9007199254740993}
+
+                """
+        )
+    }
+
     @Test func rendersVehicles() throws {
         let vehicles = [
             VehicleSummary(
