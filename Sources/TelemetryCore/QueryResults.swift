@@ -90,11 +90,20 @@ public struct FieldAggregate: Sendable, Hashable {
     public var last: Double
 
     /// The same aggregates exact, when every sample in the bucket was an integer (not a
-    /// double, not a bool) and their sum fits Int64; nil otherwise. The doubles above round
+    /// double, not a bool) and their sum fits Int64 (whatever the order of the samples);
+    /// nil otherwise. The doubles above round
     /// integers beyond 2^53 (a counter, a time in ns) and read `12.0` for `12`.
     public var integers: IntegerAggregate?
 
-    public var average: Double { count == 0 ? .nan : sum / Double(count) }
+    /// `sum / count`: from the exact integer sum when there is one (the double sum of large
+    /// integers has rounded), else from the double sum.
+    public var average: Double {
+        guard count > 0 else { return .nan }
+        guard let exact = integers, let n = Int64(exactly: count) else { return sum / Double(count) }
+        // Quotient and remainder apart: Double(exact.sum) alone rounds past 2^53.
+        let (quotient, remainder) = exact.sum.quotientAndRemainder(dividingBy: n)
+        return Double(quotient) + Double(remainder) / Double(n)
+    }
 
     public init(
         field: String, count: UInt64, min: Double, max: Double, sum: Double, first: Double, last: Double,

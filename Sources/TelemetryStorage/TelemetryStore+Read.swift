@@ -488,6 +488,8 @@ struct BucketAggregator {
     /// The current bucket's fields, by id, in order of first value.
     private var ids: [UInt32] = []
     private var values: [FieldAggregate] = []
+    /// The exact sums of the fields whose samples are all integers so far, by slot.
+    private var integerSums: [Int128] = []
     private var slotOfID: [UInt32: Int] = [:]
     private var failure: StorageError? = nil
 
@@ -528,13 +530,14 @@ struct BucketAggregator {
             values[slot].sum += x
             values[slot].last = x
             if var exact = values[slot].integers {
-                let (sum, overflow) = integer.map { exact.sum.addingReportingOverflow($0) } ?? (0, true)
-                if let i = integer, !overflow {
+                if let i = integer {
                     exact.min = Swift.min(exact.min, i)
                     exact.max = Swift.max(exact.max, i)
-                    exact.sum = sum
                     exact.last = i
                     values[slot].integers = exact
+                    // 128 bits cannot overflow on 2^64 samples: whether the sum fits Int64 is
+                    // decided once, at the bucket's close, not by the order of the samples.
+                    integerSums[slot] += Int128(i)
                 } else {
                     values[slot].integers = nil
                 }
@@ -544,6 +547,7 @@ struct BucketAggregator {
             ids.append(id)
             values.append(
                 FieldAggregate(field: "", count: 1, min: x, max: x, sum: x, first: x, last: x, integers: integer.map(IntegerAggregate.init)))
+            integerSums.append(Int128(integer ?? 0))
         }
     }
 
@@ -558,10 +562,14 @@ struct BucketAggregator {
                 continue
             }
             values[i].field = name
+            if values[i].integers != nil {
+                if let sum = Int64(exactly: integerSums[i]) { values[i].integers?.sum = sum } else { values[i].integers = nil }
+            }
         }
         buckets.append(AggregateBucket(start: start, fields: values))
         ids.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
+        integerSums.removeAll(keepingCapacity: true)
         slotOfID.removeAll(keepingCapacity: true)
     }
 

@@ -269,6 +269,25 @@ struct StoreReadWriteTests {
         }
     }
 
+    @Test("whether an integer sum fits Int64 does not depend on the order of the samples; avg comes from the exact sum")
+    func integerSumsIndependentOfOrder() throws {
+        try withTemporaryStore { store, _ in
+            // Int64.max first: a running Int64 sum would overflow at the second sample.
+            try store.write([record("v", 0, ["a": .int(.max)]), record("v", 1, ["a": .int(1)]), record("v", 2, ["a": .int(-10)])])
+            try store.write([record("v", 10, ["a": .int(-10)]), record("v", 11, ["a": .int(1)]), record("v", 12, ["a": .int(.max)])])
+            let one = Int64(1) << 62
+            try store.write([record("v", 20, ["a": .int(one)]), record("v", 21, ["a": .int(1)]), record("v", 22, ["a": .int(-one)])])
+            let buckets = try store.aggregate(vehicle: vid("v"), from: 0, to: 30, bucketMs: 10, fields: ["a"])
+            let exact = IntegerAggregate(min: -10, max: .max, sum: .max - 9, first: .max, last: -10)
+            #expect(buckets[0].fields.first?.integers == exact)
+            #expect(buckets[1].fields.first?.integers == IntegerAggregate(min: -10, max: .max, sum: .max - 9, first: -10, last: .max))
+            // 2^62 + 1 - 2^62: the double sum has lost the 1 (0.0); the exact one has not.
+            let third = try #require(buckets[2].fields.first)
+            #expect(third.integers?.sum == 1 && third.sum == 0)
+            #expect(third.average == 1.0 / 3.0)
+        }
+    }
+
     @Test("negative-time buckets align to the bucket width")
     func aggregateBeforeEpoch() throws {
         try withTemporaryStore { store, _ in

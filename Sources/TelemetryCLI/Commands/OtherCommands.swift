@@ -51,8 +51,9 @@ extension TelemetryCommand {
             discussion: """
                 Buckets are aligned to multiples of the width since 1970, and only buckets that hold records \
                 are printed. Integers, doubles and booleans (as 0 and 1) count; other values are skipped. \
-                A field whose every value in the bucket is an integer prints min, max, sum, first and last \
-                as exact integers; otherwise they are doubles. avg is always a double.
+                A field whose every value in the bucket is an integer, and whose sum fits a 64-bit integer, \
+                prints min, max, sum, first and last as exact integers (avg from the exact sum); otherwise \
+                they are doubles, which round integers beyond 2^53. avg is always a double.
                 """)
 
         @OptionGroup var connection: ConnectionOptions

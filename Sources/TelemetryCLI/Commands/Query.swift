@@ -22,7 +22,8 @@ extension TelemetryCommand {
                 a table or CSV prints them with empty cells. --limit counts the records of the range before \
                 that, so such a page can print fewer lines than --limit, or none: follow the cursor.
 
-                JSON lines keep each value's type; bytes, which JSON has not, are written {"base64": "..."},                 which ingest reads back as bytes (tables and CSV show the bare base64 text).
+                JSON lines keep each value's type; bytes, which JSON has not, are written {"base64": "..."}, \
+                which ingest reads back as bytes (tables and CSV show the bare base64 text).
                 """)
 
         @OptionGroup var connection: ConnectionOptions
