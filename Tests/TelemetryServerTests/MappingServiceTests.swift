@@ -462,6 +462,20 @@ struct MappingServiceTests {
         }
     }
 
+    @Test("activating the newest version again ends the rollback: no pin is left to hold it over a later version at the next start")
+    func activatingNewestEndsRollback() throws {
+        try withFolder { folder in
+            let service = try Self.rolledBack(folder, to: "1.0.0", over: "1.1.0")
+            #expect(try Self.pinFile(folder) == ["acme": "1.0.0"])
+            _ = try service.activate(provider: "acme", version: "1.1.0")
+            #expect(Self.active(service, "acme") == "1.1.0")
+            #expect(try Self.pinFile(folder) == [:])
+            // A newer file copied in while the server is stopped: the next start takes it.
+            try Self.acme("1.2.0", unit: "mph").write(toFile: folder.mappings + "/acme-new.yaml", atomically: true, encoding: .utf8)
+            #expect(Self.active(try folder.service(), "acme") == "1.2.0")
+        }
+    }
+
     static func pinFile(_ folder: Folder) throws -> [String: String] {
         try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: folder.mappings + "/" + MappingService.pinFileName)))
     }

@@ -380,7 +380,11 @@ public final class MappingService: Sendable {
             do throws(MappingFailure) { try next.set.activate(provider: provider, version: version) } catch {
                 throw StatusError(.notFound, error.message)
             }
-            next.pins[provider] = version.description
+            // The newest version is no rollback: pinning it would hold it, at the next start, over
+            // a newer file copied into the folder or a newer build's built-in. Activating it ends
+            // the rollback instead, as loading a newer version does.
+            let newest = next.set.summaries.first { $0.provider == provider }?.versions.last?.version
+            next.pins[provider] = newest.map { version.hasSamePrecedence(as: $0) } == true ? nil : version.description
             try self.writePins(next.pins)
             r = next
             return (file, previous)
