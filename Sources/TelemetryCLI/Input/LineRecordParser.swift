@@ -25,6 +25,20 @@ enum RecordParsing {
         }
     }
 
+    /// The longest field name the protocol takes, in UTF-8 bytes (PROTOCOL.md, section 7.3).
+    static let maxFieldNameBytes = 255
+
+    /// Checks what the server would refuse for the whole batch (a batch's field names travel
+    /// as its columns): here the problem is named with its line, before anything is sent.
+    static func checkFieldNames(_ fields: [Field]) throws(ParseProblem) {
+        for field in fields {
+            if field.name.isEmpty { throw ParseProblem("a field name is empty") }
+            if field.name.utf8.count > maxFieldNameBytes {
+                throw ParseProblem("field name \"\(field.name.prefix(40))...\" is longer than \(maxFieldNameBytes) bytes")
+            }
+        }
+    }
+
     /// Parses a timestamp given as an integer in `precision` or, if `allowText`, as RFC 3339.
     /// - Returns: milliseconds since 1970 UTC.
     static func timestamp(

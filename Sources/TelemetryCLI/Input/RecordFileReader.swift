@@ -164,7 +164,10 @@ public final class RecordFileReader {
                 try parser.finish()
                 return false
             }
-            if let record = try parser.parse(line: line, lineNumber: lines.lineNumber) { batch.append(record) }
+            if let record = try parser.parse(line: line, lineNumber: lines.lineNumber) {
+                try RecordParsing.checkFieldNames(record.fields)
+                batch.append(record)
+            }
             return true
         } catch {
             let failure = InputError(

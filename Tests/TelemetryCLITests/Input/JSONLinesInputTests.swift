@@ -175,6 +175,12 @@ import Testing
             "x.jsonl:1: key \"fields.pos\": nested objects are not supported (bytes are written {\"base64\": \"...\"})"
         ),
         (#"{"vehicle":"v1","ts":1,"b":{"base64":"AQ","x":1}}"#, #"x.jsonl:1: key "b": nested objects are not supported (bytes are written {"base64": "..."})"#),
+        // The server refuses these for the whole batch (its field names are the columns).
+        (#"{"vehicle":"v1","ts":1,"":1}"#, "x.jsonl:1: a field name is empty"),
+        (
+            #"{"vehicle":"v1","ts":1,"\#(String(repeating: "n", count: 256))":1}"#,
+            #"x.jsonl:1: field name "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn..." is longer than 255 bytes"#
+        ),
         (#"{"vehicle":"v1","ts":1,"b":{"base64":7}}"#, #"x.jsonl:1: key "b": "base64" must be a string, found 7"#),
         (#"{"vehicle":"v1","ts":1,"b":{"base64":"not base64!"}}"#, #"x.jsonl:1: key "b": "base64" is not valid base64"#),
         (#"{"vehicle":"v1","ts":1,"fields":[1]}"#, "x.jsonl:1: key \"fields\": expected an object, found an array"),
