@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 @testable import TelemetryClient
 import TelemetryCore
 import Testing
@@ -6,6 +7,20 @@ import Testing
 
 @Suite("admin commands")
 struct AdminCommandTests {
+    @Test("remap --show N describes at most N failing and N changed records; 0 none (the protocol's 0 means 20)")
+    func remapShow() {
+        let change = RecordChange(
+            timestamp: 0, mappingVersionBefore: "1.0.0", mappingVersionAfter: "1.1.0", changes: [FieldChange(field: "speed", before: .int(1), after: .int(2))])
+        var result = RemapResult(rawRecords: 5, changed: 3, unchanged: 0, failed: 2, changes: [change, change, change], dryRun: true)
+        result.failures = ["0: unknown_provider: x", "1: unknown_provider: y"]
+        let none = TelemetryCommand.Admin.Remap.report(result, show: 0, dryRun: true)
+        #expect(none == "warm-up: 0 raw records before the range mapped into the state\n5 raw records: 3 would change, 0 unchanged, 2 failing (left as stored)\n")
+        let one = TelemetryCommand.Admin.Remap.report(result, show: 1, dryRun: true)
+        #expect(one.components(separatedBy: "failing: ").count == 2)
+        #expect(one.components(separatedBy: "1.0.0 -> 1.1.0").count == 2)
+        #expect(one.contains("  speed: 1 -> 2\n"))
+    }
+
     @Test("retention takes an age per keyspace or keep; compact a vehicle's range; usage errors")
     func parsing() throws {
         let command = try TelemetryCommand.parseAsRoot(["admin", "retention", "--canonical", "400d", "--raw", "keep", "--dry-run"])

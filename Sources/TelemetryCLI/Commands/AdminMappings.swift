@@ -343,7 +343,7 @@ extension TelemetryCommand.Admin {
         @Option(name: .long, parsing: .unconditional, help: "End (exclusive), same forms.") var to: String
         @Option(name: .long, help: "Mapping version to use, provider@version or version (default: the active one).") var mapping: String?
         @Flag(name: .long, help: "Report what would change; write nothing.") var dryRun = false
-        @Option(name: .long, parsing: .unconditional, help: "How many changed records to describe.") var show: Int = 20
+        @Option(name: .long, parsing: .unconditional, help: "How many changed and failing records to describe (0: none).") var show: Int = 20
         @Option(
             name: .long,
             help: "How far before --from to map raw records into the rules' state first: a duration (30m, 24h, 7d), 0 for none, or all (default: 24h).")
@@ -378,25 +378,32 @@ extension TelemetryCommand.Admin {
             let warmupMs = try Self.warmupMs(warmup)
             let progress = ProgressMeter()
             let r = try await connection.withClient { client in
+                // The protocol reads max_changes 0 as its default (20): ask for one, print none.
                 try await client.remap(
-                    vehicle: v, from: start, to: end, mappingVersion: mapping, dryRun: dryRun, maxChanges: show, warmupMs: warmupMs,
-                    onProgress: progress.callback)
+                    vehicle: v, from: start, to: end, mappingVersion: mapping, dryRun: dryRun, maxChanges: Swift.max(show, 1),
+                    warmupMs: warmupMs, onProgress: progress.callback)
             }
             progress.finish()
+            write(Self.report(r, show: show, dryRun: dryRun))
+        }
+
+        /// The command's output: the counts, then at most `show` failing and `show` changed records.
+        static func report(_ r: RemapResult, show: Int, dryRun: Bool) -> String {
             let verb = dryRun ? "would change" : "changed"
-            write("warm-up: \(r.warmupRecords) raw records before the range mapped into the state\n")
-            write("\(r.rawRecords) raw records: \(r.changed) \(verb), \(r.unchanged) unchanged, \(r.failed) failing (left as stored)\n")
+            var text = "warm-up: \(r.warmupRecords) raw records before the range mapped into the state\n"
+            text += "\(r.rawRecords) raw records: \(r.changed) \(verb), \(r.unchanged) unchanged, \(r.failed) failing (left as stored)\n"
             if r.otherProvider > 0 {
-                write("\(r.otherProvider) of another provider than --mapping's (left as stored)\n")
+                text += "\(r.otherProvider) of another provider than --mapping's (left as stored)\n"
             }
-            for f in r.failures { write("  failing: \(Self.failureLine(f))\n") }
-            for c in r.changes {
+            for f in r.failures.prefix(show) { text += "  failing: \(Self.failureLine(f))\n" }
+            for c in r.changes.prefix(show) {
                 let versions = c.mappingVersionBefore == c.mappingVersionAfter ? c.mappingVersionAfter : "\(c.mappingVersionBefore.isEmpty ? "-" : c.mappingVersionBefore) -> \(c.mappingVersionAfter)"
-                write("\(isoTime(c.timestamp)) (\(c.timestamp)) \(versions)\n")
+                text += "\(isoTime(c.timestamp)) (\(c.timestamp)) \(versions)\n"
                 for f in c.changes {
-                    write("  \(f.field): \(f.before.map(JSONText.value) ?? "absent") -> \(f.after.map(JSONText.value) ?? "absent")\n")
+                    text += "  \(f.field): \(f.before.map(JSONText.value) ?? "absent") -> \(f.after.map(JSONText.value) ?? "absent")\n"
                 }
             }
+            return text
         }
     }
 }
