@@ -112,6 +112,7 @@ extension TelemetryCommand.Admin {
                 do {
                     let reader = try RecordFileReader(path: records, format: format.flatMap(InputFormat.init(rawValue:)), options: options)
                     batch = try reader.nextBatch(maxRecords: 10_000) ?? []
+                    for note in reader.notes { printError(note) }
                 } catch {
                     printError("\(error)")
                     throw ExitCode(ExitCodes.badInput)

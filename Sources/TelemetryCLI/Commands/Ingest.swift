@@ -21,7 +21,8 @@ extension TelemetryCommand {
                 provider are not fields in CSV and JSON lines; in JSON lines neither is sequence (the \
                 gateway sequence, needs --gateway-id) nor a provenance object (query --format jsonl \
                 writes the record's provider there; it is read back as the provider when the record was \
-                stored unmapped, mapping_version identity). A line-protocol \
+                stored unmapped, mapping_version identity). A JSON line with a fields object takes its \
+                fields from there only: its other keys are left out, and named once on standard error. A line-protocol \
                 point must end with its timestamp: a point without one stops the command at its line.
 
                 The store keeps one record per vehicle and millisecond: finer timestamps (--precision us \
@@ -117,6 +118,7 @@ extension TelemetryCommand {
             }
             progress.finish()
             report(outcome, since: started)
+            for note in readers.flatMap(\.notes) { printError(note) }
             if let inputError = outcome.inputError {
                 printError("\(inputError)")
                 printError(

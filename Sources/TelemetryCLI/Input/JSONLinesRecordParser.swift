@@ -15,8 +15,9 @@ import TelemetryCore
 ///   writes; `InputOptions.provider`, when given, wins over both); optional `sequence`, the
 ///   gateway's non-negative sequence number.
 /// - Fields: the `fields` object when there is one, and then every other top-level key
-///   is ignored, so the JSON lines output of `telemetryctl query` (which adds a
-///   `provenance` object) reads back in. Without `fields`, every other top-level key is a field.
+///   is left out (so that `dlq list --format jsonl`, with its id and reason beside the
+///   fields, reads back in), and named once in `notes`. Without `fields`, every other
+///   top-level key is a field.
 /// - Types: an integer that fits `Int64` is an int (a longer one a double); any number
 ///   with a fraction or exponent is a double, so `12.0` stays a double; booleans, strings
 ///   and null map to themselves; arrays map element by element. Bytes are an object with
@@ -30,8 +31,21 @@ struct JSONLinesRecordParser: LineRecordParser {
     /// The mapping version of records a store kept as they came (`telemetryd --mapping identity`).
     static let unmappedVersion = "identity"
 
+    /// Keys left out because the line had a `fields` object, with the first line of each.
+    private var ignoredKeys: [(key: String, line: Int)] = []
+
     init(options: InputOptions) {
         self.options = options
+    }
+
+    var notes: [String] {
+        guard let first = ignoredKeys.first else { return [] }
+        let keys = ignoredKeys.prefix(10).map { "\"\($0.key)\"" }.joined(separator: ", ")
+        let more = ignoredKeys.count > 10 ? " and \(ignoredKeys.count - 10) more" : ""
+        return [
+            "keys beside a \"fields\" object are not fields, and were left out: \(keys)\(more) (first at line \(first.line)); "
+                + "put them in \"fields\" to store them"
+        ]
     }
 
     mutating func parse(line: ArraySlice<UInt8>, lineNumber: Int) throws(ParseProblem) -> ProviderRecord? {
@@ -45,12 +59,17 @@ struct JSONLinesRecordParser: LineRecordParser {
         guard case .object(let members) = value else {
             throw ParseProblem("expected a JSON object, found \(value.typeName)")
         }
-        return try makeRecord(members)
+        let (record, ignored) = try makeRecord(members)
+        for key in ignored where !ignoredKeys.contains(where: { $0.key == key }) {
+            ignoredKeys.append((key, lineNumber))
+        }
+        return record
     }
 
     mutating func finish() throws(ParseProblem) {}
 
-    private func makeRecord(_ members: [JSONValue.Member]) throws(ParseProblem) -> ProviderRecord {
+    /// - Returns: the record, and the keys it left out (beside a `fields` object).
+    private func makeRecord(_ members: [JSONValue.Member]) throws(ParseProblem) -> (ProviderRecord, ignored: [String]) {
         var vehicleMember: JSONValue.Member?
         var timestampMember: JSONValue.Member?
         var providerValue: JSONValue?
@@ -167,13 +186,14 @@ struct JSONLinesRecordParser: LineRecordParser {
             }
         }
         guard !fields.isEmpty else { throw ParseProblem("record has no fields") }
-        return ProviderRecord(
+        let record = ProviderRecord(
             vehicle: vehicle,
             timestamp: timestamp,
             provider: provider,
             fields: fields,
             gatewaySequence: sequence
         )
+        return (record, fieldsValue == nil ? [] : others.map(\.key))
     }
 
     /// The field value of a JSON value (see the type's documentation for the mapping).

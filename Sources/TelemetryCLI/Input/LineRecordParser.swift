@@ -12,6 +12,14 @@ protocol LineRecordParser {
 
     /// Called once after the last line: reports input that ended in the middle of a record.
     mutating func finish() throws(ParseProblem)
+
+    /// What the parser left out of the records without refusing a line, for the user to read
+    /// (each note once, naming its first line).
+    var notes: [String] { get }
+}
+
+extension LineRecordParser {
+    var notes: [String] { [] }
 }
 
 /// Helpers the three parsers share.

@@ -123,6 +123,10 @@ public final class RecordFileReader {
         }
     }
 
+    /// What the parser left out without refusing a line, each as `file: note`: print them
+    /// once the file is read.
+    public var notes: [String] { parser.notes.map { "\(path): \($0)" } }
+
     /// Reads the next records.
     /// - Parameter maxRecords: the most records to return; must be positive.
     /// - Returns: between 1 and `maxRecords` records, or nil once the file is exhausted.

@@ -42,6 +42,33 @@ import Testing
         #expect(back.first?.provider == "gw")
     }
 
+    @Test("keys beside a fields object are left out, and said once, with the first line of each")
+    func keysBesideFieldsAreNamed() throws {
+        try withTemporaryDirectory { directory in
+            let path = try writeFile(
+                #"""
+                {"vehicle":"v","ts":1,"fields":{"x":1}}
+                {"vehicle":"v","ts":2,"fields":{"x":1},"x":2,"reason":"r"}
+                {"vehicle":"v","ts":3,"fields":{"x":1},"reason":"r","id":"7"}
+                {"vehicle":"v","ts":4,"y":5}
+                """#, named: "a.jsonl", in: directory)
+            let reader = try RecordFileReader(path: path)
+            var records: [ProviderRecord] = []
+            while let batch = try reader.nextBatch(maxRecords: 10) { records += batch }
+            #expect(records.map(\.fields) == [[Field("x", .int(1))], [Field("x", .int(1))], [Field("x", .int(1))], [Field("y", .int(5))]])
+            #expect(
+                reader.notes == [
+                    path + #": keys beside a "fields" object are not fields, and were left out: "x", "reason", "id" (first at line 2); "#
+                        + #"put them in "fields" to store them"#
+                ])
+        }
+        #expect(try withTemporaryDirectory { directory in
+            let reader = try RecordFileReader(path: try writeFile(#"{"vehicle":"v","ts":1,"fields":{"x":1},"provenance":null}"#, named: "b.jsonl", in: directory))
+            _ = try reader.nextBatch(maxRecords: 10)
+            return reader.notes
+        }.isEmpty, "provenance is read, not left out")
+    }
+
     /// The trap of `JSONSerialization`: `true` and `1` are both `NSNumber` there.
     @Test func tellsBooleansFromNumbersAndIntegersFromDoubles() throws {
         let records = try readAll(
