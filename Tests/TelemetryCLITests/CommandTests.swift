@@ -173,6 +173,13 @@ struct IngestFailureAdviceTests {
     }
 }
 
+@Test("an empty query or aggregate says so on standard error, with the range it looked in")
+func emptyRangeNoteNamesTheRange() throws {
+    let v = try VehicleID("truck-71")
+    #expect(emptyRangeNote(vehicle: v, from: .min, to: .max) == "no records of truck-71 (telemetryctl vehicles lists the vehicles stored)")
+    #expect(emptyRangeNote(vehicle: v, from: 0, to: 86_400_000) == "no records of truck-71 in [1970-01-01T00:00:00.000Z, 1970-01-02T00:00:00.000Z)")
+}
+
 @Suite("ingest's rejected and dead-lettered records")
 struct IngestRecordReportTests {
     @Test("the summary counts in the singular when there is one")

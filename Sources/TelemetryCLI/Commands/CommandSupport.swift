@@ -50,6 +50,12 @@ extension ConnectionOptions {
     }
 }
 
+/// What `query` and `aggregate` say on standard error when the range held no record.
+func emptyRangeNote(vehicle: VehicleID, from: Int64, to: Int64) -> String {
+    if from == .min && to == .max { return "no records of \(vehicle) (telemetryctl vehicles lists the vehicles stored)" }
+    return "no records of \(vehicle) in [\(RFC3339.format(milliseconds: from)), \(RFC3339.format(milliseconds: to)))"
+}
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("telemetryctl: \(message)\n".utf8))
 }

@@ -53,7 +53,8 @@ extension TelemetryCommand {
                 are printed. Integers, doubles and booleans (as 0 and 1) count; other values are skipped. \
                 A field whose every value in the bucket is an integer, and whose sum fits a 64-bit integer, \
                 prints min, max, sum, first and last as exact integers (avg from the exact sum); otherwise \
-                they are doubles, which round integers beyond 2^53. avg is always a double.
+                they are doubles, which round integers beyond 2^53. avg is always a double. A range with no \
+                record prints the header only, exits 0, and says so on standard error.
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -77,6 +78,7 @@ extension TelemetryCommand {
                 try await client.aggregate(vehicle: v, from: fromMs, to: toMs, bucketMs: width, fields: fieldList)
             }
             write(render(buckets: buckets, vehicle: v, format: format))
+            if buckets.isEmpty { printError(emptyRangeNote(vehicle: v, from: fromMs, to: toMs)) }
         }
     }
 

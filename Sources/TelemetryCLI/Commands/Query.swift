@@ -11,7 +11,8 @@ extension TelemetryCommand {
                 Times: milliseconds since 1970, RFC 3339, now, or now-1h. Digits beyond the millisecond round \
                 up (ingest drops them instead), so a bound written with a record's own sub-millisecond input \
                 time can leave that record out; give milliseconds. \
-                With --limit, the last line on standard error gives the cursor of the next page.
+                With --limit, the last line on standard error gives the cursor of the next page. A range \
+                with no record prints the header only, exits 0, and says so on standard error.
 
                 Table and CSV output has one header, made from the fields of the first page (the server's \
                 records_per_frame, 5000 by default): \
@@ -56,16 +57,21 @@ extension TelemetryCommand {
                 order: desc ? .descending : .ascending, cursor: cursor)
             let format = self.format
             let fieldList = try splitList(fields)
-            let (dropped, next) = try await connection.withClient { client in
+            let (dropped, next, received) = try await connection.withClient { client in
                 var writer = RecordWriter(format: format, fields: fieldList)
                 var next: String? = nil
+                var received = 0
                 try await client.range(query) { records, cursor in
                     write(writer.write(records))
                     next = cursor
+                    received += records.count
                 }
                 write(writer.finish())
-                return (writer.droppedFields, next)
+                return (writer.droppedFields, next, received)
             }
+            // An empty answer exits 0, as an empty result should; said on standard error, so
+            // that a mistyped vehicle id or range does not pass for a quiet vehicle.
+            if received == 0 { printError(emptyRangeNote(vehicle: vehicle, from: from, to: to)) }
             if !dropped.isEmpty {
                 printError("fields first seen after the header were left out: \(dropped.joined(separator: ", ")); name them with --fields or use --format jsonl")
             }
