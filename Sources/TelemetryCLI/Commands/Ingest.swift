@@ -30,7 +30,8 @@ extension TelemetryCommand {
                 in the same millisecond replaces the earlier one. The summary says how many were replaced.
 
                 JSON lines keep each value's type (bytes are an object {"base64": "..."}, as query writes \
-                them), and the provider of unmapped records: use them to move \
+                them; an integer beyond 64 bits becomes a double, named on standard error), and the provider \
+                of unmapped records: use them to move \
                 records between stores. Records exported from a store that maps hold canonical field names; \
                 they are read as provider generic, which stores canonical names as they are (under their \
                 original provider they would be mapped a second time). CSV keeps less: a cell carries no \

@@ -18,7 +18,8 @@ import TelemetryCore
 ///   is left out (so that `dlq list --format jsonl`, with its id and reason beside the
 ///   fields, reads back in), and named once in `notes`. Without `fields`, every other
 ///   top-level key is a field.
-/// - Types: an integer that fits `Int64` is an int (a longer one a double); any number
+/// - Types: an integer that fits `Int64` is an int (a longer one a double, named in
+///   `notes`); any number
 ///   with a fraction or exponent is a double, so `12.0` stays a double; booleans, strings
 ///   and null map to themselves; arrays map element by element. Bytes are an object with
 ///   one key, `{"base64": "..."}` (as `query --format jsonl` writes them); any other nested
@@ -33,19 +34,27 @@ struct JSONLinesRecordParser: LineRecordParser {
 
     /// Keys left out because the line had a `fields` object, with the first line of each.
     private var ignoredKeys: [(key: String, line: Int)] = []
+    /// Keys whose integer did not fit Int64 and was read as a double, with the first line.
+    private var widenedKeys: [(key: String, line: Int)] = []
 
     init(options: InputOptions) {
         self.options = options
     }
 
     var notes: [String] {
-        guard let first = ignoredKeys.first else { return [] }
-        let keys = ignoredKeys.prefix(10).map { "\"\($0.key)\"" }.joined(separator: ", ")
-        let more = ignoredKeys.count > 10 ? " and \(ignoredKeys.count - 10) more" : ""
-        return [
-            "keys beside a \"fields\" object are not fields, and were left out: \(keys)\(more) (first at line \(first.line)); "
-                + "put them in \"fields\" to store them"
-        ]
+        func named(_ keys: [(key: String, line: Int)]) -> String {
+            let names = keys.prefix(10).map { "\"\($0.key)\"" }.joined(separator: ", ")
+            return names + (keys.count > 10 ? " and \(keys.count - 10) more" : "") + " (first at line \(keys[0].line))"
+        }
+        var notes: [String] = []
+        if !ignoredKeys.isEmpty {
+            notes.append(
+                "keys beside a \"fields\" object are not fields, and were left out: \(named(ignoredKeys)); put them in \"fields\" to store them")
+        }
+        if !widenedKeys.isEmpty {
+            notes.append("integers beyond 64 bits were stored as doubles, rounded: \(named(widenedKeys)); send them as strings to keep every digit")
+        }
+        return notes
     }
 
     mutating func parse(line: ArraySlice<UInt8>, lineNumber: Int) throws(ParseProblem) -> ProviderRecord? {
@@ -59,17 +68,21 @@ struct JSONLinesRecordParser: LineRecordParser {
         guard case .object(let members) = value else {
             throw ParseProblem("expected a JSON object, found \(value.typeName)")
         }
-        let (record, ignored) = try makeRecord(members)
+        let (record, ignored, widened) = try makeRecord(members)
         for key in ignored where !ignoredKeys.contains(where: { $0.key == key }) {
             ignoredKeys.append((key, lineNumber))
+        }
+        for key in widened where !widenedKeys.contains(where: { $0.key == key }) {
+            widenedKeys.append((key, lineNumber))
         }
         return record
     }
 
     mutating func finish() throws(ParseProblem) {}
 
-    /// - Returns: the record, and the keys it left out (beside a `fields` object).
-    private func makeRecord(_ members: [JSONValue.Member]) throws(ParseProblem) -> (ProviderRecord, ignored: [String]) {
+    /// - Returns: the record, the keys it left out (beside a `fields` object), and those whose
+    ///   integer was read as a double.
+    private func makeRecord(_ members: [JSONValue.Member]) throws(ParseProblem) -> (ProviderRecord, ignored: [String], widened: [String]) {
         var vehicleMember: JSONValue.Member?
         var timestampMember: JSONValue.Member?
         var providerValue: JSONValue?
@@ -167,6 +180,7 @@ struct JSONLinesRecordParser: LineRecordParser {
         }
 
         var fields: [Field] = []
+        var widened: [String] = []
         if let fieldsValue {
             guard case .object(let fieldMembers) = fieldsValue else {
                 throw ParseProblem("key \"fields\": expected an object, found \(fieldsValue.typeName)")
@@ -177,12 +191,12 @@ struct JSONLinesRecordParser: LineRecordParser {
                 guard seenFields.insert(member.key).inserted else {
                     throw ParseProblem("duplicate key \"fields.\(member.key)\"")
                 }
-                fields.append(Field(member.key, try Self.fieldValue(member.value, key: "fields.\(member.key)")))
+                fields.append(Field(member.key, try Self.fieldValue(member.value, key: "fields.\(member.key)", widened: &widened)))
             }
         } else {
             fields.reserveCapacity(others.count)
             for member in others {
-                fields.append(Field(member.key, try Self.fieldValue(member.value, key: member.key)))
+                fields.append(Field(member.key, try Self.fieldValue(member.value, key: member.key, widened: &widened)))
             }
         }
         guard !fields.isEmpty else { throw ParseProblem("record has no fields") }
@@ -193,11 +207,12 @@ struct JSONLinesRecordParser: LineRecordParser {
             fields: fields,
             gatewaySequence: sequence
         )
-        return (record, fieldsValue == nil ? [] : others.map(\.key))
+        return (record, fieldsValue == nil ? [] : others.map(\.key), widened)
     }
 
     /// The field value of a JSON value (see the type's documentation for the mapping).
-    static func fieldValue(_ value: JSONValue, key: String) throws(ParseProblem) -> FieldValue {
+    /// - Parameter widened: gets `key` when an integer did not fit Int64 and became a double.
+    static func fieldValue(_ value: JSONValue, key: String, widened: inout [String]) throws(ParseProblem) -> FieldValue {
         switch value {
         case .null: return .null
         case .bool(let flag): return .bool(flag)
@@ -207,11 +222,12 @@ struct JSONLinesRecordParser: LineRecordParser {
             guard let double = Double(literal), double.isFinite else {
                 throw ParseProblem("key \"\(key)\": number \(literal) is out of range")
             }
+            if isInteger && !widened.contains(key) { widened.append(key) }
             return .double(double)
         case .array(let elements):
             var values: [FieldValue] = []
             values.reserveCapacity(elements.count)
-            for element in elements { values.append(try fieldValue(element, key: key)) }
+            for element in elements { values.append(try fieldValue(element, key: key, widened: &widened)) }
             return .array(values)
         case .object(let members):
             guard members.count == 1, members[0].key == JSONText.bytesKey else {

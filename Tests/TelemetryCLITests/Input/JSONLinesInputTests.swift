@@ -62,6 +62,24 @@ import Testing
                         + #"put them in "fields" to store them"#
                 ])
         }
+        // An integer past Int64 is kept as a double, and said.
+        try withTemporaryDirectory { directory in
+            let path = try writeFile(
+                #"""
+                {"vehicle":"v","ts":1,"big":9223372036854775807,"fields2":1}
+                {"vehicle":"v","ts":2,"big":9223372036854775808,"list":[1,18446744073709551616]}
+                """#, named: "c.jsonl", in: directory)
+            let reader = try RecordFileReader(path: path)
+            var records: [ProviderRecord] = []
+            while let batch = try reader.nextBatch(maxRecords: 10) { records += batch }
+            #expect(records[0].fields.first == Field("big", .int(.max)))
+            #expect(records[1].fields.first == Field("big", .double(9_223_372_036_854_775_808)))
+            #expect(
+                reader.notes == [
+                    path + #": integers beyond 64 bits were stored as doubles, rounded: "big", "list" (first at line 2); "#
+                        + "send them as strings to keep every digit"
+                ])
+        }
         #expect(try withTemporaryDirectory { directory in
             let reader = try RecordFileReader(path: try writeFile(#"{"vehicle":"v","ts":1,"fields":{"x":1},"provenance":null}"#, named: "b.jsonl", in: directory))
             _ = try reader.nextBatch(maxRecords: 10)
