@@ -78,6 +78,9 @@ struct EngineTests {
         (["params.avl_io_85": .int(600)], "diagnostics_engine_rpm", .int(600)),
         (["params.can_rpm": .null, "params.avl_io_85": .int(600)], "diagnostics_engine_rpm", .int(600)),
         (["speed": .int(3)], "diagnostics_engine_rpm", nil),
+        // Numeric text converts; a bool is 0/1 only where no conversion applies.
+        (["params.avl_io_66": .string("12888")], "device_power_external_voltage", .double(12.888)),
+        (["params.board_voltage": .bool(true)], "device_power_board_voltage", .int(1)),
     ])
     func mapsVoltageAndRPM(fields: [String: FieldValue], canonical: String, expected: FieldValue?) throws {
         let engine = try Fixtures.defaultEngine()
@@ -91,6 +94,16 @@ struct EngineTests {
             #expect(mapped[canonical] == expected, "\(canonical)")
         }
         #expect(mapped.fieldErrors.isEmpty, "\(mapped.fieldErrors)")
+    }
+
+    @Test("a bool where a unit converts is a field failure, named, and the record still maps")
+    func boolUnderConversionFails() throws {
+        let engine = try Fixtures.defaultEngine()
+        var state = VehicleMappingState()
+        let mapped = try #require(
+            engine.map(Fixtures.record(["params.avl_io_66": .bool(true), "speed": .int(5)]), state: &state, receivedAt: Fixtures.t0).record)
+        #expect(mapped["device_power_external_voltage"] == nil && mapped["speed"] == .int(5))
+        #expect(mapped.fieldErrors.map(\.field) == ["device_power_external_voltage"])
     }
 
     static let speedMapping = Fixtures.mappingYAML(
