@@ -42,6 +42,17 @@ struct EarlierBuiltInTests {
         #expect(mapped["device_power_board_voltage"] == nil && mapped["diagnostics_engine_rpm"] == nil)
     }
 
+    @Test("an operator file that reuses a built-in version with other rules is refused, and the message says the other is built in")
+    func clashWithBuiltInNamesIt() throws {
+        var set = try MappingSet.withDefaults()
+        let yaml = Fixtures.mappingYAML(
+            "  speed:\n    type: direct\n    sources: [{field: speed, path: speed, unit: km/h}]\n    unit: km/h\n    data_type: number\n",
+            version: "1.0.6-telemetrystore.2")
+        let error = #expect(throws: MappingValidationError.self) { try set.load(yaml: yaml, file: "navixy-mine.yaml") }
+        #expect(error?.problems.first?.reason.contains("(from navixy.yaml, built into telemetryd)") == true, "\(String(describing: error))")
+        #expect(error?.problems.first?.file == "navixy-mine.yaml")
+    }
+
     @Test("an earlier version whose file lacks its marked block is a build defect, named as such")
     func brokenMarkers() {
         let missing = DefaultFiles.EarlierVersion(file: "generic.yaml", version: "0.9.0", addedIn: "1.0.0")

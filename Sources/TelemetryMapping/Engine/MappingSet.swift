@@ -154,7 +154,8 @@ public struct MappingSet: Sendable {
                     MappingProblem(
                         file: file, mapping: nil,
                         reason: "version \(version) of provider \(provider) already has a different "
-                            + "definition (from \(existing.mapping.file.fileName)); a changed file needs a new version")
+                            + "definition (from \(existing.mapping.file.fileName)\(existing.origin == .builtIn ? ", built into telemetryd" : "")); "
+                            + "a changed file needs a new version")
                 ])
             }
             return LoadReport(provider: provider, version: version, result: .unchanged, warnings: validated.warnings)
