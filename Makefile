@@ -9,7 +9,7 @@ HOST         ?= 127.0.0.1
 PROTOC_GEN_SWIFT ?= /tmp/protoc-gen-swift/release/protoc-gen-swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test build deps proto proto-check bench-storage bench-load bench-mapping clean
+.PHONY: run test build deps proto proto-check defaults bench-storage bench-load bench-mapping clean
 
 ## Install the C libraries the store links against, if they are missing.
 deps:
@@ -44,6 +44,11 @@ proto: $(PROTOC_GEN_SWIFT)
 	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN_SWIFT) \
 		--swift_opt=Visibility=Package --swift_opt=UseAccessLevelOnImports=true --swift_opt=FileNaming=PathToUnderscores \
 		--swift_out=Sources/TelemetryWire/Generated -I protocol protocol/telemetry/v1/telemetry.proto
+
+## Regenerate Sources/TelemetryMapping/Config/DefaultFiles+Embedded.swift from the default
+## mapping files in Sources/TelemetryMapping/Defaults (compiled into the binaries).
+defaults:
+	python3 tools/embed-defaults.py
 
 ## Fail when the committed generated code differs from what `make proto` makes.
 proto-check: proto

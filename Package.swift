@@ -40,7 +40,9 @@ let package = Package(
         .target(
             name: "TelemetryMapping",
             dependencies: ["TelemetryCore", .product(name: "Yams", package: "Yams")],
-            resources: [.copy("Defaults")],
+            // The YAML sources of Config/DefaultFiles+Embedded.swift (tools/embed-defaults.py):
+            // compiled in, not a resource bundle, which a copied binary would lack.
+            exclude: ["Defaults"],
             swiftSettings: strictSettings
         ),
         // A LevelDB environment that reads table files with pread instead of mmap (C++ against

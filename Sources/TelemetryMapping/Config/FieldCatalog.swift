@@ -193,13 +193,15 @@ enum DefaultFiles {
         return lines.joined(separator: "\n")
     }
 
+    /// A default file's text, compiled into the binary (`DefaultFiles+Embedded.swift`,
+    /// generated from `Defaults/` by `make defaults`), so that telemetryd needs no file
+    /// beside it.
     static func text(named name: String) throws(MappingValidationError) -> String {
-        let url = Bundle.module.resourceURL?.appendingPathComponent("Defaults").appendingPathComponent(name)
-        guard let url, let data = FileManager.default.contents(atPath: url.path) else {
+        guard let text = embedded[name] else {
             throw MappingValidationError(problems: [
-                MappingProblem(file: name, mapping: nil, reason: "bundled default file not found")
+                MappingProblem(file: name, mapping: nil, reason: "no such default file in this build")
             ])
         }
-        return String(decoding: data, as: UTF8.self)
+        return text
     }
 }
