@@ -476,6 +476,28 @@ struct MappingServiceTests {
         }
     }
 
+    @Test("a version between the rollback and the newest, loaded or reloaded, carries the rollback on: a restart keeps it, not the newest")
+    func inBetweenVersionMovesThePin() throws {
+        try withFolder { folder in
+            let service = try Self.rolledBack(folder, to: "1.0.0", over: "1.3.0")
+            _ = try service.load(files: [("c.yaml", Self.acme("1.1.0", unit: "mph"))])
+            #expect(Self.active(service, "acme") == "1.1.0")
+            #expect(try Self.pinFile(folder) == ["acme": "1.1.0"])
+            #expect(Self.active(try folder.service(), "acme") == "1.1.0", "a restart keeps the rollback, moved on")
+            // By the folder and SIGHUP's reload: the same.
+            try Self.acme("1.2.0", unit: "m/s").write(toFile: folder.mappings + "/acme-fix.yaml", atomically: true, encoding: .utf8)
+            let report = service.reload()
+            #expect(report.loaded == ["acme@1.2.0"] && report.unpinned.isEmpty && report.problems.isEmpty)
+            #expect(Self.active(service, "acme") == "1.2.0")
+            #expect(try Self.pinFile(folder) == ["acme": "1.2.0"])
+            #expect(Self.active(try folder.service(), "acme") == "1.2.0")
+            // The newest loaded again ends it.
+            try Self.acme("1.4.0", unit: "km/h").write(toFile: folder.mappings + "/acme-next.yaml", atomically: true, encoding: .utf8)
+            #expect(service.reload().unpinned == ["acme"])
+            #expect(try Self.pinFile(folder) == [:])
+        }
+    }
+
     static func pinFile(_ folder: Folder) throws -> [String: String] {
         try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: folder.mappings + "/" + MappingService.pinFileName)))
     }

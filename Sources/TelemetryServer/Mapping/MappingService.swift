@@ -72,8 +72,15 @@ public final class MappingService: Sendable {
         /// Keyed by `provider@version`.
         var files: [String: LoadedFile]
         /// Provider -> the version an operator activated (a rollback), kept in the folder's
-        /// pin file so a restart or reload keeps it, until a newer version is loaded.
+        /// pin file so a restart or reload keeps it, until the newest version becomes active.
         var pins: [String: String] = [:]
+
+        /// The pin a provider gets once `version` is its active one: none when it is the newest
+        /// loaded (no rollback to keep), else that version (a rollback, kept over newer ones).
+        func pinAfterActivating(_ provider: String, _ version: SemanticVersion) -> String? {
+            let newest = set.summaries.first { $0.provider == provider }?.versions.last?.version
+            return newest.map { version.hasSamePrecedence(as: $0) } == true ? nil : version.description
+        }
     }
 
     /// The pin file in the mapping folder (JSON, provider -> version); not a mapping file.
@@ -228,6 +235,7 @@ public final class MappingService: Sendable {
         registry.withLock { r in
             if let newAssets { r.set.replaceAssets(newAssets) }
             var pins = filePins ?? r.pins
+            let pinsBefore = pins
             // Provider -> the version it was pinned to, for the rollbacks a newer version ended.
             var unpinned: [String: String] = [:]
             for (name, yaml) in texts {
@@ -244,10 +252,15 @@ public final class MappingService: Sendable {
                         mappings: r.set.entry(provider: loaded.provider, version: loaded.version)?.mapping.file.mappings.count ?? 0,
                         loadedAt: now, origin: "folder")
                     // As in `load`: a version newer than the active one (the pinned one, applied
-                    // by the previous read or by `activate`) ends the provider's rollback.
-                    if !atStart, case .activated = loaded.result, let pinned = pins[loaded.provider] {
-                        pins[loaded.provider] = nil
-                        unpinned[loaded.provider] = unpinned[loaded.provider] ?? pinned
+                    // by the previous read or by `activate`) ends the provider's rollback when it
+                    // is the newest, and otherwise carries the rollback on to itself.
+                    if !atStart, case .activated = loaded.result, pins[loaded.provider] != nil {
+                        if let pin = r.pinAfterActivating(loaded.provider, loaded.version) {
+                            pins[loaded.provider] = pin
+                        } else {
+                            pins[loaded.provider] = nil
+                            unpinned[loaded.provider] = pinsBefore[loaded.provider]
+                        }
                     }
                 } catch {
                     report.problems += error.problems
@@ -256,17 +269,18 @@ public final class MappingService: Sendable {
             // Written before it takes effect, so a restart keeps what runs. With an unreadable pin
             // file nothing can be written: the rollbacks in force stay, as its problem says, or
             // the file, once fixed, would pin the older version again at the next read.
-            if !unpinned.isEmpty, filePins == nil {
-                for (provider, version) in unpinned { pins[provider] = version }
+            if pins != pinsBefore, filePins == nil {
+                pins = pinsBefore
                 unpinned = [:]
             }
-            if !unpinned.isEmpty {
+            if pins != pinsBefore {
                 do throws(StatusError) { try self.writePins(pins) } catch {
-                    for (provider, version) in unpinned { pins[provider] = version }
+                    let changed = Set(pins.keys).union(pinsBefore.keys).filter { pins[$0] != pinsBefore[$0] }.sorted()
+                    pins = pinsBefore
                     report.problems.append(
                         MappingProblem(
                             file: Self.pinFileName, mapping: nil,
-                            reason: "cannot end the rollbacks of \(unpinned.keys.sorted().joined(separator: ", ")) for the newer "
+                            reason: "cannot move or end the rollbacks of \(changed.joined(separator: ", ")) for the newer "
                                 + "versions loaded (\(error.message)); the pinned versions stay active"))
                     unpinned = [:]
                 }
@@ -350,8 +364,12 @@ public final class MappingService: Sendable {
                 do throws(MappingValidationError) { result = try next.set.load(yaml: yaml, file: name).result } catch {
                     throw StatusError(.aborted, "a concurrent load changed \(report.provider) \(report.version): " + error.problems.map(\.located).joined(separator: "; "))
                 }
-                // A newer version loaded on purpose ends a rollback of its provider.
-                if case .activated = result { next.pins[report.provider] = nil }
+                // A newer version loaded on purpose ends a rollback of its provider when it is
+                // the newest, and otherwise carries the rollback on to itself: a version older
+                // than the one rolled back from must not give way to it at the next start.
+                if case .activated = result, next.pins[report.provider] != nil {
+                    next.pins[report.provider] = next.pinAfterActivating(report.provider, report.version)
+                }
             }
             for file in loaded { next.files["\(file.provider)@\(file.version)"] = file }
             if next.pins != r.pins { try self.writePins(next.pins) }
@@ -364,7 +382,7 @@ public final class MappingService: Sendable {
     }
 
     /// Makes a loaded version the active one (a rollback, or forward again), and keeps that
-    /// choice in the folder until a newer version is loaded.
+    /// choice in the folder (`pinAfterActivating`) until the newest version becomes active.
     /// - Returns: the version now active and the one active before.
     public func activate(provider: String, version text: String) throws(StatusError) -> (file: LoadedFile, previous: String?) {
         guard let version = SemanticVersion(text) else { throw StatusError(.invalidArgument, "version \"\(text)\" is not a semantic version") }
@@ -383,8 +401,7 @@ public final class MappingService: Sendable {
             // The newest version is no rollback: pinning it would hold it, at the next start, over
             // a newer file copied into the folder or a newer build's built-in. Activating it ends
             // the rollback instead, as loading a newer version does.
-            let newest = next.set.summaries.first { $0.provider == provider }?.versions.last?.version
-            next.pins[provider] = newest.map { version.hasSamePrecedence(as: $0) } == true ? nil : version.description
+            next.pins[provider] = next.pinAfterActivating(provider, version)
             try self.writePins(next.pins)
             r = next
             return (file, previous)
