@@ -176,8 +176,12 @@ struct IngestFailureAdviceTests {
 @Test("an empty query or aggregate says so on standard error, with the range it looked in")
 func emptyRangeNoteNamesTheRange() throws {
     let v = try VehicleID("truck-71")
-    #expect(emptyRangeNote(vehicle: v, from: .min, to: .max) == "no records of truck-71 (telemetryctl vehicles lists the vehicles stored)")
-    #expect(emptyRangeNote(vehicle: v, from: 0, to: 86_400_000) == "no records of truck-71 in [1970-01-01T00:00:00.000Z, 1970-01-02T00:00:00.000Z)")
+    let hint = " (telemetryctl vehicles lists the vehicles stored, with their first and last times)"
+    #expect(emptyRangeNote(vehicle: v, from: .min, to: .max) == "no records of truck-71" + hint)
+    #expect(emptyRangeNote(vehicle: v, from: 0, to: 86_400_000) == "no records of truck-71 in [1970-01-01T00:00:00.000Z, 1970-01-02T00:00:00.000Z)" + hint)
+    #expect(emptyRangeNote(vehicle: v, from: .min, to: 0) == "no records of truck-71 before 1970-01-01T00:00:00.000Z" + hint)
+    #expect(emptyRangeNote(vehicle: v, from: 0, to: .max) == "no records of truck-71 from 1970-01-01T00:00:00.000Z on" + hint)
+    #expect(emptyRangeNote(vehicle: v, from: 0, to: .max, afterCursor: true) == "no more records of truck-71 after this cursor")
 }
 
 @Suite("ingest's rejected and dead-lettered records")

@@ -50,10 +50,18 @@ extension ConnectionOptions {
     }
 }
 
-/// What `query` and `aggregate` say on standard error when the range held no record.
-func emptyRangeNote(vehicle: VehicleID, from: Int64, to: Int64) -> String {
-    if from == .min && to == .max { return "no records of \(vehicle) (telemetryctl vehicles lists the vehicles stored)" }
-    return "no records of \(vehicle) in [\(RFC3339.format(milliseconds: from)), \(RFC3339.format(milliseconds: to)))"
+/// What `query` and `aggregate` say on standard error when the range held no record; after
+/// a cursor, the pages before it had the records.
+func emptyRangeNote(vehicle: VehicleID, from: Int64, to: Int64, afterCursor: Bool = false) -> String {
+    if afterCursor { return "no more records of \(vehicle) after this cursor" }
+    let range: String
+    switch (from == .min, to == .max) {
+    case (true, true): range = ""
+    case (true, false): range = " before \(RFC3339.format(milliseconds: to))"
+    case (false, true): range = " from \(RFC3339.format(milliseconds: from)) on"
+    case (false, false): range = " in [\(RFC3339.format(milliseconds: from)), \(RFC3339.format(milliseconds: to)))"
+    }
+    return "no records of \(vehicle)\(range) (telemetryctl vehicles lists the vehicles stored, with their first and last times)"
 }
 
 func printError(_ message: String) {

@@ -88,6 +88,7 @@ extension TelemetryCommand {
             options.provider = provider
             options.vehicleKey = vehicleKey
             options.precision = TimestampPrecision(rawValue: precision) ?? .milliseconds
+            options.refusesSequences = gatewayID == nil
             let readers: [RecordFileReader]
             do {
                 readers = try files.map { try RecordFileReader(path: $0, format: format.flatMap(InputFormat.init(rawValue:)), options: options) }

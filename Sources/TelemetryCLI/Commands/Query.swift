@@ -71,7 +71,7 @@ extension TelemetryCommand {
             }
             // An empty answer exits 0, as an empty result should; said on standard error, so
             // that a mistyped vehicle id or range does not pass for a quiet vehicle.
-            if received == 0 { printError(emptyRangeNote(vehicle: vehicle, from: from, to: to)) }
+            if received == 0 { printError(emptyRangeNote(vehicle: vehicle, from: from, to: to, afterCursor: cursor != nil)) }
             if !dropped.isEmpty {
                 printError("fields first seen after the header were left out: \(dropped.joined(separator: ", ")); name them with --fields or use --format jsonl")
             }

@@ -178,6 +178,9 @@ struct CSVRecordParser: LineRecordParser {
         var seen = Set<String>()
         for (index, name) in names.enumerated() {
             guard !name.isEmpty else { throw fail("column \(index + 1) has no name") }
+            guard name.utf8.count <= RecordParsing.maxFieldNameBytes else {
+                throw fail("column \(index + 1)'s name \"\(name.prefix(40))...\" is longer than \(RecordParsing.maxFieldNameBytes) bytes")
+            }
             guard seen.insert(name).inserted else { throw fail("duplicate column \"\(name)\"") }
         }
         func column(_ candidates: [String]) throws(ParseProblem) -> Int {

@@ -56,6 +56,9 @@ public struct InputOptions: Sendable, Hashable {
     public var timestampKey: String
     /// The unit of integer timestamps.
     public var precision: TimestampPrecision
+    /// Whether a JSON line's `sequence` is an error, naming its line: `ingest` without
+    /// `--gateway-id`, where the server would refuse every record that has one.
+    public var refusesSequences = false
 
     /// Creates options; every default matches the benchmark dataset and the JSON lines `query` output.
     /// - Parameters:

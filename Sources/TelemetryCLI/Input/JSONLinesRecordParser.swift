@@ -52,7 +52,7 @@ struct JSONLinesRecordParser: LineRecordParser {
                 "keys beside a \"fields\" object are not fields, and were left out: \(named(ignoredKeys)); put them in \"fields\" to store them")
         }
         if !widenedKeys.isEmpty {
-            notes.append("integers beyond 64 bits were stored as doubles, rounded: \(named(widenedKeys)); send them as strings to keep every digit")
+            notes.append("integers beyond 64 bits were read as doubles, rounded: \(named(widenedKeys)); send them as strings to keep every digit")
         }
         return notes
     }
@@ -177,6 +177,9 @@ struct JSONLinesRecordParser: LineRecordParser {
             sequence = NumberLiteral.uint64(literal.utf8)
         case let other?:
             throw ParseProblem("key \"sequence\": expected a non-negative integer, found \(Self.describe(other))")
+        }
+        if sequence != nil && options.refusesSequences {
+            throw ParseProblem("key \"sequence\": a gateway sequence needs --gateway-id (the server refuses one without it)")
         }
 
         var fields: [Field] = []

@@ -132,6 +132,8 @@ import Testing
         ("vehicle,timestamp,x,x\n", "x.csv:1: duplicate column \"x\""),
         ("vehicle,vehicle_id,timestamp,x\n", "x.csv:1: columns \"vehicle\" and \"vehicle_id\" both name the vehicle"),
         ("vehicle,,timestamp\n", "x.csv:1: column 2 has no name"),
+        ("vehicle,timestamp," + String(repeating: "c", count: 256) + "\nv,1,2\n",
+         "x.csv:1: column 3's name \"cccccccccccccccccccccccccccccccccccccccc...\" is longer than 255 bytes"),
         ("vehicle,\"time\"stamp\n", "x.csv:1: column 2: text after the closing quote"),
         ("vehicle,timestamp,x\nv1,1,2\nv1,2\n", "x.csv:3: expected 3 columns, found 2"),
         (

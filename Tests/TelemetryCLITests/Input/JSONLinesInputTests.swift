@@ -76,7 +76,7 @@ import Testing
             #expect(records[1].fields.first == Field("big", .double(9_223_372_036_854_775_808)))
             #expect(
                 reader.notes == [
-                    path + #": integers beyond 64 bits were stored as doubles, rounded: "big", "list" (first at line 2); "#
+                    path + #": integers beyond 64 bits were read as doubles, rounded: "big", "list" (first at line 2); "#
                         + "send them as strings to keep every digit"
                 ])
         }
@@ -85,6 +85,17 @@ import Testing
             _ = try reader.nextBatch(maxRecords: 10)
             return reader.notes
         }.isEmpty, "provenance is read, not left out")
+    }
+
+    @Test("without --gateway-id, ingest stops at a line with a sequence instead of sending what the server refuses")
+    func sequenceNeedsGatewayID() throws {
+        var options = InputOptions()
+        options.refusesSequences = true
+        let text = "{\"vehicle\":\"v\",\"ts\":1,\"x\":1}\n{\"vehicle\":\"v\",\"ts\":2,\"sequence\":3,\"x\":1}\n"
+        #expect(
+            try readError(text, name: "x.jsonl", options: options)
+                == #"x.jsonl:2: key "sequence": a gateway sequence needs --gateway-id (the server refuses one without it)"#)
+        #expect(try readAll(text, name: "x.jsonl").last?.gatewaySequence == 3)
     }
 
     /// The trap of `JSONSerialization`: `true` and `1` are both `NSNumber` there.
