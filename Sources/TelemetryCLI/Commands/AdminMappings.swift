@@ -84,7 +84,11 @@ extension TelemetryCommand.Admin {
         struct Activate: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Make a loaded version the active one (roll back, or forward again).",
-                discussion: "The server keeps the choice across restarts and reloads, until a newer version is loaded.")
+                discussion: """
+                    An older version than the provider's newest is a rollback: the server keeps it across restarts \
+                    and reloads (a newer version loaded later carries it on, or ends it when it is the newest). \
+                    Activating the newest version ends the rollback.
+                    """)
             @OptionGroup var connection: ConnectionOptions
             @Argument(help: "Provider, e.g. navixy.") var provider: String
             @Argument(help: "A loaded version (see mappings list).") var version: String
