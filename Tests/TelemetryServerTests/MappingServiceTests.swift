@@ -488,13 +488,31 @@ struct MappingServiceTests {
             try Self.acme("1.2.0", unit: "m/s").write(toFile: folder.mappings + "/acme-fix.yaml", atomically: true, encoding: .utf8)
             let report = service.reload()
             #expect(report.loaded == ["acme@1.2.0"] && report.unpinned.isEmpty && report.problems.isEmpty)
+            #expect(report.repinned == ["acme@1.2.0"])
             #expect(Self.active(service, "acme") == "1.2.0")
             #expect(try Self.pinFile(folder) == ["acme": "1.2.0"])
             #expect(Self.active(try folder.service(), "acme") == "1.2.0")
             // The newest loaded again ends it.
             try Self.acme("1.4.0", unit: "km/h").write(toFile: folder.mappings + "/acme-next.yaml", atomically: true, encoding: .utf8)
-            #expect(service.reload().unpinned == ["acme"])
+            let last = service.reload()
+            #expect(last.unpinned == ["acme"] && last.repinned.isEmpty)
             #expect(try Self.pinFile(folder) == [:])
+        }
+    }
+
+    @Test("an operator file outranks a newer built-in: activating the built-in pins it, activating the operator's file again ends the pin")
+    func pinRuleFollowsTheDefaultVersionNotTheHighest() throws {
+        try withFolder { folder in
+            let mine = Self.acme("1.0.5", unit: "km/h").replacingOccurrences(of: "provider: acme", with: "provider: navixy")
+            try mine.write(toFile: folder.mappings + "/navixy-mine.yaml", atomically: true, encoding: .utf8)
+            let service = try folder.service()
+            #expect(Self.active(service, "navixy") == "1.0.5", "the operator's file outranks the built-in .2")
+            _ = try service.activate(provider: "navixy", version: "1.0.6-telemetrystore.2")
+            #expect(try Self.pinFile(folder) == ["navixy": "1.0.6-telemetrystore.2"], "a choice over the operator's file is a rollback")
+            #expect(Self.active(try folder.service(), "navixy") == "1.0.6-telemetrystore.2", "and a restart keeps it")
+            _ = try service.activate(provider: "navixy", version: "1.0.5")
+            #expect(try Self.pinFile(folder) == [:])
+            #expect(Self.active(try folder.service(), "navixy") == "1.0.5")
         }
     }
 

@@ -118,9 +118,11 @@ struct SealedPartitionTests {
                     a.max = max(a.max, x)
                     a.sum += x
                     a.last = x
-                    // Exact integers while every sample is an int (the history's sums fit Int64).
-                    if let exact = a.integers, let n = integer {
-                        a.integers = IntegerAggregate(min: min(exact.min, n), max: max(exact.max, n), sum: exact.sum + n, first: exact.first, last: n)
+                    // Exact integers while every sample is an int and the sum fits Int64 (this
+                    // model checks the sum as it goes; the histories here are far from overflow,
+                    // where the store, summing in 128 bits, decides at the bucket's end).
+                    if let exact = a.integers, let n = integer, case (let sum, false) = exact.sum.addingReportingOverflow(n) {
+                        a.integers = IntegerAggregate(min: min(exact.min, n), max: max(exact.max, n), sum: sum, first: exact.first, last: n)
                     } else {
                         a.integers = nil
                     }

@@ -85,9 +85,9 @@ extension TelemetryCommand.Admin {
             static let configuration = CommandConfiguration(
                 abstract: "Make a loaded version the active one (roll back, or forward again).",
                 discussion: """
-                    An older version than the provider's newest is a rollback: the server keeps it across restarts \
-                    and reloads (a newer version loaded later carries it on, or ends it when it is the newest). \
-                    Activating the newest version ends the rollback.
+                    Any version but the provider's default one (its newest loaded file, else its newest built-in) \
+                    is a rollback: the server keeps it across restarts and reloads (a newer version loaded later \
+                    carries it on, or ends it when it is the default one). Activating the default version ends it.
                     """)
             @OptionGroup var connection: ConnectionOptions
             @Argument(help: "Provider, e.g. navixy.") var provider: String

@@ -24,7 +24,8 @@ extension TelemetryCommand {
                 that, so such a page can print fewer lines than --limit, or none: follow the cursor.
 
                 JSON lines keep each value's type; bytes, which JSON has not, are written {"base64": "..."}, \
-                which ingest reads back as bytes (tables and CSV show the bare base64 text).
+                which ingest reads back as bytes (tables and CSV show a bytes value as its bare base64 text, \
+                and an array as its JSON).
                 """)
 
         @OptionGroup var connection: ConnectionOptions

@@ -178,7 +178,8 @@ struct JSONLinesRecordParser: LineRecordParser {
         case let other?:
             throw ParseProblem("key \"sequence\": expected a non-negative integer, found \(Self.describe(other))")
         }
-        if sequence != nil && options.refusesSequences {
+        // 0 means "no sequence" (PROTOCOL.md section 8), which the server takes without a gateway id.
+        if let s = sequence, s != 0, options.refusesSequences {
             throw ParseProblem("key \"sequence\": a gateway sequence needs --gateway-id (the server refuses one without it)")
         }
 

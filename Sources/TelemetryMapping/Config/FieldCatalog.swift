@@ -154,42 +154,57 @@ enum DefaultFiles {
     /// that an operator's pin (`admin mappings activate`) or a `remap --mapping` naming it
     /// keeps working after an upgrade: a start refuses a pin that no file provides.
     struct EarlierVersion: Sendable {
-        /// The default file that holds both versions.
+        /// The default file that holds it and the versions after it.
         var file: String
         /// The earlier version.
         var version: String
-        /// The version whose additions are marked, in `file`, by lines `# >>> added in V`
-        /// and `# <<< added in V` around them: the earlier version is the file without them.
-        var addedIn: String
     }
 
+    /// Each later version marks what it added to the file by lines `# >>> added in V` and
+    /// `# <<< added in V` around it; an earlier version is the file without the blocks added
+    /// after it (`derive`).
     static let earlierVersions = [
-        EarlierVersion(file: "navixy.yaml", version: "1.0.6-telemetrystore.1", addedIn: "1.0.6-telemetrystore.2")
+        EarlierVersion(file: "navixy.yaml", version: "1.0.6-telemetrystore.1")
     ]
 
-    /// The text of an earlier version: its file without the marked blocks, under its version.
-    /// - Throws: `MappingValidationError` when the file has no such block or leaves one open
-    ///   (a build defect).
+    /// The text of an earlier version (`derive` of its file).
     static func text(of earlier: EarlierVersion) throws(MappingValidationError) -> String {
+        try derive(try text(named: earlier.file), file: earlier.file, version: earlier.version)
+    }
+
+    /// A default file as it stood at `version`: without the blocks added in later versions,
+    /// without any marker line, and with its `version:` line set to `version`.
+    /// - Throws: `MappingValidationError` (a build defect) for a marker that does not name a
+    ///   version, a block opened inside another or closed under another version, a block left
+    ///   open, or a file with no block added after `version` (nothing tells the two apart).
+    static func derive(_ text: String, file: String, version: String) throws(MappingValidationError) -> String {
+        func defect(_ line: Int?, _ reason: String) -> MappingValidationError {
+            MappingValidationError(problems: [MappingProblem(file: file, mapping: nil, reason: reason, line: line)])
+        }
+        guard let keep = SemanticVersion(version) else { throw defect(nil, "\(version) is not a semantic version") }
         var lines: [Substring] = []
-        var inside = false
-        var blocks = 0
-        for line in try text(named: earlier.file).split(separator: "\n", omittingEmptySubsequences: false) {
+        var open: (version: SemanticVersion, line: Int)? = nil
+        var stripped = 0
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.drop { $0 == " " }
-            if trimmed == "# >>> added in \(earlier.addedIn)" {
-                inside = true
-                blocks += 1
-            } else if trimmed == "# <<< added in \(earlier.addedIn)" {
-                inside = false
-            } else if !inside {
-                lines.append(line.hasPrefix("version:") ? "version: \"\(earlier.version)\"" : line)
+            for (marker, opens) in [("# >>> added in ", true), ("# <<< added in ", false)] where trimmed.hasPrefix(marker) {
+                let text = trimmed.dropFirst(marker.count)
+                guard let marked = SemanticVersion(String(text)) else { throw defect(index + 1, "marker names no version: \(trimmed)") }
+                if opens {
+                    if let open { throw defect(index + 1, "a block opens inside the block of line \(open.line)") }
+                    open = (marked, index + 1)
+                    if keep < marked { stripped += 1 }
+                } else {
+                    guard let current = open, current.version == marked else { throw defect(index + 1, "closes no open block of \(marked)") }
+                    open = nil
+                }
             }
+            if trimmed.hasPrefix("# >>> added in ") || trimmed.hasPrefix("# <<< added in ") { continue }
+            if let open, keep < open.version { continue }
+            lines.append(line.hasPrefix("version:") ? "version: \"\(version)\"" : line)
         }
-        guard blocks > 0, !inside else {
-            throw MappingValidationError(problems: [
-                MappingProblem(file: earlier.file, mapping: nil, reason: "no closed block added in \(earlier.addedIn)")
-            ])
-        }
+        if let open { throw defect(open.line, "the block added in \(open.version) is not closed") }
+        guard stripped > 0 else { throw defect(nil, "no block added after \(version)") }
         return lines.joined(separator: "\n")
     }
 

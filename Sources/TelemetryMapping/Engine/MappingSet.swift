@@ -222,6 +222,14 @@ public struct MappingSet: Sendable {
         active[provider] = version
     }
 
+    /// The version a provider's records are mapped with when nobody chose one by hand: the
+    /// newest version an operator loaded, else the newest built-in (as `load` ranks them,
+    /// whatever the order they came in). A rollback is any other active version.
+    public func defaultVersion(of provider: String) -> SemanticVersion? {
+        guard let list = entries[provider] else { return nil }
+        return (list.last { $0.origin == .loaded } ?? list.last)?.version
+    }
+
     /// Stops mapping a provider's records (they are dead-lettered as `no_active_mapping`).
     public mutating func deactivate(provider: String) {
         active[provider] = nil

@@ -44,6 +44,7 @@ public struct MappingReloadService: Service {
                     metadata: [
                         "telemetry.mappings.loaded": "\(report.loaded.joined(separator: ", "))",
                         "telemetry.mappings.unpinned": "\(report.unpinned.joined(separator: ", "))",
+                        "telemetry.mappings.repinned": "\(report.repinned.joined(separator: ", "))",
                         "telemetry.mappings.refused": "\(report.refusedFiles)",
                     ])
                 onReload?(report)

@@ -56,6 +56,9 @@ public final class MappingService: Sendable {
         /// Providers whose rollback (`admin mappings activate`) ended because the reload loaded
         /// a newer version, which is now active, as `load` of that version would have done.
         public var unpinned: [String] = []
+        /// `provider@version` of each rollback carried on to a version the reload loaded: newer
+        /// than the one pinned, but not the provider's default version, which stays inactive.
+        public var repinned: [String] = []
         /// Problems of the files that were refused (they changed nothing), warnings of the files
         /// taken in, and problems of the pin file.
         public var problems: [MappingProblem] = []
@@ -75,11 +78,12 @@ public final class MappingService: Sendable {
         /// pin file so a restart or reload keeps it, until the newest version becomes active.
         var pins: [String: String] = [:]
 
-        /// The pin a provider gets once `version` is its active one: none when it is the newest
-        /// loaded (no rollback to keep), else that version (a rollback, kept over newer ones).
+        /// The pin a provider gets once `version` is its active one: none when it is the version
+        /// a start without pins would make active (`MappingSet.defaultVersion`: the newest
+        /// operator file, else the newest built-in), else that version (a rollback, kept).
         func pinAfterActivating(_ provider: String, _ version: SemanticVersion) -> String? {
-            let newest = set.summaries.first { $0.provider == provider }?.versions.last?.version
-            return newest.map { version.hasSamePrecedence(as: $0) } == true ? nil : version.description
+            let unpinned = set.defaultVersion(of: provider)
+            return unpinned.map { version.hasSamePrecedence(as: $0) } == true ? nil : version.description
         }
     }
 
@@ -286,6 +290,8 @@ public final class MappingService: Sendable {
                 }
             }
             report.unpinned = unpinned.keys.sorted()
+            report.repinned = pins.filter { pinsBefore[$0.key] != nil && pinsBefore[$0.key] != $0.value }
+                .map { "\($0.key)@\($0.value)" }.sorted()
             // Operator rollbacks win over the newest file, as long as that version is loaded.
             r.pins = pins
             for (provider, text) in pins.sorted(by: { $0.key < $1.key }) {

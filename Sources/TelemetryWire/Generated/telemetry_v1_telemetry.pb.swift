@@ -2200,10 +2200,11 @@ package nonisolated struct Telemetry_V1_MappingsDryRunResponse: Sendable {
   package init() {}
 }
 
-/// Makes a loaded version the active one (a rollback). A version older than the provider's
-/// newest is kept in the server's mapping folder, so a restart or a reload keeps it, until a
-/// newer version is loaded (the rollback moves to it, or ends when it is the newest);
-/// activating the newest version ends the rollback.
+/// Makes a loaded version the active one (a rollback). A version other than the provider's
+/// default one (its newest operator-loaded version, else its newest built-in) is kept in the
+/// server's mapping folder, so a restart or a reload keeps it, until a newer version is
+/// loaded (the rollback moves to it, or ends when it is the default one); activating the
+/// default version ends the rollback.
 package nonisolated struct Telemetry_V1_MappingsActivateRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

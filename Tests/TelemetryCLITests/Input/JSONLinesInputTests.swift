@@ -96,6 +96,8 @@ import Testing
             try readError(text, name: "x.jsonl", options: options)
                 == #"x.jsonl:2: key "sequence": a gateway sequence needs --gateway-id (the server refuses one without it)"#)
         #expect(try readAll(text, name: "x.jsonl").last?.gatewaySequence == 3)
+        // 0 is "no sequence" on the wire, which the server takes without a gateway id.
+        #expect(try readError("{\"vehicle\":\"v\",\"ts\":1,\"sequence\":0,\"x\":1}\n", name: "x.jsonl", options: options) == nil)
     }
 
     /// The trap of `JSONSerialization`: `true` and `1` are both `NSNumber` there.
