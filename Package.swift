@@ -111,6 +111,8 @@ let package = Package(
                 "TelemetryClient",
                 // Offline backup verify and restore (`--offline`, `--data`) work without a server.
                 "TelemetryStorage",
+                // The canonical catalog: a table shows its datetime fields as times.
+                "TelemetryMapping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

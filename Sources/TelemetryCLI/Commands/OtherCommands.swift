@@ -11,7 +11,8 @@ extension TelemetryCommand {
             discussion: """
                 The states of the vehicles the store knows are printed; the ids it has no records for are \
                 named on standard error, and the command then exits with 105 (NOT_FOUND), so that a script \
-                notices a misspelt id.
+                notices a misspelt id. A table shows the canonical datetime fields (milliseconds, such as \
+                ignition_last_changed_at) as RFC 3339 times; CSV and JSON lines keep the milliseconds.
                 """)
 
         @OptionGroup var connection: ConnectionOptions

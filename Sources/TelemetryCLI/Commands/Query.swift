@@ -23,6 +23,9 @@ extension TelemetryCommand {
                 a table or CSV prints them with empty cells. --limit counts the records of the range before \
                 that, so such a page can print fewer lines than --limit, or none: follow the cursor.
 
+                A table shows the canonical datetime fields (milliseconds, such as ignition_last_changed_at) \
+                as RFC 3339 times; CSV and JSON lines keep the milliseconds.
+
                 JSON lines keep each value's type; bytes, which JSON has not, are written {"base64": "..."}, \
                 which ingest reads back as bytes (tables and CSV show a bytes value as its bare base64 text, \
                 and an array as its JSON).

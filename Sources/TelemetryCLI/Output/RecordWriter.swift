@@ -95,7 +95,7 @@ public struct RecordWriter: Sendable {
     private func row(_ record: TelemetryRecord, columns: [String]) -> [String] {
         var cells = [record.vehicle.rawValue, RFC3339.format(milliseconds: record.timestamp)]
         cells.reserveCapacity(columns.count + 2)
-        for name in columns { cells.append(record[name]?.cellText(for: format) ?? "") }
+        for name in columns { cells.append(record[name]?.cellText(for: format, field: name) ?? "") }
         return cells
     }
 

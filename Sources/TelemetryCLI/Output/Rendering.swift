@@ -66,7 +66,7 @@ public func render(latest: [LatestState], format: OutputFormat) -> String {
             for field in state.fields {
                 let name = format == .table ? FieldValue.tableSafe(field.name) : field.name
                 table.rows.append([
-                    state.vehicle.rawValue, name, field.value.cellText(for: format),
+                    state.vehicle.rawValue, name, field.value.cellText(for: format, field: field.name),
                     RFC3339.format(milliseconds: field.timestamp),
                 ])
             }

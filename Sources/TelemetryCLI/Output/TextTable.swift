@@ -1,5 +1,6 @@
 import Foundation
 import TelemetryCore
+import TelemetryMapping
 
 /// Rows of text cells, rendered as an aligned table or as CSV.
 ///
@@ -87,6 +88,16 @@ extension FieldValue {
     /// base64; arrays are JSON. Null is `null` in a table, where a blank cell means the
     /// field is absent, and blank in CSV, which has no null (and whose blank cells
     /// `telemetryctl ingest` reads as absent).
+    /// `cellText(for:)` of a named field: in a table, a canonical datetime field (an integer
+    /// of milliseconds, as the store keeps `*_last_changed_at` and the like) reads as RFC 3339
+    /// time. CSV and JSON lines keep the integer, which reads back as stored.
+    func cellText(for format: OutputFormat, field: String) -> String {
+        if format == .table, case .int(let milliseconds) = self, CanonicalTimes.fields.contains(field) {
+            return RFC3339.format(milliseconds: milliseconds)
+        }
+        return cellText(for: format)
+    }
+
     func cellText(for format: OutputFormat) -> String {
         switch self {
         case .null: return format == .table ? "null" : ""
@@ -115,4 +126,10 @@ extension FieldValue {
         }
         return result
     }
+}
+
+/// The canonical fields whose catalog type is `datetime` (milliseconds since 1970).
+enum CanonicalTimes {
+    static let fields: Set<String> = Set(
+        ((try? FieldCatalog.bundled())?.entries ?? []).filter { $0.dataType == .datetime }.map(\.name))
 }

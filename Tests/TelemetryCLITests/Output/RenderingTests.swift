@@ -185,6 +185,29 @@ private func sampleRecords() throws -> [TelemetryRecord] {
 }
 
 @Suite struct ResultRenderingTests {
+    @Test("a table shows canonical datetime fields (ms integers) as times; CSV, JSON lines and other fields keep the integer")
+    func canonicalTimesInTables() throws {
+        let latest = [
+            LatestState(
+                vehicle: try VehicleID("v1"), timestamp: 5_000,
+                fields: [
+                    LatestField(name: "ignition_last_changed_at", value: .int(86_400_000), timestamp: 5_000),
+                    LatestField(name: "odometer_value", value: .int(86_400_000), timestamp: 5_000),
+                    LatestField(name: "last_updated_at", value: .string("x"), timestamp: 5_000),
+                ])
+        ]
+        let table = render(latest: latest, format: .table)
+        #expect(table.contains("ignition_last_changed_at  1970-01-02T00:00:00.000Z"), "\(table)")
+        #expect(table.contains("odometer_value            86400000"), "\(table)")
+        #expect(table.contains("last_updated_at           x"), "\(table)")
+        #expect(render(latest: latest, format: .csv).contains("v1,ignition_last_changed_at,86400000,"))
+        let record = TelemetryRecord(
+            vehicle: try VehicleID("v1"), timestamp: 0, fields: [Field("last_updated_at", .int(1000))],
+            provenance: Provenance(provider: "p", mappingVersion: "m", receivedAt: 0))
+        #expect(render(records: [record], format: .table).contains("1970-01-01T00:00:01.000Z"))
+        #expect(render(records: [record], format: .jsonl).contains(#""last_updated_at":1000"#))
+    }
+
     private func sampleLatest() throws -> [LatestState] {
         [
             LatestState(
