@@ -113,6 +113,8 @@ let package = Package(
                 "TelemetryStorage",
                 // The canonical catalog: a table shows its datetime fields as times.
                 "TelemetryMapping",
+                // The wire's name limits, checked on input before anything is sent.
+                "TelemetryWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

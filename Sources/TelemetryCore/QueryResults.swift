@@ -91,8 +91,8 @@ public struct FieldAggregate: Sendable, Hashable {
 
     /// The same aggregates exact, when every sample in the bucket was an integer (not a
     /// double, not a bool) and their sum fits Int64 (whatever the order of the samples);
-    /// nil otherwise. The doubles above round
-    /// integers beyond 2^53 (a counter, a time in ns) and read `12.0` for `12`.
+    /// nil otherwise. The doubles above round integers beyond 2^53 (a counter, a time in
+    /// ns) and read `12.0` for `12`.
     public var integers: IntegerAggregate?
 
     /// `sum / count`: from the exact integer sum when there is one (the double sum of large

@@ -36,6 +36,8 @@ struct JSONLinesRecordParser: LineRecordParser {
     private var ignoredKeys: [(key: String, line: Int)] = []
     /// Keys whose integer did not fit Int64 and was read as a double, with the first line.
     private var widenedKeys: [(key: String, line: Int)] = []
+    /// The keys of both lists, so that a file of many lines checks each key in constant time.
+    private var notedKeys: Set<String> = []
 
     init(options: InputOptions) {
         self.options = options
@@ -69,12 +71,8 @@ struct JSONLinesRecordParser: LineRecordParser {
             throw ParseProblem("expected a JSON object, found \(value.typeName)")
         }
         let (record, ignored, widened) = try makeRecord(members)
-        for key in ignored where !ignoredKeys.contains(where: { $0.key == key }) {
-            ignoredKeys.append((key, lineNumber))
-        }
-        for key in widened where !widenedKeys.contains(where: { $0.key == key }) {
-            widenedKeys.append((key, lineNumber))
-        }
+        for key in ignored where notedKeys.insert("ignored:" + key).inserted { ignoredKeys.append((key, lineNumber)) }
+        for key in widened where notedKeys.insert("widened:" + key).inserted { widenedKeys.append((key, lineNumber)) }
         return record
     }
 

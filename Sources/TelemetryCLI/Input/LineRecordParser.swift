@@ -1,4 +1,5 @@
 import TelemetryCore
+import TelemetryWire
 
 /// Turns the lines of one input format into records, one line at a time.
 ///
@@ -34,7 +35,7 @@ enum RecordParsing {
     }
 
     /// The longest field name the protocol takes, in UTF-8 bytes (PROTOCOL.md, section 7.3).
-    static let maxFieldNameBytes = 255
+    static let maxFieldNameBytes = WireLimits.maxFieldNameBytes
 
     /// Checks what the server would refuse for the whole batch (a batch's field names travel
     /// as its columns): here the problem is named with its line, before anything is sent.
